@@ -1,0 +1,103 @@
+package blas
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// naiveGemm is the definition of Sgemm, computed in float64.
+func naiveGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				ai, bi := i*lda+p, p*ldb+j
+				if transA {
+					ai = p*lda + i
+				}
+				if transB {
+					bi = j*ldb + p
+				}
+				av, bv := a[ai], b[bi]
+				s += float64(av) * float64(bv)
+			}
+			c[i*ldc+j] = float32(float64(alpha)*s + float64(beta)*float64(c[i*ldc+j]))
+		}
+	}
+}
+
+func impls(t *testing.T) []Impl {
+	out := []Impl{Gonum()}
+	if o, err := OpenBLAS(); err == nil {
+		out = append(out, o)
+	} else {
+		t.Logf("OpenBLAS not tested: %v", err)
+	}
+	return out
+}
+
+func TestSgemmMatchesDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	randSlice := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+		}
+		return s
+	}
+	for _, impl := range impls(t) {
+		for _, tc := range []struct {
+			ta, tb  bool
+			m, n, k int
+		}{{false, false, 7, 5, 3}, {true, false, 4, 9, 6}, {false, true, 33, 17, 65}, {true, true, 3, 2, 1}, {false, false, 1, 1, 300}} {
+			rowsA, colsA := tc.m, tc.k
+			if tc.ta {
+				rowsA, colsA = tc.k, tc.m
+			}
+			rowsB, colsB := tc.k, tc.n
+			if tc.tb {
+				rowsB, colsB = tc.n, tc.k
+			}
+			a, b, c := randSlice(rowsA*colsA), randSlice(rowsB*colsB), randSlice(tc.m*tc.n)
+			want := append([]float32(nil), c...)
+			naiveGemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, 0.5, a, colsA, b, colsB, 2, want, tc.n)
+			impl.Sgemm(tc.ta, tc.tb, tc.m, tc.n, tc.k, 0.5, a, colsA, b, colsB, 2, c, tc.n)
+			if d := cmp.Diff(want, c, cmpopts.EquateApprox(1e-5, 1e-5)); d != "" {
+				t.Errorf("%s %+v: mismatch (-want +got):\n%s", impl.Name(), tc, d)
+			}
+		}
+	}
+}
+
+func TestChoose(t *testing.T) {
+	if impl, err := choose("gonum"); err != nil || impl.Name() != "gonum" {
+		t.Errorf(`choose("gonum") = %v, %v`, impl, err)
+	}
+	if _, err := choose("mkl"); err == nil {
+		t.Error(`choose("mkl") gave no error`)
+	}
+	impl, err := choose("openblas")
+	if _, loadErr := OpenBLAS(); loadErr == nil {
+		if err != nil || impl.Name() != "openblas" {
+			t.Errorf(`choose("openblas") = %v, %v with OpenBLAS present`, impl, err)
+		}
+	} else if err == nil {
+		t.Error(`choose("openblas") gave no error without OpenBLAS`)
+	}
+}
+
+func TestShortSliceIsCaught(t *testing.T) {
+	o, err := OpenBLAS()
+	if err != nil {
+		t.Skip("OpenBLAS not present:", err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic for a too-short C")
+		}
+	}()
+	o.Sgemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2)
+}

@@ -1,0 +1,60 @@
+package nn
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/vidssl/vidssl/internal/gradcheck"
+)
+
+// randTensor returns a float32 tensor of normal values, kept at least margin
+// away from zero so that finite differences do not straddle a kink.
+func randTensor(rng *rand.Rand, margin float32, shape ...int) *tensor.Dense {
+	t := newFloat32(shape...)
+	d := t.Data().([]float32)
+	for i := range d {
+		v := float32(rng.NormFloat64())
+		if v >= 0 {
+			v += margin
+		} else {
+			v -= margin
+		}
+		d[i] = v
+	}
+	return t
+}
+
+func TestReLUGradient(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := randTensor(rng, 0.05, 2, 3, 3, 4, 5)
+	err := gradcheck.Check(func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+		return ReLU(in[0])
+	}, []*tensor.Dense{x}, []bool{true}, gradcheck.Options{Eps: 1e-2})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReLUForward(t *testing.T) {
+	g := G.NewGraph()
+	x := G.NewTensor(g, tensor.Float32, 1, G.WithShape(4), G.WithValue(tensor.New(tensor.WithBacking([]float32{-1, 0, 2, -0.5}))))
+	y, err := ReLU(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	got := y.Value().Data().([]float32)
+	want := []float32{0, 0, 2, 0}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("ReLU = %v, want %v", got, want)
+		}
+	}
+}
