@@ -1,0 +1,27 @@
+// Package vidssl is a library of self-supervised video learning primitives in
+// Go, with the aortic-stenosis study of Holste et al. ("Self-supervised
+// learning of echocardiogram videos enables data-efficient clinical
+// diagnosis") as its worked example.
+//
+// The packages, from the bottom up:
+//
+//   - nn: 3-D layers, losses and optimisers as gorgonia Ops matching PyTorch
+//     (Conv3d, BatchNorm3d, pooling, Linear, Dropout, BCEWithLogits,
+//     CrossEntropy, Adam, SGD), named state and safetensors checkpoints.
+//   - resnet3d: torchvision's R3D-18 and smaller variants, with weight import.
+//   - contrastive and pretext: NT-Xent, projection heads, positive-pair
+//     samplers (SimCLR and multi-instance), the frame-order task.
+//   - video and video/echosynth: echo video IO, preprocessing, clips,
+//     augmentation, manifests, a concurrent loader, and synthetic echoes.
+//   - metrics and figures: AUROC and friends, bootstrap confidence intervals,
+//     paired comparisons, and the paper's plots.
+//   - explain: Grad-CAM saliency for 3-D CNNs.
+//
+// examples/aorticstenosis runs the whole pipeline on synthetic echoes:
+//
+//	go run ./examples/aorticstenosis
+//
+// Numbers are float32 and activations NCDHW. Matrix products use OpenBLAS when
+// libopenblas.so.0 can be loaded at run time and gonum's pure-Go BLAS
+// otherwise; set VIDSSL_BLAS=gonum or VIDSSL_BLAS=openblas to force either.
+package vidssl
