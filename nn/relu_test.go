@@ -58,3 +58,15 @@ func TestReLUForward(t *testing.T) {
 		}
 	}
 }
+
+func TestGradcheckHandlesScalarOutputs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	logits := randTensor(rng, 0, 6)
+	targets := tensor.New(tensor.WithShape(6), tensor.WithBacking([]float32{1, 0, 1, 1, 0, 0}))
+	err := gradcheck.Check(func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+		return BCEWithLogits(in[0], in[1], 2)
+	}, []*tensor.Dense{logits, targets}, []bool{true, false}, gradcheck.Options{Eps: 1e-2})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

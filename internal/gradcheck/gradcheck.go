@@ -81,7 +81,7 @@ func Check(build Build, inputs []*tensor.Dense, wrt []bool, opt Options) error {
 		if err := m.RunAll(); err != nil {
 			return 0, err
 		}
-		y := out.Value().Data().([]float32)
+		y := values(out.Value())
 		var s float64
 		for i, v := range y {
 			s += float64(v) * float64(r[i])
@@ -142,11 +142,11 @@ type dotOp struct {
 func (op *dotOp) Arity() int { return 1 }
 func (op *dotOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
-	return hm.NewFnType(&G.TensorType{Dims: op.dims, Of: a}, a)
+	return hm.NewFnType(typeOf(op.dims, a), a)
 }
 func (op *dotOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
 func (op *dotOp) Do(v ...G.Value) (G.Value, error) {
-	x := v[0].Data().([]float32)
+	x := values(v[0])
 	var s float64
 	for i, xv := range x {
 		s += float64(xv) * float64(op.r[i])
@@ -174,13 +174,16 @@ type scaleOp struct {
 func (op *scaleOp) Arity() int { return 1 }
 func (op *scaleOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, &G.TensorType{Dims: op.dot.dims, Of: a})
+	return hm.NewFnType(a, typeOf(op.dot.dims, a))
 }
 func (op *scaleOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
 func (op *scaleOp) Do(v ...G.Value) (G.Value, error) {
 	g, err := Scalar(v[0])
 	if err != nil {
 		return nil, err
+	}
+	if op.dot.dims == 0 {
+		return G.NewF32(g * op.dot.r[0]), nil
 	}
 	out := make([]float32, len(op.dot.r))
 	for i, r := range op.dot.r {
@@ -209,4 +212,23 @@ func Scalar(v G.Value) (float32, error) {
 		}
 	}
 	return 0, fmt.Errorf("gradcheck: want a float32 scalar, got %T", v)
+}
+
+// typeOf is the gorgonia type of a float tensor of dims dimensions (a scalar when 0).
+func typeOf(dims int, a hm.TypeVariable) hm.Type {
+	if dims == 0 {
+		return a
+	}
+	return &G.TensorType{Dims: dims, Of: a}
+}
+
+// values returns the float32 data of a tensor or scalar Value.
+func values(v G.Value) []float32 {
+	switch d := v.Data().(type) {
+	case []float32:
+		return d
+	case float32:
+		return []float32{d}
+	}
+	return nil
 }

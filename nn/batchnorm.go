@@ -1,0 +1,498 @@
+package nn
+
+import (
+	"fmt"
+	"hash"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/vidssl/vidssl/internal/parallel"
+)
+
+// BatchNorm3dLayer is torch.nn.BatchNorm3d over (N, C, T, H, W) activations:
+//
+//	y = (x - mean) / sqrt(var + Eps) * weight + bias
+//
+// per channel. In a training graph mean and var are the batch statistics over
+// N, T, H and W (biased variance), and every execution of the graph updates the
+// running statistics as PyTorch does:
+//
+//	running_mean = (1 - Momentum) * running_mean + Momentum * mean
+//	running_var  = (1 - Momentum) * running_var  + Momentum * var * M/(M-1)
+//	num_batches_tracked += 1
+//
+// with M = N*T*H*W (the running variance takes the unbiased estimate). In an
+// evaluation graph mean and var are the running statistics, which are read
+// when the graph executes, so an evaluation graph sees the updates a training
+// graph made.
+//
+// Backward passes. In training mode the gradient is the full batch-norm
+// gradient, through the batch statistics; its ops recompute the batch mean and
+// variance from x rather than sharing state with the forward op, so they are
+// correct however often, and in whatever order, the graph is executed. In
+// evaluation mode the gradient is the affine one, dx = dy * weight /
+// sqrt(running_var + Eps), which is what Grad-CAM needs (gorgonia's own
+// BatchNorm gets this wrong). Both modes give the gradients of weight and bias.
+//
+// Exactly-once updates: the running statistics are updated by the forward op's
+// Do, which a gorgonia TapeMachine calls once per RunAll (after Reset). Use a
+// TapeMachine; gorgonia's LispMachine is not supported by vidssl's ops. Applying
+// the same layer twice to the same node in one graph gives one node (gorgonia
+// de-duplicates equal computations) and so one update, where PyTorch would
+// update twice.
+type BatchNorm3dLayer struct {
+	// Name prefixes the state names ("stem.1" gives "stem.1.weight", ...).
+	Name string
+	// Weight (gamma, initially 1) and Bias (beta, initially 0) have shape (C).
+	Weight, Bias *Param
+	// RunningMean (initially 0) and RunningVar (initially 1) are buffers of
+	// shape (C).
+	RunningMean, RunningVar *Param
+	// NumBatchesTracked counts the training executions. PyTorch stores it as
+	// a 0-dimensional int64 tensor; here it is a float32 buffer of shape (1)
+	// (exact up to 2^24 batches), which checkpoint code converts.
+	NumBatchesTracked *Param
+	// Eps is added to the variance (PyTorch's default: 1e-5).
+	Eps float64
+	// Momentum weighs the newest batch in the running statistics (PyTorch's
+	// default: 0.1).
+	Momentum float64
+}
+
+// NewBatchNorm3dLayer returns a batch-norm layer over the given number of
+// channels with PyTorch's initial state, eps 1e-5 and momentum 0.1.
+func NewBatchNorm3dLayer(name string, channels int) *BatchNorm3dLayer {
+	l := &BatchNorm3dLayer{
+		Name:              name,
+		Weight:            NewParam(name+".weight", channels),
+		Bias:              NewParam(name+".bias", channels),
+		RunningMean:       NewBuffer(name+".running_mean", channels),
+		RunningVar:        NewBuffer(name+".running_var", channels),
+		NumBatchesTracked: NewBuffer(name+".num_batches_tracked", 1),
+		Eps:               1e-5,
+		Momentum:          0.1,
+	}
+	Fill(l.Weight, 1)
+	Fill(l.RunningVar, 1)
+	return l
+}
+
+// Params returns weight, bias, running_mean, running_var and
+// num_batches_tracked, in PyTorch's state_dict order.
+func (l *BatchNorm3dLayer) Params() []*Param {
+	return []*Param{l.Weight, l.Bias, l.RunningMean, l.RunningVar, l.NumBatchesTracked}
+}
+
+// Forward normalises x (N, C, T, H, W) in g's mode, with the layer's weight
+// and bias bound into g.
+func (l *BatchNorm3dLayer) Forward(g *Graph, x *G.Node) (*G.Node, error) {
+	return l.Apply(x, g.Bind(l.Weight), g.Bind(l.Bias), g.Training)
+}
+
+// Apply is Forward with the weight and bias given as nodes (of shape (C)) and
+// the mode as a flag, for graphs not built through a [Graph]. The running
+// statistics are still the layer's buffers.
+func (l *BatchNorm3dLayer) Apply(x, weight, bias *G.Node, training bool) (*G.Node, error) {
+	sx := shapeOf(x)
+	if len(sx) != 5 {
+		return nil, fmt.Errorf("nn: BatchNorm3d %s: input %v, want 5 dimensions (N, C, T, H, W)", l.Name, sx)
+	}
+	c := sx[1]
+	for _, p := range []struct {
+		what string
+		s    []int
+	}{
+		{"weight", shapeOf(weight)}, {"bias", shapeOf(bias)},
+		{"running_mean", l.RunningMean.Shape()}, {"running_var", l.RunningVar.Shape()},
+	} {
+		if len(p.s) != 1 || p.s[0] != c {
+			return nil, fmt.Errorf("nn: BatchNorm3d %s: %s %v does not match input %v: want (%d)", l.Name, p.what, p.s, sx, c)
+		}
+	}
+	if len(l.NumBatchesTracked.Data()) != 1 {
+		return nil, fmt.Errorf("nn: BatchNorm3d %s: num_batches_tracked %v, want one element", l.Name, l.NumBatchesTracked.Shape())
+	}
+	if training && sx[0]*sx[2]*sx[3]*sx[4] < 2 {
+		return nil, fmt.Errorf("nn: BatchNorm3d %s: expected more than 1 value per channel when training, got input %v", l.Name, sx)
+	}
+	cfg := bnConfig{layer: l, training: training, eps: l.Eps, momentum: l.Momentum}
+	y, err := G.ApplyOp(&bnOp{cfg: cfg}, x, weight, bias)
+	if err != nil {
+		return nil, fmt.Errorf("nn: BatchNorm3d %s of %v: %w", l.Name, sx, err)
+	}
+	return y, nil
+}
+
+// bnConfig is what every batch-norm op of one layer application shares.
+type bnConfig struct {
+	layer         *BatchNorm3dLayer
+	training      bool
+	eps, momentum float64
+}
+
+func (c bnConfig) String() string {
+	mode := "eval"
+	if c.training {
+		mode = "train"
+	}
+	return fmt.Sprintf("%s, %s, eps=%g, momentum=%g", c.layer.Name, mode, c.eps, c.momentum)
+}
+
+// key is what an op of the given kind hashes: its String plus the layer's
+// address, so that two layers of one name give different ops.
+func (c bnConfig) key(kind string) bnHashKey {
+	return bnHashKey(fmt.Sprintf("%s(%s)@%p", kind, c, c.layer))
+}
+
+// bnHashKey adapts a string to hashOf and writeHash.
+type bnHashKey string
+
+func (k bnHashKey) String() string { return string(k) }
+
+// bnDims checks x against C-element tensors and returns N, C and the spatial
+// size S = T*H*W.
+func bnDims(what string, sx tensor.Shape, cs ...[]float32) (n, c, s int, err error) {
+	if len(sx) != 5 {
+		return 0, 0, 0, fmt.Errorf("nn: %s: input %v, want 5 dimensions", what, []int(sx))
+	}
+	n, c, s = sx[0], sx[1], sx[2]*sx[3]*sx[4]
+	for _, v := range cs {
+		if len(v) != c {
+			return 0, 0, 0, fmt.Errorf("nn: %s: per-channel tensor of %d values for input %v", what, len(v), []int(sx))
+		}
+	}
+	return n, c, s, nil
+}
+
+// bnChannelGrain is the number of channels per goroutine for channels of m values.
+func bnChannelGrain(m int) int { return max(1, elementGrain/max(m, 1)) }
+
+// bnMoments holds one channel's sums about a shift (the channel's first value
+// in training, the running mean in evaluation), which keeps the float64 sums
+// accurate in one pass: with d = x - shift,
+//
+//	sd = sum(d), sdd = sum(d*d), sdy = sum(dy), sdyd = sum(dy*d).
+type bnMoments struct {
+	shift, sd, sdd, sdy, sdyd float64
+}
+
+// bnChannelMoments returns the moments of channel ch of x (N, C, S) and, when
+// dy is not nil, of dy against x.
+func bnChannelMoments(x, dy []float32, n, c, s, ch int, shift float64) bnMoments {
+	mo := bnMoments{shift: shift}
+	for i := 0; i < n; i++ {
+		off := (i*c + ch) * s
+		xs := x[off : off+s]
+		if dy == nil {
+			var sd, sdd float64
+			for _, v := range xs {
+				d := float64(v) - shift
+				sd += d
+				sdd += d * d
+			}
+			mo.sd += sd
+			mo.sdd += sdd
+			continue
+		}
+		ys := dy[off : off+s]
+		var sd, sdd, sdy, sdyd float64
+		for j, v := range xs {
+			d := float64(v) - shift
+			g := float64(ys[j])
+			sd += d
+			sdd += d * d
+			sdy += g
+			sdyd += g * d
+		}
+		mo.sd += sd
+		mo.sdd += sdd
+		mo.sdy += sdy
+		mo.sdyd += sdyd
+	}
+	return mo
+}
+
+// centredDot returns sum(dy * (x - mean)).
+func (mo bnMoments) centredDot(mean float64) float64 { return mo.sdyd - (mean-mo.shift)*mo.sdy }
+
+// channelStats returns the mean and 1/sqrt(var+eps) that normalise channel ch
+// of x (N, C, S) (the batch's in training, the running statistics in
+// evaluation), the biased batch variance (training only), and the moments of
+// x and, when dy is not nil, of dy. In evaluation without dy it reads no data.
+func (c bnConfig) channelStats(x, dy []float32, n, nc, s, ch int) (mean, invstd, variance float64, mo bnMoments) {
+	if !c.training {
+		mean = float64(c.layer.RunningMean.Data()[ch])
+		invstd = 1 / math.Sqrt(float64(c.layer.RunningVar.Data()[ch])+c.eps)
+		if dy != nil {
+			mo = bnChannelMoments(x, dy, n, nc, s, ch, mean)
+		}
+		return mean, invstd, 0, mo
+	}
+	mo = bnChannelMoments(x, dy, n, nc, s, ch, float64(x[ch*s]))
+	m := float64(n * s)
+	dm := mo.sd / m
+	variance = max(mo.sdd/m-dm*dm, 0)
+	return mo.shift + dm, 1 / math.Sqrt(variance+c.eps), variance, mo
+}
+
+// checkRunning checks that the running buffers still fit C channels (a
+// checkpoint load may have replaced them).
+func (c bnConfig) checkRunning(what string, ch int) error {
+	l := c.layer
+	if len(l.RunningMean.Data()) != ch || len(l.RunningVar.Data()) != ch || len(l.NumBatchesTracked.Data()) != 1 {
+		return fmt.Errorf("nn: %s %s: running statistics %v and %v do not fit %d channels", what, l.Name, l.RunningMean.Shape(), l.RunningVar.Shape(), ch)
+	}
+	return nil
+}
+
+// bnOp is the forward pass: (x, weight, bias) -> y. In training it updates
+// the layer's running statistics as a side effect of Do.
+type bnOp struct {
+	opBase
+	cfg bnConfig
+}
+
+func (op *bnOp) Arity() int { return 3 }
+func (op *bnOp) Type() hm.Type {
+	return fnType(3, []int{5, 1, 1}, 5)
+}
+func (op *bnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return in[0].(tensor.Shape).Clone(), nil
+}
+func (op *bnOp) String() string        { return "BatchNorm3d(" + op.cfg.String() + ")" }
+func (op *bnOp) Hashcode() uint32      { return hashOf(op.cfg.key("BatchNorm3d")) }
+func (op *bnOp) WriteHash(h hash.Hash) { writeHash(h, op.cfg.key("BatchNorm3d")) }
+
+func (op *bnOp) Do(vals ...G.Value) (G.Value, error) {
+	what := "BatchNorm3d " + op.cfg.layer.Name
+	if err := checkArity(what, 3, len(vals)); err != nil {
+		return nil, err
+	}
+	x, sx, err := float32s(what, vals[0])
+	if err != nil {
+		return nil, err
+	}
+	gamma, _, err := float32s(what, vals[1])
+	if err != nil {
+		return nil, err
+	}
+	beta, _, err := float32s(what, vals[2])
+	if err != nil {
+		return nil, err
+	}
+	n, c, s, err := bnDims(what, sx, gamma, beta)
+	if err != nil {
+		return nil, err
+	}
+	if err := op.cfg.checkRunning("BatchNorm3d", c); err != nil {
+		return nil, err
+	}
+	m := n * s
+	if op.cfg.training && m < 2 {
+		return nil, fmt.Errorf("nn: %s: expected more than 1 value per channel when training, got input %v", what, []int(sx))
+	}
+	out := newFloat32(sx...)
+	y := out.Data().([]float32)
+	rm, rv := op.cfg.layer.RunningMean.Data(), op.cfg.layer.RunningVar.Data()
+	mom := op.cfg.momentum
+	parallel.For(c, bnChannelGrain(m), func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mean, invstd, v, _ := op.cfg.channelStats(x, nil, n, c, s, ch)
+			if op.cfg.training {
+				rm[ch] = float32((1-mom)*float64(rm[ch]) + mom*mean)
+				rv[ch] = float32((1-mom)*float64(rv[ch]) + mom*v*float64(m)/float64(m-1))
+			}
+			a := float64(gamma[ch]) * invstd
+			b := float64(beta[ch]) - mean*a
+			for i := 0; i < n; i++ {
+				off := (i*c + ch) * s
+				for j, v := range x[off : off+s] {
+					y[off+j] = float32(float64(v)*a + b)
+				}
+			}
+		}
+	})
+	if op.cfg.training {
+		op.cfg.layer.NumBatchesTracked.Data()[0]++
+	}
+	return out, nil
+}
+
+func (op *bnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+
+func (op *bnOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	x, gamma := inputs[0], inputs[1]
+	dx, err := G.ApplyOp(&bnGradOp{cfg: op.cfg, wrt: bnWRTInput}, x, gamma, grad)
+	if err != nil {
+		return nil, err
+	}
+	dgamma, err := G.ApplyOp(&bnGradOp{cfg: op.cfg, wrt: bnWRTWeight}, x, grad)
+	if err != nil {
+		return nil, err
+	}
+	dbeta, err := G.ApplyOp(&bnGradOp{cfg: op.cfg, wrt: bnWRTBias}, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dgamma, dbeta}, nil
+}
+
+// Which gradient a bnGradOp computes.
+const (
+	bnWRTInput  = iota // dx from (x, weight, dy)
+	bnWRTWeight        // dweight from (x, dy)
+	bnWRTBias          // dbias from (dy)
+)
+
+// bnGradOp is one part of BatchNorm3d's backward pass. With xhat = (x - mean)
+// * invstd and sums over N, T, H, W of one channel (M values):
+//
+//	dbias   = sum(dy)
+//	dweight = sum(dy * xhat)
+//	dx      = weight * invstd * (dy - dbias/M - xhat * dweight/M)   (training)
+//	dx      = weight * invstd * dy                                  (evaluation)
+//
+// In training, mean and invstd are recomputed from x; in evaluation they come
+// from the running statistics.
+type bnGradOp struct {
+	opBase
+	cfg bnConfig
+	wrt int
+}
+
+var bnGradNames = [...]string{"BatchNorm3dGradInput", "BatchNorm3dGradWeight", "BatchNorm3dGradBias"}
+
+func (op *bnGradOp) Arity() int { return 3 - op.wrt }
+func (op *bnGradOp) Type() hm.Type {
+	switch op.wrt {
+	case bnWRTInput:
+		return fnType(3, []int{5, 1, 5}, 5)
+	case bnWRTWeight:
+		return fnType(2, []int{5, 5}, 1)
+	default:
+		return fnType(1, []int{5}, 1)
+	}
+}
+func (op *bnGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := in[0].(tensor.Shape)
+	if !ok || len(s) != 5 {
+		return nil, fmt.Errorf("nn: BatchNorm3d backward: shape %v, want 5 dimensions", in[0])
+	}
+	if op.wrt == bnWRTInput {
+		return s.Clone(), nil
+	}
+	return tensor.Shape{s[1]}, nil
+}
+func (op *bnGradOp) String() string        { return bnGradNames[op.wrt] + "(" + op.cfg.String() + ")" }
+func (op *bnGradOp) Hashcode() uint32      { return hashOf(op.cfg.key(bnGradNames[op.wrt])) }
+func (op *bnGradOp) WriteHash(h hash.Hash) { writeHash(h, op.cfg.key(bnGradNames[op.wrt])) }
+
+func (op *bnGradOp) Do(vals ...G.Value) (G.Value, error) {
+	what := "BatchNorm3d backward " + op.cfg.layer.Name
+	if err := checkArity(what, op.Arity(), len(vals)); err != nil {
+		return nil, err
+	}
+	ts := make([][]float32, len(vals))
+	shapes := make([]tensor.Shape, len(vals))
+	for i, v := range vals {
+		d, s, err := float32s(what, v)
+		if err != nil {
+			return nil, err
+		}
+		ts[i], shapes[i] = d, s
+	}
+	dy, sdy := ts[len(ts)-1], shapes[len(ts)-1]
+	if op.wrt == bnWRTBias {
+		n, c, s, err := bnDims(what, sdy)
+		if err != nil {
+			return nil, err
+		}
+		out := newFloat32(c)
+		db := out.Data().([]float32)
+		parallel.For(c, bnChannelGrain(n*s), func(lo, hi int) {
+			for ch := lo; ch < hi; ch++ {
+				db[ch] = float32(bnChannelSum(dy, n, c, s, ch))
+			}
+		})
+		return out, nil
+	}
+	x, sx := ts[0], shapes[0]
+	if !sameShape(sx, sdy) {
+		return nil, fmt.Errorf("nn: %s: input %v and gradient %v differ in shape", what, []int(sx), []int(sdy))
+	}
+	var gamma []float32
+	if op.wrt == bnWRTInput {
+		gamma = ts[1]
+	}
+	n, c, s, err := bnDims(what, sx)
+	if err != nil {
+		return nil, err
+	}
+	if gamma != nil && len(gamma) != c {
+		return nil, fmt.Errorf("nn: %s: weight %v for input %v", what, []int(shapes[1]), []int(sx))
+	}
+	if err := op.cfg.checkRunning("BatchNorm3d backward", c); err != nil {
+		return nil, err
+	}
+	m := n * s
+	if op.cfg.training && m < 2 {
+		return nil, fmt.Errorf("nn: %s: expected more than 1 value per channel when training, got input %v", what, []int(sx))
+	}
+	if op.wrt == bnWRTWeight {
+		out := newFloat32(c)
+		dg := out.Data().([]float32)
+		parallel.For(c, bnChannelGrain(m), func(lo, hi int) {
+			for ch := lo; ch < hi; ch++ {
+				mean, invstd, _, mo := op.cfg.channelStats(x, dy, n, c, s, ch)
+				dg[ch] = float32(invstd * mo.centredDot(mean))
+			}
+		})
+		return out, nil
+	}
+	out := newFloat32(sx...)
+	dx := out.Data().([]float32)
+	parallel.For(c, bnChannelGrain(m), func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			if !op.cfg.training {
+				_, invstd, _, _ := op.cfg.channelStats(x, nil, n, c, s, ch)
+				a := float64(gamma[ch]) * invstd
+				for i := 0; i < n; i++ {
+					off := (i*c + ch) * s
+					for j, v := range dy[off : off+s] {
+						dx[off+j] = float32(a * float64(v))
+					}
+				}
+				continue
+			}
+			// dx = a * (dy - mean(dy) - (x-mean) * k), k = invstd^2 * mean(dy*(x-mean)).
+			mean, invstd, _, mo := op.cfg.channelStats(x, dy, n, c, s, ch)
+			a := float64(gamma[ch]) * invstd
+			mdy := mo.sdy / float64(m)
+			k := invstd * invstd * mo.centredDot(mean) / float64(m)
+			for i := 0; i < n; i++ {
+				off := (i*c + ch) * s
+				xs, dys := x[off:off+s], dy[off:off+s]
+				for j := range xs {
+					dx[off+j] = float32(a * (float64(dys[j]) - mdy - (float64(xs[j])-mean)*k))
+				}
+			}
+		}
+	})
+	return out, nil
+}
+
+// bnChannelSum returns the sum of channel ch of t (N, C, S).
+func bnChannelSum(t []float32, n, c, s, ch int) float64 {
+	var sum float64
+	for i := 0; i < n; i++ {
+		for _, v := range t[(i*c+ch)*s : (i*c+ch+1)*s] {
+			sum += float64(v)
+		}
+	}
+	return sum
+}
+
+var _ Module = (*BatchNorm3dLayer)(nil)
