@@ -1,0 +1,69 @@
+package explain_test
+
+import (
+	"fmt"
+	"image"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/vidssl/vidssl/explain"
+)
+
+// This example makes a saliency figure from a layer's activations and
+// gradients, as a model would give them: here one video whose layer output
+// (2 channels, 2 x 4 x 4) has a hot spot that the target logit depends on.
+func Example() {
+	const C, t, h, w = 2, 2, 4, 4 // the layer's output
+	const T, H, W = 8, 32, 32     // the input clip
+	acts := make([]float32, C*t*h*w)
+	grads := make([]float32, C*t*h*w)
+	for i := range t * h * w {
+		grads[i] = 0.5 // channel 0 raises the logit
+		grads[t*h*w+i] = -0.1
+		acts[t*h*w+i] = 1 // channel 1 is on everywhere
+	}
+	acts[(1*h+1)*w+2] = 3 // channel 0: a spot at time 1, row 1, column 2
+
+	heat, shape, err := explain.Saliency(acts, grads, [5]int{1, C, t, h, w}, [3]int{T, H, W})
+	if err != nil {
+		log.Fatal(err)
+	}
+	best := 0
+	for i, v := range heat {
+		if v > heat[best] {
+			best = i
+		}
+	}
+	fmt.Printf("heatmaps %v, peak %.2f at row %d, column %d\n", shape, heat[best], best/W, best%W)
+
+	// Show it over the clip's first frame (grey, H x W x 1).
+	frame := make([]uint8, H*W)
+	for i := range frame {
+		frame[i] = uint8(4 * (i % W))
+	}
+	over, err := explain.Overlay(frame, H, W, 1, heat, explain.Jet, 0.5)
+	if err != nil {
+		log.Fatal(err)
+	}
+	colours, err := explain.Colorize(heat, H, W, explain.Inferno)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fig, err := explain.Grid([][]*image.RGBA{{over, colours}}, []string{"model"}, []string{"overlay", "map"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "explain")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := explain.WritePNG(filepath.Join(dir, "figure3.png"), fig); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("figure", fig.Bounds().Size())
+	// Output:
+	// heatmaps [1 32 32], peak 1.00 at row 11, column 19
+	// figure (115,57)
+}
