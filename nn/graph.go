@@ -95,9 +95,11 @@ func (g *Graph) Learnables() ([]*Param, G.Nodes) {
 	return ps, ns
 }
 
-// Input adds a float32 input node of the given shape and name to g.
+// Input adds a float32 input node of the given shape and name to g, bound to
+// a zeroed tensor that a Program's Feed (or the caller) fills before each run.
 func (g *Graph) Input(name string, shape ...int) *G.Node {
-	return G.NewTensor(g.Exp, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name))
+	v := tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
+	return G.NewTensor(g.Exp, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(v))
 }
 
 // StateDict maps each Param of m by name, checking that names are unique.

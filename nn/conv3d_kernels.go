@@ -1,0 +1,461 @@
+package nn
+
+import (
+	"math/bits"
+	"sync"
+
+	"github.com/vidssl/vidssl/internal/blas"
+	"github.com/vidssl/vidssl/internal/parallel"
+)
+
+// The CPU convolution lowers each batch item to matrix products (SGEMM from
+// internal/blas). For a block of output rows (to, ho), vol2col writes the
+// K x Pb matrix col whose row k = (ci, kt, kh, kw) holds, for every output
+// position p of the block, the input value the kernel tap k sees at p (zero
+// in the padding). Then
+//
+//	forward:         Y[:, block]  = W (Cout x K) * col
+//	backward data:   dcol         = W^T * dY[:, block], added back by col2vol
+//	backward filter: dW          += dY[:, block] * col^T
+//
+// Blocks bound the scratch memory to about colBlockFloats values whatever the
+// batch and frame sizes (a whole-clip vol2col of R3D-18's layer1 would take
+// 347 MB per item) and keep the matrix in cache between vol2col and the SGEMM
+// that reads it. Around that plan:
+//
+//   - 1x1x1 stride-1 unpadded convolutions skip vol2col: the input itself is
+//     the K x P matrix.
+//   - Each item is first copied into a zero-padded buffer (paddedInput), so
+//     that vol2col copies whole rows without bounds checks; with a stride
+//     along W the rows are split by phase, so those copies stay contiguous.
+//   - Convolutions with stride 1 along W and few output channels use the
+//     row-shift lowering of conv3d_shift.go, which copies a third as much.
+//   - The input gradient of a stride-1 convolution is itself a convolution
+//     (of dy with the flipped, transposed kernel), which replaces col2vol's
+//     scattered additions by vol2col's copies where the batch is large
+//     against the weight (transposedMinRatio).
+//
+// The choices and block sizes were tuned on R3D-18's layers on two cores
+// (go run ./cmd/convbench); nn's tests run every path on the same cases.
+
+// colBlockFloats bounds the size of one vol2col block, in float32 values.
+var colBlockFloats = 1 << 21
+
+// minBlockCols is the fewest columns a block has (when the output has as
+// many), even past colBlockFloats: SGEMM is slow on narrow matrices.
+var minBlockCols = 512
+
+// transposedMinRatio is the least ratio of output positions in the batch
+// (N*To*Ho*Wo) to output channels at which the input gradient is computed as
+// a transposed convolution: below it, flipping and transposing the weight
+// costs more than col2vol's additions (R3D-18's layer3 and layer4).
+const transposedMinRatio = 16
+
+// useShift enables the row-shift lowering (conv3d_shift.go) where it applies;
+// tests turn it off to check the plain vol2col path on the same cases.
+var useShift = true
+
+// copyGrain is the smallest number of copied values worth a goroutine.
+const copyGrain = 1 << 14
+
+// scratchPools hold scratch buffers (*[]float32) across calls, by size class:
+// pool b holds buffers of capacity 1<<b. Ops take and return buffers for the
+// length of one Do, so concurrent Do calls never share one.
+var scratchPools [64]sync.Pool
+
+// getScratch returns a buffer of n values with undefined contents.
+func getScratch(n int) *[]float32 {
+	b := bits.Len(uint(max(n, 1) - 1))
+	if p, ok := scratchPools[b].Get().(*[]float32); ok {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n, 1<<b)
+	return &s
+}
+
+// putScratch returns a buffer from getScratch to its pool.
+func putScratch(p *[]float32) {
+	scratchPools[bits.Len(uint(cap(*p)-1))].Put(p)
+}
+
+// blockRows returns how many output rows (to, ho) go in one vol2col block:
+// as many as fit in colBlockFloats, spread evenly over the blocks.
+func (g *convGeom) blockRows() int {
+	rows := g.ot * g.oh
+	r := colBlockFloats / max(1, g.kdim()*g.ow)
+	r = max(r, minBlockCols/g.ow) // SGEMM is slow on narrow matrices
+	r = min(max(r, 1), rows)
+	nb := (rows + r - 1) / r
+	return (rows + nb - 1) / nb
+}
+
+// validRange returns the range [lo, hi) of output indices o in [0, out) whose
+// input index o*stride - pad + k lies in [0, in).
+func validRange(k, stride, pad, in, out int) (lo, hi int) {
+	if d := pad - k; d > 0 {
+		lo = (d + stride - 1) / stride
+	}
+	if d := in - 1 + pad - k; d >= 0 {
+		hi = d/stride + 1
+	}
+	lo, hi = min(lo, out), min(hi, out)
+	return lo, max(lo, hi)
+}
+
+// paddedInput holds one batch item of a convolution's input with its zero
+// padding, (Cin, T+2pt, H+2ph, W+2pw), so that vol2col and vol2rows copy
+// without bounds checks and, along rows, in long runs. With a stride s > 1
+// along W (and a kernel wider than one) each padded row is stored as s
+// phases, columns w with the same w mod s together (w/s within the phase),
+// so that the columns one kernel tap reads at stride s are contiguous too.
+type paddedInput struct {
+	g          *convGeom
+	buf        *[]float32
+	x          []float32 // the current item, padded
+	tp, hp, wp int
+	phases     int // sw when rows are split in phases, else 1
+	wq         int // the length of a phase: ceil(wp / phases)
+	row        int // the length of a stored row: phases * wq
+}
+
+// newPaddedInput returns an empty padded buffer for g. Without padding or
+// phases it holds no memory of its own unless withBuffer is true.
+func newPaddedInput(g *convGeom, withBuffer bool) *paddedInput {
+	p := &paddedInput{g: g, tp: g.t + 2*g.pt, hp: g.h + 2*g.ph, wp: g.w + 2*g.pw, phases: 1}
+	if g.sw > 1 && g.kw > 1 {
+		p.phases = g.sw
+	}
+	p.wq = (p.wp + p.phases - 1) / p.phases
+	p.row = p.phases * p.wq
+	if withBuffer || g.pt != 0 || g.ph != 0 || g.pw != 0 || p.phases > 1 {
+		p.buf = getScratch(g.cin * p.tp * p.hp * p.row)
+		clear(*p.buf) // the borders stay zero across items
+	}
+	return p
+}
+
+// tap returns where the columns wo*sw+kw (wo = 0, 1, ...) of kernel tap kw
+// lie in a stored row: from off, step apart.
+func (p *paddedInput) tap(kw int) (off, step int) {
+	if p.phases > 1 {
+		return (kw%p.phases)*p.wq + kw/p.phases, 1
+	}
+	return kw, p.g.sw
+}
+
+// load makes xn, one item (Cin, T, H, W), the current item.
+func (p *paddedInput) load(xn []float32) {
+	if p.buf == nil {
+		p.x = xn
+		return
+	}
+	p.x = *p.buf
+	p.rows(xn, true)
+}
+
+// store copies the unpadded values of the buffer into dxn, one item (Cin, T,
+// H, W): the reverse of load.
+func (p *paddedInput) store(dxn []float32) { p.rows(dxn, false) }
+
+// rows copies every input row between x (Cin, T, H, W) and the buffer: into
+// the buffer when in is true, out of it otherwise.
+func (p *paddedInput) rows(x []float32, in bool) {
+	g, xp := p.g, *p.buf
+	parallel.For(g.cin*g.t, max(1, copyGrain/(g.h*g.w)), func(lo, hi int) {
+		for plane := lo; plane < hi; plane++ {
+			ci, ti := plane/g.t, plane%g.t
+			for h := 0; h < g.h; h++ {
+				pr := xp[((ci*p.tp+ti+g.pt)*p.hp+h+g.ph)*p.row:][:p.row]
+				xr := x[((ci*g.t+ti)*g.h+h)*g.w:][:g.w]
+				if p.phases == 1 {
+					if in {
+						copy(pr[g.pw:], xr)
+					} else {
+						copy(xr, pr[g.pw:])
+					}
+					continue
+				}
+				for ph := 0; ph < p.phases; ph++ {
+					// Phase ph holds padded columns j*sw+ph: input columns j*sw+ph-pw.
+					d := pr[ph*p.wq : (ph+1)*p.wq]
+					lo, hi := validRange(ph, p.phases, g.pw, g.w, p.wq)
+					for j := lo; j < hi; j++ {
+						if in {
+							d[j] = xr[j*p.phases+ph-g.pw]
+						} else {
+							xr[j*p.phases+ph-g.pw] = d[j]
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func (p *paddedInput) release() {
+	if p.buf != nil {
+		putScratch(p.buf)
+	}
+}
+
+// vol2col fills col (K x Pb, Pb = (r1-r0)*ow) from the padded item in p,
+// for output rows [r0, r1).
+func vol2col(p *paddedInput, r0, r1 int, col []float32) {
+	g, xp := p.g, p.x
+	pb := (r1 - r0) * g.ow
+	parallel.For(g.kdim(), max(1, copyGrain/pb), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			kw := k % g.kw
+			kh := (k / g.kw) % g.kh
+			kt := (k / (g.kw * g.kh)) % g.kt
+			ci := k / (g.kw * g.kh * g.kt)
+			dst := col[k*pb : (k+1)*pb]
+			off, step := p.tap(kw)
+			for r := r0; r < r1; r++ {
+				to, ho := r/g.oh, r%g.oh
+				src := xp[((ci*p.tp+to*g.st+kt)*p.hp+ho*g.sh+kh)*p.row+off:]
+				d := dst[(r-r0)*g.ow : (r-r0+1)*g.ow]
+				if step == 1 {
+					copy(d, src[:g.ow])
+				} else {
+					src = src[:(g.ow-1)*step+1]
+					for wo := range d {
+						d[wo] = src[wo*step]
+					}
+				}
+			}
+		}
+	})
+}
+
+// col2vol adds col (K x Pb), the gradient of a vol2col block for output rows
+// [r0, r1), into the padded item in p, the reverse of vol2col. Work is split
+// by padded input plane (ci, t), so that no two goroutines write the same
+// values.
+func col2vol(p *paddedInput, col []float32, r0, r1 int) {
+	g, xp := p.g, *p.buf
+	pb := (r1 - r0) * g.ow
+	to0, to1 := r0/g.oh, (r1-1)/g.oh  // inclusive
+	t0, t1 := to0*g.st, to1*g.st+g.kt // padded planes [t0, t1) are touched
+	nt := t1 - t0
+	parallel.For(g.cin*nt, 1, func(lo, hi int) {
+		for task := lo; task < hi; task++ {
+			ci, t := task/nt, t0+task%nt
+			for kt := 0; kt < g.kt; kt++ {
+				num := t - kt
+				if num < 0 || num%g.st != 0 {
+					continue
+				}
+				to := num / g.st
+				if to < to0 || to > to1 {
+					continue
+				}
+				rs, re := max(r0, to*g.oh), min(r1, (to+1)*g.oh)
+				for kh := 0; kh < g.kh; kh++ {
+					for kw := 0; kw < g.kw; kw++ {
+						k := ((ci*g.kt+kt)*g.kh+kh)*g.kw + kw
+						src := col[k*pb : (k+1)*pb]
+						off, step := p.tap(kw)
+						for r := rs; r < re; r++ {
+							d := xp[((ci*p.tp+t)*p.hp+(r-to*g.oh)*g.sh+kh)*p.row+off:]
+							s := src[(r-r0)*g.ow:][:g.ow]
+							if step == 1 {
+								d = d[:g.ow]
+								for i := range d {
+									d[i] += s[i]
+								}
+							} else {
+								d = d[:(g.ow-1)*step+1]
+								for i, v := range s {
+									d[i*step] += v
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// conv3dForward computes y = conv(x, w) + b (b may be nil) into y, which
+// must hold N*Cout*To*Ho*Wo values.
+func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
+	k, p := g.kdim(), g.outSize()
+	inN, outN := g.cin*g.inSize(), g.cout*p
+	switch {
+	case g.pointwise():
+		for n := 0; n < g.n; n++ {
+			bl.Sgemm(false, false, g.cout, p, g.cin, 1, w, g.cin, x[n*inN:(n+1)*inN], p, 0, y[n*outN:(n+1)*outN], p)
+		}
+	case g.shiftable() && useShift:
+		conv3dForwardShift(bl, g, x, w, y)
+	default:
+		rows, total := g.blockRows(), g.ot*g.oh
+		buf := getScratch(k * rows * g.ow)
+		col := *buf
+		xp := newPaddedInput(g, false)
+		for n := 0; n < g.n; n++ {
+			yn := y[n*outN : (n+1)*outN]
+			xp.load(x[n*inN : (n+1)*inN])
+			for r0 := 0; r0 < total; r0 += rows {
+				r1 := min(r0+rows, total)
+				pb := (r1 - r0) * g.ow
+				c := col[:k*pb]
+				vol2col(xp, r0, r1, c)
+				bl.Sgemm(false, false, g.cout, pb, k, 1, w, k, c, pb, 0, yn[r0*g.ow:], p)
+			}
+		}
+		xp.release()
+		putScratch(buf)
+	}
+	if b != nil {
+		parallel.For(g.n*g.cout, max(1, copyGrain/p), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				bv := b[i%g.cout]
+				row := y[i*p : (i+1)*p]
+				for j := range row {
+					row[j] += bv
+				}
+			}
+		})
+	}
+}
+
+// conv3dBackwardData computes dx, the gradient of the input, from w and dy
+// into dx, which must hold N*Cin*T*H*W values (overwritten).
+func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
+	k, p := g.kdim(), g.outSize()
+	inN, outN := g.cin*g.inSize(), g.cout*p
+	if g.pointwise() {
+		for n := 0; n < g.n; n++ {
+			bl.Sgemm(true, false, g.cin, p, g.cout, 1, w, g.cin, dy[n*outN:(n+1)*outN], p, 0, dx[n*inN:(n+1)*inN], p)
+		}
+		return
+	}
+	if tg, ok := g.transposed(); ok {
+		// dx is the convolution of dy with the flipped, transposed kernel:
+		// vol2col copies instead of col2vol's scattered additions.
+		wbuf := getScratch(len(w))
+		wt := *wbuf
+		flipTranspose(g, w, wt)
+		conv3dForward(bl, &tg, dy, wt, nil, dx)
+		putScratch(wbuf)
+		return
+	}
+	rows, total := g.blockRows(), g.ot*g.oh
+	buf := getScratch(k * rows * g.ow)
+	col := *buf
+	// The gradient accumulates in a padded buffer, laid out as vol2col's
+	// input, so that col2vol adds along contiguous runs without bounds checks.
+	dxp := newPaddedInput(g, true)
+	for n := 0; n < g.n; n++ {
+		dyn := dy[n*outN : (n+1)*outN]
+		clear(*dxp.buf)
+		for r0 := 0; r0 < total; r0 += rows {
+			r1 := min(r0+rows, total)
+			pb := (r1 - r0) * g.ow
+			c := col[:k*pb]
+			bl.Sgemm(true, false, k, pb, g.cout, 1, w, k, dyn[r0*g.ow:], p, 0, c, pb)
+			col2vol(dxp, c, r0, r1)
+		}
+		dxp.store(dx[n*inN : (n+1)*inN])
+	}
+	dxp.release()
+	putScratch(buf)
+}
+
+// transposed returns the geometry of the convolution that maps dy to dx when
+// g has stride 1 in every dimension and padding below the kernel size: dy
+// padded by k-1-p, convolved with the flipped kernel, with Cin and Cout
+// swapped.
+func (g *convGeom) transposed() (convGeom, bool) {
+	if g.st != 1 || g.sh != 1 || g.sw != 1 || g.pt >= g.kt || g.ph >= g.kh || g.pw >= g.kw {
+		return convGeom{}, false
+	}
+	if g.n*g.outSize() < transposedMinRatio*g.cout {
+		return convGeom{}, false
+	}
+	return convGeom{
+		n: g.n, cin: g.cout, t: g.ot, h: g.oh, w: g.ow,
+		cout: g.cin, kt: g.kt, kh: g.kh, kw: g.kw,
+		st: 1, sh: 1, sw: 1,
+		pt: g.kt - 1 - g.pt, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw,
+		ot: g.t, oh: g.h, ow: g.w,
+	}, true
+}
+
+// flipTranspose writes into wt (Cin, Cout, kT, kH, kW) the weight w (Cout,
+// Cin, kT, kH, kW) with its kernel flipped in every dimension.
+func flipTranspose(g *convGeom, w, wt []float32) {
+	kv := g.kt * g.kh * g.kw
+	parallel.For(g.cin, max(1, copyGrain/(g.cout*kv)), func(lo, hi int) {
+		for ci := lo; ci < hi; ci++ {
+			for co := 0; co < g.cout; co++ {
+				src := w[(co*g.cin+ci)*kv : (co*g.cin+ci+1)*kv]
+				dst := wt[(ci*g.cout+co)*kv : (ci*g.cout+co+1)*kv]
+				for i, v := range src {
+					dst[kv-1-i] = v
+				}
+			}
+		}
+	})
+}
+
+// conv3dBackwardFilter computes dw, the gradient of the weight, from x and
+// dy into dw, which must be zeroed and hold Cout*K values.
+func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
+	k, p := g.kdim(), g.outSize()
+	inN, outN := g.cin*g.inSize(), g.cout*p
+	if g.pointwise() {
+		for n := 0; n < g.n; n++ {
+			bl.Sgemm(false, true, g.cout, g.cin, p, 1, dy[n*outN:(n+1)*outN], p, x[n*inN:(n+1)*inN], p, 1, dw, g.cin)
+		}
+		return
+	}
+	if g.shiftable() && useShift {
+		conv3dBackwardFilterShift(bl, g, x, dy, dw)
+		return
+	}
+	rows, total := g.blockRows(), g.ot*g.oh
+	buf := getScratch(k * rows * g.ow)
+	col := *buf
+	xp := newPaddedInput(g, false)
+	for n := 0; n < g.n; n++ {
+		dyn := dy[n*outN : (n+1)*outN]
+		xp.load(x[n*inN : (n+1)*inN])
+		for r0 := 0; r0 < total; r0 += rows {
+			r1 := min(r0+rows, total)
+			pb := (r1 - r0) * g.ow
+			c := col[:k*pb]
+			vol2col(xp, r0, r1, c)
+			bl.Sgemm(false, true, g.cout, k, pb, 1, dyn[r0*g.ow:], p, c, pb, 1, dw, k)
+		}
+	}
+	xp.release()
+	putScratch(buf)
+}
+
+// sumChannels sets out[c] to the sum over items and positions of x, laid out
+// (n, channels, size), accumulating in float64.
+func sumChannels(x []float32, n, channels, size int, out []float32) {
+	parallel.For(channels, max(1, copyGrain/max(1, n*size)), func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var s float64
+			for i := 0; i < n; i++ {
+				var si float32
+				row := x[(i*channels+c)*size : (i*channels+c+1)*size]
+				for j, v := range row {
+					si += v
+					if j&1023 == 1023 {
+						s += float64(si)
+						si = 0
+					}
+				}
+				s += float64(si)
+			}
+			out[c] = float32(s)
+		}
+	})
+}

@@ -1,0 +1,245 @@
+package resnet3d
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/vidssl/vidssl/internal/golden"
+	"github.com/vidssl/vidssl/nn"
+)
+
+// smallConfig is the torchvision VideoResNet of testdata/make_golden.py.
+var smallConfig = Config{InChannels: 3, Width: 4, Blocks: [4]int{1, 1, 1, 1}, NumClasses: 3}
+
+func TestR3D18Structure(t *testing.T) {
+	m, err := New(R3D18(400), rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	names := map[string][]int{}
+	for _, p := range m.Params() {
+		names[p.Name] = p.Shape()
+		if !p.Buffer {
+			n += len(p.Data())
+		}
+	}
+	if n != 33371472 {
+		t.Errorf("R3D-18 has %d learnable values, torchvision's r3d_18 has 33371472", n)
+	}
+	for name, shape := range map[string][]int{
+		"stem.0.weight":                        {64, 3, 3, 7, 7},
+		"stem.1.running_var":                   {64},
+		"layer1.0.conv1.0.weight":              {64, 64, 3, 3, 3},
+		"layer2.0.downsample.0.weight":         {128, 64, 1, 1, 1},
+		"layer4.1.conv2.1.running_mean":        {512},
+		"layer3.1.conv2.1.num_batches_tracked": {1},
+		"fc.weight":                            {400, 512},
+		"fc.bias":                              {400},
+	} {
+		if got, ok := names[name]; !ok || !equalInts(got, shape) {
+			t.Errorf("%s: shape %v, want %v", name, got, shape)
+		}
+	}
+	if _, ok := names["layer1.0.downsample.0.weight"]; ok {
+		t.Error("layer1.0 has a downsample; torchvision's has none")
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestBadConfig(t *testing.T) {
+	for _, cfg := range []Config{{}, {InChannels: 3, Width: 8}, {InChannels: 3, Width: 8, Blocks: [4]int{1, 1, 1, 1}, NumClasses: -1}} {
+		if _, err := New(cfg, rand.New(rand.NewPCG(1, 1))); err == nil {
+			t.Errorf("New(%+v) gave no error", cfg)
+		}
+	}
+}
+
+// checkGolden loads weights into a model built from cfg and compares its
+// eval logits and training gradients with the golden JSON of the same stem.
+func checkGolden(t *testing.T, cfg Config, weights, goldenPath, lastConv string) {
+	t.Helper()
+	m, err := New(cfg, rand.New(rand.NewPCG(7, 7)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := m.LoadWeights(weights, LoadOptions{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("load report: %v", rep)
+	}
+	gold, err := golden.Load(goldenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(name string) *tensor.Dense {
+		g := gold[name]
+		return tensor.New(tensor.WithShape(g.Shape...), tensor.WithBacking(g.Float32()))
+	}
+
+	// Evaluation mode: logits.
+	g := nn.NewGraph(false, nil)
+	x := G.NewTensor(g.Exp, tensor.Float32, 5, G.WithShape(gold["x_eval"].Shape...), G.WithValue(value("x_eval")), G.WithName("x"))
+	logits, err := m.Forward(g, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g.Exp)
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	vm.Close()
+	compare(t, "eval logits", logits.Value().Data().([]float32), gold["logits_eval"].Data, 1e-4)
+
+	// Training mode: one forward/backward of BCEWithLogits.
+	g = nn.NewGraph(true, rand.New(rand.NewPCG(1, 1)))
+	x = G.NewTensor(g.Exp, tensor.Float32, 5, G.WithShape(gold["x_train"].Shape...), G.WithValue(value("x_train")), G.WithName("x"))
+	y := G.NewTensor(g.Exp, tensor.Float32, 2, G.WithShape(gold["target"].Shape...), G.WithValue(value("target")), G.WithName("y"))
+	if logits, err = m.Forward(g, x); err != nil {
+		t.Fatal(err)
+	}
+	loss, err := nn.BCEWithLogits(logits, y, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, nodes := g.Learnables()
+	grads, err := G.Grad(loss, nodes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm = G.NewTapeMachine(g.Exp)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := nn.ScalarValue(loss.Value())
+	compare(t, "training loss", []float32{l}, gold["loss_train"].Data, 1e-4)
+	for i, p := range params {
+		if want, ok := gold["grad."+p.Name]; ok {
+			compare(t, "gradient of "+p.Name, grads[i].Value().Data().([]float32), want.Data, 1e-3)
+		}
+	}
+	for _, name := range []string{"stem.0.weight", lastConv, "fc.weight"} {
+		if _, ok := gold["grad."+name]; !ok {
+			t.Errorf("golden lacks the gradient of %s", name)
+		}
+	}
+}
+
+// compare checks got against want with a relative error, measured against
+// the largest |want|, of at most tol.
+func compare(t *testing.T, what string, got []float32, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, want %d", what, len(got), len(want))
+		return
+	}
+	var scale, worst float64
+	for i := range want {
+		scale = math.Max(scale, math.Abs(want[i]))
+		worst = math.Max(worst, math.Abs(float64(got[i])-want[i]))
+	}
+	if scale == 0 {
+		scale = 1
+	}
+	if worst/scale > tol {
+		t.Errorf("%s: relative error %.3g > %g", what, worst/scale, tol)
+	}
+}
+
+func TestSmallVideoResNetMatchesTorchvision(t *testing.T) {
+	checkGolden(t, smallConfig, "testdata/small.pth", "testdata/small.json", "layer4.0.conv2.0.weight")
+}
+
+// TestR3D18MatchesTorchvision needs the full r3d_18 files, which are too big
+// to commit: .ci/run makes them with testdata/make_golden.py --full DIR and
+// sets VIDSSL_R3D18_DIR=DIR.
+func TestR3D18MatchesTorchvision(t *testing.T) {
+	dir := os.Getenv("VIDSSL_R3D18_DIR")
+	if dir == "" {
+		t.Skip("VIDSSL_R3D18_DIR not set; make the files with /usr/bin/python3 resnet3d/testdata/make_golden.py --full DIR")
+	}
+	checkGolden(t, R3D18(400), filepath.Join(dir, "r3d18.pth"), filepath.Join(dir, "r3d18.json"), "layer4.1.conv2.0.weight")
+}
+
+func TestLoadReportsBadNames(t *testing.T) {
+	m, err := New(Config{InChannels: 3, Width: 4, Blocks: [4]int{1, 1, 1, 1}, NumClasses: 5}, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.LoadWeights("testdata/small.pth", LoadOptions{Strict: true})
+	if err == nil || !strings.Contains(err.Error(), "fc.weight") || !strings.Contains(err.Error(), "fc.bias") {
+		t.Fatalf("strict load with 5 classes against a 3-class file: error %v, want one naming fc.weight and fc.bias", err)
+	}
+	rep, err := m.LoadWeights("testdata/small.pth", LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Mismatched) != 2 || len(rep.Missing) != 0 {
+		t.Errorf("non-strict report %v: want fc.weight and fc.bias mismatched only", rep)
+	}
+	// A deeper model misses the second blocks.
+	deep, _ := New(Config{InChannels: 3, Width: 4, Blocks: [4]int{2, 1, 1, 1}, NumClasses: 3}, rand.New(rand.NewPCG(1, 1)))
+	_, err = deep.LoadWeights("testdata/small.pth", LoadOptions{Strict: true})
+	if err == nil || !strings.Contains(err.Error(), "layer1.1.conv1.0.weight") {
+		t.Errorf("strict load into a deeper model: error %v, want one naming layer1.1.conv1.0.weight", err)
+	}
+}
+
+func TestPrefixesAndSafetensorsRoundTrip(t *testing.T) {
+	m, err := New(smallConfig, rand.New(rand.NewPCG(3, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.LoadWeights("testdata/small.pth", LoadOptions{Strict: true}); err != nil {
+		t.Fatal(err)
+	}
+	tensors, err := nn.ParamTensors(m.Params())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ssl.safetensors")
+	if err := nn.SaveCheckpoint(path, nn.WithPrefix("module.encoder.", tensors), nil); err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := New(smallConfig, rand.New(rand.NewPCG(4, 4)))
+	rep, err := m2.LoadWeights(path, LoadOptions{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatal(rep)
+	}
+	p1, p2 := m.Params(), m2.Params()
+	for i := range p1 {
+		a, b := p1[i].Data(), p2[i].Data()
+		for j := range a {
+			if a[j] != b[j] {
+				t.Fatalf("%s[%d]: %v after round trip, want %v", p1[i].Name, j, b[j], a[j])
+			}
+		}
+	}
+	if _, err := StripPrefixes(map[string]*tensor.Dense{"module.a": nil, "a": nil}, DefaultPrefixes); err == nil {
+		t.Error("colliding names after stripping gave no error")
+	}
+}
