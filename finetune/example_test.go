@@ -1,0 +1,106 @@
+package finetune_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/vidssl/vidssl/finetune"
+	"github.com/vidssl/vidssl/metrics"
+	"github.com/vidssl/vidssl/resnet3d"
+	"github.com/vidssl/vidssl/video"
+	"github.com/vidssl/vidssl/video/echosynth"
+)
+
+func ExampleSubsets() {
+	studies := make([]string, 5311) // the paper's training studies
+	for i := range studies {
+		studies[i] = fmt.Sprintf("study%04d", i)
+	}
+	subsets, err := finetune.Subsets(studies, finetune.PaperFractions, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, f := range finetune.PaperFractions {
+		fmt.Printf("%3.0f%%: %4d studies\n", 100*f, len(subsets[f]))
+	}
+	// Output:
+	//   1%:   53 studies
+	//   5%:  266 studies
+	//  10%:  531 studies
+	//  25%: 1328 studies
+	//  50%: 2656 studies
+	//  75%: 3983 studies
+	// 100%: 5311 studies
+}
+
+// Example fine-tunes a tiny model on 25% of the labels of a small synthetic
+// data set and evaluates it on the test split.
+func Example() {
+	dir, err := os.MkdirTemp("", "finetune")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	data := echosynth.DefaultConfig()
+	data.Studies = 40
+	data.Height, data.Width, data.Frames = 32, 32, 12
+	path, err := echosynth.WriteDataset(context.Background(), dir, data, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := video.ReadManifest(path, video.OurColumns)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	train, val, test := m.Subset(video.SplitTrain), m.Subset(video.SplitVal), m.Subset(video.SplitTest)
+
+	// 25% of the training studies, with both classes.
+	labels, err := finetune.StudyLabels(train)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	subsets, err := finetune.SubsetsBothClasses(train.Studies(), labels, []float64{0.25}, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	labelled, err := finetune.SelectStudies(train, subsets[0.25])
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	cfg := finetune.SmallConfig()
+	cfg.Model = resnet3d.Config{InChannels: 3, Width: 4, Blocks: [4]int{1, 1, 1, 1}, NumClasses: 1}
+	cfg.ClipLength = 8
+	cfg.MaxEpochs = 2
+	model, report, err := finetune.NewModel(cfg, finetune.Init{}) // Init{Weights: "ssl.safetensors"} for a pretrained encoder
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := finetune.FineTune(context.Background(), cfg, model, labelled, val, 0.25)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ev, err := finetune.Evaluate(context.Background(), cfg, model, test, metrics.BootstrapOptions{Resamples: 1000})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("init: %v\n", report)
+	fmt.Printf("trained on %d of %d studies (%d videos), lr %g, %d epochs\n",
+		len(subsets[0.25]), len(train.Studies()), res.TrainVideos, res.LR, len(res.Runs[0].History))
+	fmt.Printf("test: %d studies, %d videos, 4 clips each\n", ev.Study.N, ev.Video.N)
+	// Output:
+	// init: random
+	// trained on 8 of 30 studies (33 videos), lr 0.001, 2 epochs
+	// test: 6 studies, 20 videos, 4 clips each
+}
