@@ -176,7 +176,6 @@ func (m *Model) ForwardAll(g *nn.Graph, x *G.Node) (*Outputs, error) {
 	if s := x.Shape(); s.Dims() != 5 || s[1] != m.Config.InChannels {
 		return nil, fmt.Errorf("resnet3d: input shape %v, want (N, %d, T, H, W)", []int(s), m.Config.InChannels)
 	}
-	var out Outputs
 	y, err := m.stem.forward(g, x)
 	if err != nil {
 		return nil, fmt.Errorf("resnet3d: stem: %w", err)
@@ -184,8 +183,22 @@ func (m *Model) ForwardAll(g *nn.Graph, x *G.Node) (*Outputs, error) {
 	if y, err = nn.ReLU(y); err != nil {
 		return nil, fmt.Errorf("resnet3d: stem: %w", err)
 	}
-	for s, blocks := range m.stages {
-		for i, b := range blocks {
+	return m.ForwardFrom(g, y, 0)
+}
+
+// ForwardFrom runs the model from the output of stage `after` (0 for the
+// stem's output, 1-4 for layer1-layer4) to the end: the remaining stages,
+// pooling and fc. Outputs.Stages holds only the stages it ran. Grad-CAM uses
+// it to make a stage's output an input node of its own graph, since gorgonia
+// differentiates only with respect to input nodes.
+func (m *Model) ForwardFrom(g *nn.Graph, y *G.Node, after int) (*Outputs, error) {
+	if after < 0 || after > 4 {
+		return nil, fmt.Errorf("resnet3d: forward from stage %d, want 0 to 4", after)
+	}
+	var out Outputs
+	var err error
+	for s := after; s < 4; s++ {
+		for i, b := range m.stages[s] {
 			if y, err = b.Forward(g, y); err != nil {
 				return nil, fmt.Errorf("resnet3d: layer%d.%d: %w", s+1, i, err)
 			}
