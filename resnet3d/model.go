@@ -139,6 +139,9 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 	}
 	m := &Model{Config: cfg}
 	m.stem = newConvBN("stem", cfg.InChannels, cfg.Width, [3]int{3, 7, 7}, [3]int{1, 2, 2}, [3]int{1, 3, 3}, rng)
+	// Nothing needs the gradient of the input clip; gorgonia would compute
+	// it in every training step.
+	m.stem.conv.NoInputGrad = true
 	cin := cfg.Width
 	for s := range m.stages {
 		cout := cfg.Width << s
