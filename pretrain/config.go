@@ -1,0 +1,246 @@
+package pretrain
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/vidssl/vidssl/contrastive"
+	"github.com/vidssl/vidssl/resnet3d"
+	"github.com/vidssl/vidssl/video"
+)
+
+// Method is a self-supervised pretraining method of the paper.
+type Method int
+
+const (
+	// SimCLR: two augmentations of one clip of a video are a positive pair.
+	SimCLR Method = iota + 1
+	// MISimCLR (multi-instance SimCLR): clips of two different videos of
+	// one study, each with its own augmentation, are a positive pair.
+	MISimCLR
+	// MISimCLRFO is MISimCLR plus the frame-order pretext task (EchoCLR):
+	// each view's frames are shuffled after augmentation and a head on the
+	// encoder's feature predicts the order.
+	MISimCLRFO
+)
+
+var methodNames = map[Method]string{SimCLR: "simclr", MISimCLR: "mi-simclr", MISimCLRFO: "mi-simclr-fo"}
+
+// String returns "simclr", "mi-simclr" or "mi-simclr-fo".
+func (m Method) String() string {
+	if s, ok := methodNames[m]; ok {
+		return s
+	}
+	return fmt.Sprintf("Method(%d)", int(m))
+}
+
+// ParseMethod reads a method's name as String writes it (case-insensitive;
+// "echoclr" is MISimCLRFO).
+func ParseMethod(s string) (Method, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "echoclr" {
+		return MISimCLRFO, nil
+	}
+	for m, name := range methodNames {
+		if s == name {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("pretrain: unknown method %q, want simclr, mi-simclr or mi-simclr-fo", s)
+}
+
+// MultiInstance reports whether positive pairs are two videos of a group.
+func (m Method) MultiInstance() bool { return m == MISimCLR || m == MISimCLRFO }
+
+// FrameOrder reports whether the method adds the frame-order task.
+func (m Method) FrameOrder() bool { return m == MISimCLRFO }
+
+// MarshalText writes the method's name, so Configs read well as JSON.
+func (m Method) MarshalText() ([]byte, error) {
+	if _, ok := methodNames[m]; !ok {
+		return nil, fmt.Errorf("pretrain: unknown method %d", int(m))
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText reads a method's name.
+func (m *Method) UnmarshalText(b []byte) error {
+	v, err := ParseMethod(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
+// Config configures a pretraining run. Start from PaperConfig or
+// SmallConfig and change what you need.
+type Config struct {
+	// Method is SimCLR, MISimCLR or MISimCLRFO.
+	Method Method
+	// Model is the encoder; NumClasses must be 0 (the pooled feature h).
+	Model resnet3d.Config
+	// ClipLength is the number of consecutive frames of a clip (the paper:
+	// 4). Frame order needs 1..pretext.MaxFrames.
+	ClipLength int
+	// BatchPairs is the number of positive pairs per step (the paper: 196
+	// per GPU on two GPUs, 392). The last partial batch of an epoch is
+	// dropped, as in the public code, so one graph serves every step.
+	BatchPairs int
+	// Epochs is the number of epochs, counted from 1 (the paper: 300 for
+	// MI-SimCLR and MI-SimCLR+FO, 520 for SimCLR).
+	Epochs int
+	// LR is Adam's learning rate (the paper: 0.1, no weight decay, no
+	// schedule).
+	LR float64
+	// Tau is NT-Xent's temperature (the paper: 0.05).
+	Tau float64
+	// ContrastiveWeight and OrderWeight weigh the loss:
+	//
+	//	loss = ContrastiveWeight * NTXent(z1, z2)
+	//	     + OrderWeight * (CE(order(h1), y1) + CE(order(h2), y2)) / 2
+	//
+	// (the paper: 1 and 1; the mean of the two views' cross-entropies is the
+	// public code's cross-entropy of both views' logits stacked).
+	// OrderWeight is ignored without frame order.
+	ContrastiveWeight, OrderWeight float64
+	// MaskSameGroup removes pairs of the same group (study or patient) from
+	// each other's NT-Xent negatives (see contrastive.NTXent). The public
+	// code does not mask; the presets mask for the multi-instance methods,
+	// where several pairs of one study often share a batch, and not for
+	// SimCLR.
+	MaskSameGroup bool
+	// GroupBy says what a multi-instance pair shares (and what masking
+	// compares): contrastive.ByStudy (the paper) or ByPatient.
+	GroupBy contrastive.GroupBy
+	// CheckpointEvery writes a checkpoint after every so many epochs (the
+	// paper: 20); the last epoch is always written. 0 means only the last.
+	CheckpointEvery int
+	// Seed fixes the initialisation, the pair order and every clip,
+	// augmentation and frame order: a run is a function of Seed (and the
+	// data), whether or not it was interrupted and resumed.
+	Seed uint64
+	// Workers is the number of goroutines that decode and sample videos (0:
+	// GOMAXPROCS). It does not change the results.
+	Workers int
+	// CacheBytes caps the loader's cache of decoded videos (0: no cache).
+	CacheBytes int64
+
+	// Decode reads a video file; nil means video.ReadFile.
+	Decode func(path string) (*video.Video, error) `json:"-"`
+	// Preprocess, when not nil, runs on each decoded video (for example
+	// video.MaskAndResize(112, 112)).
+	Preprocess func(*video.Video) (*video.Video, error) `json:"-"`
+	// Progress, when not nil, is called after every step, from Run's
+	// goroutine.
+	Progress func(Progress) `json:"-"`
+}
+
+// PaperConfig returns the paper's setting for method m: R3D-18 from scratch,
+// 4-frame clips, 392 pairs per step, Adam with lr 0.1, tau 0.05, weights 1:1,
+// 300 epochs (520 for SimCLR), a checkpoint every 20 epochs, grouping by
+// study. MaskSameGroup is on for the multi-instance methods (the public code
+// does not mask; set it false to reproduce that).
+func PaperConfig(m Method) Config {
+	epochs := 300
+	if m == SimCLR {
+		epochs = 520
+	}
+	return Config{
+		Method:            m,
+		Model:             resnet3d.R3D18(0),
+		ClipLength:        4,
+		BatchPairs:        392,
+		Epochs:            epochs,
+		LR:                0.1,
+		Tau:               contrastive.Tau,
+		ContrastiveWeight: 1,
+		OrderWeight:       1,
+		MaskSameGroup:     m.MultiInstance(),
+		GroupBy:           contrastive.ByStudy,
+		CheckpointEvery:   20,
+	}
+}
+
+// SmallConfig returns a preset that pretrains in minutes on a CPU, on
+// 32x32 frames (echosynth data sets made at that size): a width-8 encoder
+// with one block per stage (64-dimensional features, 16-dimensional
+// projections), 32 pairs per step, Adam with lr 1e-2 (the paper's 0.1 is
+// meant for batches of 392 and R3D-18), tau 0.1, 30 epochs, a checkpoint
+// every 5 and a 512 MiB cache of decoded videos. The rest is the paper's.
+func SmallConfig(m Method) Config {
+	c := PaperConfig(m)
+	c.Model = resnet3d.Config{InChannels: 3, Width: 8, Blocks: [4]int{1, 1, 1, 1}}
+	c.BatchPairs = 32
+	c.Epochs = 30
+	c.LR = 1e-2
+	c.Tau = 0.1
+	c.CheckpointEvery = 5
+	c.CacheBytes = 512 << 20
+	return c
+}
+
+// Validate reports the first thing wrong with c, or nil.
+func (c Config) Validate() error {
+	if _, ok := methodNames[c.Method]; !ok {
+		return fmt.Errorf("pretrain: config: unknown method %d", int(c.Method))
+	}
+	if c.Model.NumClasses != 0 {
+		return fmt.Errorf("pretrain: config: Model.NumClasses = %d, want 0 (the encoder's feature)", c.Model.NumClasses)
+	}
+	if c.Model.InChannels != 1 && c.Model.InChannels != 3 {
+		return fmt.Errorf("pretrain: config: Model.InChannels = %d, want 1 or 3", c.Model.InChannels)
+	}
+	if f := c.Model.FeatureDim(); f < 4 || f%4 != 0 {
+		return fmt.Errorf("pretrain: config: feature size %d (Model.Width*8), want a multiple of 4", f)
+	}
+	switch {
+	case c.ClipLength < 1 || (c.Method.FrameOrder() && c.ClipLength > 8):
+		return fmt.Errorf("pretrain: config: ClipLength = %d, want 1..8 (frame order has ClipLength! classes)", c.ClipLength)
+	case c.BatchPairs < 2:
+		return fmt.Errorf("pretrain: config: BatchPairs = %d, want >= 2 (NT-Xent needs negatives)", c.BatchPairs)
+	case c.Epochs < 1:
+		return fmt.Errorf("pretrain: config: Epochs = %d, want >= 1", c.Epochs)
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("pretrain: config: LR = %v, want > 0", c.LR)
+	case !(c.Tau > 0) || math.IsInf(c.Tau, 0):
+		return fmt.Errorf("pretrain: config: Tau = %v, want > 0", c.Tau)
+	case !(c.ContrastiveWeight >= 0) || math.IsInf(c.ContrastiveWeight, 0):
+		return fmt.Errorf("pretrain: config: ContrastiveWeight = %v, want >= 0", c.ContrastiveWeight)
+	case c.Method.FrameOrder() && (!(c.OrderWeight >= 0) || math.IsInf(c.OrderWeight, 0)):
+		return fmt.Errorf("pretrain: config: OrderWeight = %v, want >= 0", c.OrderWeight)
+	case c.ContrastiveWeight == 0 && (!c.Method.FrameOrder() || c.OrderWeight == 0):
+		return fmt.Errorf("pretrain: config: every loss weight is 0")
+	case c.GroupBy != contrastive.ByStudy && c.GroupBy != contrastive.ByPatient:
+		return fmt.Errorf("pretrain: config: unknown GroupBy %d", int(c.GroupBy))
+	case c.CheckpointEvery < 0 || c.Workers < 0 || c.CacheBytes < 0:
+		return fmt.Errorf("pretrain: config: negative CheckpointEvery (%d), Workers (%d) or CacheBytes (%d)", c.CheckpointEvery, c.Workers, c.CacheBytes)
+	}
+	return nil
+}
+
+// identity is what must not change between a run and its resumption: every
+// field that shapes the model or the numbers. Epochs (a run may be extended),
+// CheckpointEvery, Workers, CacheBytes and the functions may change.
+func (c Config) identity() (string, error) {
+	id := struct {
+		Method                         Method
+		Model                          resnet3d.Config
+		ClipLength, BatchPairs         int
+		LR, Tau                        float64
+		ContrastiveWeight, OrderWeight float64
+		MaskSameGroup                  bool
+		GroupBy                        contrastive.GroupBy
+		Seed                           uint64
+	}{c.Method, c.Model, c.ClipLength, c.BatchPairs, c.LR, c.Tau, c.ContrastiveWeight, c.OrderWeight, c.MaskSameGroup, c.GroupBy, c.Seed}
+	if !c.Method.FrameOrder() {
+		id.OrderWeight = 0
+	}
+	b, err := json.Marshal(id)
+	if err != nil {
+		return "", fmt.Errorf("pretrain: config: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,60 @@
+// Package pretrain runs the paper's self-supervised pretraining of a video
+// encoder: SimCLR, MI-SimCLR and MI-SimCLR+FO (EchoCLR), on the training
+// split of a manifest, with checkpoints that a later run resumes exactly.
+//
+// # A run
+//
+// Run builds the model (NewModel: a resnet3d encoder without fc, the
+// contrastive.ProjectionHead and, for frame order, the pretext.OrderHead),
+// turns the manifest's training videos into positive pairs
+// (contrastive.SimCLRItems or MultiInstanceItems), and trains with Adam.
+// Each step takes BatchPairs pairs from a video.Loader (two augmented views
+// per pair, frames shuffled after augmentation for frame order), runs the
+// encoder on each view (the same Params, bound once into one graph; batch
+// norm sees each view as its own batch, as in the public code), and
+// minimises
+//
+//	ContrastiveWeight * NTXent(z1, z2) + OrderWeight * (CE(order(h1), y1) + CE(order(h2), y2)) / 2
+//
+// The graph is built once, at the first step; the last partial batch of an
+// epoch is dropped.
+//
+// PaperConfig is the paper's setting (R3D-18, 4-frame clips, 392 pairs per
+// step, Adam lr 0.1, tau 0.05, 300 or 520 epochs); SmallConfig a preset that
+// runs on a CPU in minutes on 32x32 frames. Same-group masking
+// (Config.MaskSameGroup) is on in the presets for the multi-instance methods:
+// the public code counts two pairs of one study in a batch as negatives of
+// each other; set it false to reproduce that.
+//
+// # Files
+//
+// A run's directory holds history.csv (one row per epoch: mean losses,
+// frame-order training accuracy, seconds; rewritten atomically), epoch
+// checkpoints epoch-NNNN.safetensors every CheckpointEvery epochs and after
+// the last, and, after a cancellation, interrupted-epoch-E-step-S.safetensors.
+// A checkpoint holds the encoder (under "encoder.", the public code's and
+// resnet3d's convention), the heads ("projector.0.weight",
+// "projector.2.weight", "reordering_head.weight", "reordering_head.bias"),
+// Adam's state (under "optimizer.") and the run's Config, position and
+// history as metadata. Load reads one back; LoadEncoder (or
+// resnet3d.Model.LoadWeights) puts its encoder into a classifier for
+// fine-tuning.
+//
+// # Determinism and resumption
+//
+// A run is a function of its Config and data: the initialisation comes from
+// Config.Seed, the pair order from the seed and the epoch, and every clip,
+// augmentation and frame order from the seed, the epoch and the pair (the
+// loader's streams). Run resumes from the furthest checkpoint in its
+// directory and reproduces the uninterrupted run's numbers exactly,
+// whether it was cancelled mid-epoch (the interrupted checkpoint records the
+// step and the epoch's running sums) or killed (it restarts from the last
+// epoch checkpoint).
+//
+// # Checking that it learns
+//
+// Probe measures a model on held-out videos: frame-order accuracy and
+// same-study retrieval with frozen features (contrastive.RetrievalTop1).
+// The command pretrain/cmd/sslcheck pretrains on a synthetic echosynth data
+// set and reports both against a randomly initialised model.
+package pretrain

@@ -1,0 +1,109 @@
+package pretrain
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// EpochStats summarises one epoch of a run: the means over its steps.
+type EpochStats struct {
+	// Epoch counts from 1.
+	Epoch int `json:"epoch"`
+	// Steps is the number of steps (batches) of the epoch.
+	Steps int `json:"steps"`
+	// Loss is the mean total loss.
+	Loss float64 `json:"loss"`
+	// NTXent is the mean contrastive loss (unweighted).
+	NTXent float64 `json:"ntxent"`
+	// Order is the mean frame-order cross-entropy (the mean of the two
+	// views', unweighted); 0 without frame order.
+	Order float64 `json:"order"`
+	// OrderAccuracy is the fraction of training views whose order the head
+	// predicted (in training mode, before each step's update); 0 without
+	// frame order.
+	OrderAccuracy float64 `json:"order_accuracy"`
+	// Seconds is the epoch's wall-clock time (summed over the parts of an
+	// interrupted epoch).
+	Seconds float64 `json:"seconds"`
+}
+
+// historyHeader is the header of history.csv.
+var historyHeader = []string{"epoch", "steps", "loss", "ntxent", "order", "order_accuracy", "seconds"}
+
+// writeHistory writes the history CSV atomically: a temporary file in dir,
+// renamed over HistoryName.
+func writeHistory(dir string, hist []EpochStats) error {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Write(historyHeader)
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for _, h := range hist {
+		w.Write([]string{strconv.Itoa(h.Epoch), strconv.Itoa(h.Steps), f(h.Loss), f(h.NTXent), f(h.Order), f(h.OrderAccuracy), strconv.FormatFloat(h.Seconds, 'f', 3, 64)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return fmt.Errorf("pretrain: history: %w", err)
+	}
+	path := filepath.Join(dir, HistoryName)
+	tmp, err := os.CreateTemp(dir, "."+HistoryName+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("pretrain: history: %w", err)
+	}
+	_, err = tmp.Write(b.Bytes())
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("pretrain: history %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadHistory reads a history CSV written by Run.
+func ReadHistory(path string) ([]EpochStats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pretrain: read history: %w", err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("pretrain: read history %s: %w", path, err)
+	}
+	if len(rows) == 0 || len(rows[0]) != len(historyHeader) || rows[0][0] != historyHeader[0] {
+		return nil, fmt.Errorf("pretrain: read history %s: want the header %v", path, historyHeader)
+	}
+	out := make([]EpochStats, 0, len(rows)-1)
+	for i, r := range rows[1:] {
+		var h EpochStats
+		var errs [7]error
+		h.Epoch, errs[0] = strconv.Atoi(r[0])
+		h.Steps, errs[1] = strconv.Atoi(r[1])
+		h.Loss, errs[2] = strconv.ParseFloat(r[2], 64)
+		h.NTXent, errs[3] = strconv.ParseFloat(r[3], 64)
+		h.Order, errs[4] = strconv.ParseFloat(r[4], 64)
+		h.OrderAccuracy, errs[5] = strconv.ParseFloat(r[5], 64)
+		h.Seconds, errs[6] = strconv.ParseFloat(r[6], 64)
+		for k, e := range errs {
+			if e != nil {
+				return nil, fmt.Errorf("pretrain: read history %s: row %d, column %s: %w", path, i+2, historyHeader[k], e)
+			}
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}

@@ -1,0 +1,66 @@
+package pretrain
+
+import (
+	"math"
+	"regexp"
+	"testing"
+
+	"github.com/vidssl/vidssl/video"
+)
+
+// TestContrastiveLearns pretrains SimCLR briefly on the small echosynth set
+// (sector-masked, as the paper preprocesses) and checks that NT-Xent falls
+// well below log(2N-1), its value when the embeddings carry no information
+// (all cosine similarities equal). pretrain/cmd/sslcheck measures what the
+// features are good for, on held-out videos.
+func TestContrastiveLearns(t *testing.T) {
+	m := testData(t)
+	cfg := tinyConfig(SimCLR)
+	cfg.Preprocess = video.MaskSector
+	cfg.BatchPairs = 16
+	cfg.Epochs = 40
+	cfg.CheckpointEvery = 0
+	res, err := Run(t.Context(), cfg, m, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.History
+	uniform := math.Log(float64(2*cfg.BatchPairs - 1))
+	first, last := h[0].NTXent, (h[len(h)-1].NTXent+h[len(h)-2].NTXent)/2
+	t.Logf("SimCLR NT-Xent: epoch 1 %.3f, last two epochs %.3f, uninformative %.3f (%d steps per epoch)", first, last, uniform, h[0].Steps)
+	if last > 0.8*uniform {
+		t.Errorf("NT-Xent %.3f after %d epochs, want below 0.8 log(2N-1) = %.3f", last, len(h), 0.8*uniform)
+	}
+}
+
+// TestMultiInstanceLearns runs MI-SimCLR where every video of a study
+// decodes to the study's first video, so that the pairs' two clips (drawn and
+// augmented independently) share their content: NT-Xent must fall well below
+// log(2N-1). On the real data set the videos of a study differ (probe, gain,
+// depth, heart rate, speckle) and learning is much slower; see sslcheck.
+func TestMultiInstanceLearns(t *testing.T) {
+	m := testData(t)
+	first := regexp.MustCompile(`_\d+\.avi$`)
+	cfg := tinyConfig(MISimCLR)
+	cfg.Preprocess = video.MaskSector
+	cfg.Decode = func(path string) (*video.Video, error) {
+		return video.ReadFile(first.ReplaceAllString(path, "_0.avi"))
+	}
+	cfg.BatchPairs = 16
+	cfg.Epochs = 30
+	cfg.CheckpointEvery = 0
+	res, err := Run(t.Context(), cfg, m, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.History
+	var last float64
+	for _, e := range h[len(h)-5:] {
+		last += e.NTXent / 5
+	}
+	uniform := math.Log(float64(2*cfg.BatchPairs - 1))
+	t.Logf("MI-SimCLR on copied videos, NT-Xent: epoch 1 %.3f, last five epochs %.3f, uninformative about %.3f", h[0].NTXent, last, uniform)
+	if last > 0.8*uniform {
+		t.Errorf("NT-Xent %.3f after %d epochs, want below 0.8 log(2N-1) = %.3f", last, len(h), 0.8*uniform)
+	}
+}

@@ -1,0 +1,518 @@
+package pretrain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/vidssl/vidssl/contrastive"
+	"github.com/vidssl/vidssl/nn"
+	"github.com/vidssl/vidssl/pretext"
+	"github.com/vidssl/vidssl/video"
+)
+
+// Progress reports a run's progress; Run calls Config.Progress with it after
+// every step.
+type Progress struct {
+	// Epoch (from 1) and Epochs locate the step's epoch.
+	Epoch, Epochs int
+	// Step is the number of steps done in the epoch, of Steps.
+	Step, Steps int
+	// Loss, NTXent and Order are the step's losses (Order: the mean of the
+	// two views' cross-entropies; 0 without frame order).
+	Loss, NTXent, Order float64
+	// Done is set after an epoch's last step: the epoch's summary.
+	Done *EpochStats
+	// Checkpoint is the path of the checkpoint written after this step, if
+	// one was.
+	Checkpoint string
+}
+
+// Result is what a finished Run returns.
+type Result struct {
+	// Model is the trained model.
+	Model *Model
+	// History has one row per epoch, from the first (including epochs run
+	// before a resumption).
+	History []EpochStats
+	// ResumedFrom is the checkpoint the run resumed from; "" for a new run.
+	ResumedFrom string
+	// Checkpoint is the last checkpoint written: the final epoch's.
+	Checkpoint string
+}
+
+// Run pretrains cfg.Method on the training split of m (the records whose
+// Split is "train") and writes its checkpoints and history into dir, which it
+// creates if needed.
+//
+// Data: SimCLR takes one item per video, the multi-instance methods one item
+// per unordered pair of videos of a study (or patient, cfg.GroupBy); see
+// contrastive.SimCLRItems and MultiInstanceItems. A video.Loader makes the
+// two views of every pair (contrastive.PairSampler: ClipLength-frame clips,
+// the paper's augmentation, then for frame order pretext.RandomShuffle of
+// each view), shuffled per epoch, BatchPairs pairs per step; the last
+// partial batch of an epoch is dropped (as the public code's drop_last), so
+// one graph, built at the first step, serves every step.
+//
+// Step: the encoder runs on each view separately, as in the public code (so
+// batch norm normalises each view with its own statistics and updates its
+// running statistics twice per step), with the same Params bound once in one
+// graph; z = projector(h); loss = ContrastiveWeight * NTXent(z1, z2) +
+// OrderWeight * (CE(order(h1), y1) + CE(order(h2), y2)) / 2, with the
+// contrastive loss computed on the shuffled clips; Adam updates every
+// learnable Param of the encoder and the heads.
+//
+// Checkpoints are safetensors files, written atomically, holding the model
+// (the encoder under EncoderPrefix, the heads), Adam's state (under
+// OptimizerPrefix) and, as metadata, the Config, the position, the history
+// and the running sums of an unfinished epoch: EpochName(e) after every
+// cfg.CheckpointEvery-th epoch and the last, and, when ctx is cancelled, an
+// "interrupted-epoch-E-step-S" checkpoint of the exact point reached (older
+// interrupted checkpoints are removed). history.csv (see EpochStats) is
+// rewritten atomically after every epoch.
+//
+// Resuming: when dir already holds checkpoints, Run continues from the one
+// furthest along (LatestCheckpoint), which must have the same Config (up to
+// Epochs, CheckpointEvery, Workers, CacheBytes and the functions) and the
+// same number of training items. Every random draw is a function of the
+// seed, the epoch and the item (the loader's streams; the model's
+// initialisation from the seed alone), so a resumed run computes exactly
+// what an uninterrupted one does. Resuming mid-epoch loads the epoch's
+// first batches again (decoding and sampling only) to reach the step. A run
+// killed without cancellation resumes from its last epoch checkpoint and
+// loses the epochs since.
+//
+// Errors name the epoch and step. A NaN or infinite loss or gradient stops
+// the run with an error and changes no Param of that step (batch-norm
+// running statistics excepted); no checkpoint is written for it. When ctx is
+// cancelled, Run writes the interrupted checkpoint and returns an error
+// that wraps ctx's (errors.Is(err, context.Canceled)).
+func Run(ctx context.Context, cfg Config, m *video.Manifest, dir string) (*Result, error) {
+	r, err := newRunner(cfg, m, dir)
+	if err != nil {
+		return nil, err
+	}
+	return r.run(ctx)
+}
+
+// runner holds a run's state.
+type runner struct {
+	cfg     Config
+	dir     string
+	model   *Model
+	opt     *nn.Adam
+	loader  *video.Loader
+	steps   int // per epoch
+	st      runState
+	resumed string
+	graph   *stepGraph
+	saved   *Position // position of the newest checkpoint on disk; nil: none
+}
+
+func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, fmt.Errorf("pretrain: nil manifest")
+	}
+	train := m.Subset(video.SplitTrain)
+	if len(train.Records) == 0 {
+		return nil, fmt.Errorf("pretrain: the manifest has no training records (split %q) among %d", video.SplitTrain, len(m.Records))
+	}
+	var items []video.Item
+	var err error
+	if cfg.Method.MultiInstance() {
+		items, err = contrastive.MultiInstanceItems(train, cfg.GroupBy)
+	} else {
+		items, err = contrastive.SimCLRItems(train, cfg.GroupBy)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pretrain: %w", err)
+	}
+	if len(items) < cfg.BatchPairs {
+		return nil, fmt.Errorf("pretrain: %d training pairs, fewer than one batch of %d", len(items), cfg.BatchPairs)
+	}
+	var post contrastive.ViewFunc
+	if cfg.Method.FrameOrder() {
+		post = pretext.RandomShuffle
+	}
+	decode := cfg.Decode
+	if decode == nil {
+		decode = video.ReadFile
+	}
+	loader, err := video.NewLoader(video.LoaderConfig{
+		Items:      items,
+		Decode:     decode,
+		Preprocess: cfg.Preprocess,
+		Sample:     contrastive.PairSampler(cfg.ClipLength, post),
+		BatchSize:  cfg.BatchPairs,
+		Shuffle:    true,
+		DropLast:   true,
+		Seed:       cfg.Seed,
+		Workers:    cfg.Workers,
+		CacheBytes: cfg.CacheBytes,
+		Batch:      video.BatchOptions{Channels: cfg.Model.InChannels},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pretrain: %w", err)
+	}
+	model, err := NewModel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, dir: dir, model: model, opt: nn.NewAdam(cfg.LR), loader: loader, steps: loader.NumBatches(),
+		st: runState{Config: cfg, Items: len(items), Data: fingerprint(items)}}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("pretrain: %w", err)
+	}
+	if err := r.resume(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// resume loads the latest checkpoint in the run's directory, if any.
+func (r *runner) resume() error {
+	path, _, err := LatestCheckpoint(r.dir)
+	if err != nil || path == "" {
+		return err
+	}
+	st, err := loadCheckpoint(path, r.model, r.opt)
+	if err != nil {
+		return err
+	}
+	want, err := r.cfg.identity()
+	if err != nil {
+		return err
+	}
+	have, err := st.Config.identity()
+	if err != nil {
+		return err
+	}
+	if want != have {
+		return fmt.Errorf("pretrain: resume from %s: the checkpoint's config %s differs from this run's %s; use another directory", path, have, want)
+	}
+	if st.Items != r.st.Items || st.Data != r.st.Data {
+		return fmt.Errorf("pretrain: resume from %s: the checkpoint was trained on other data (%d items, fingerprint %s; this manifest gives %d, %s)", path, st.Items, st.Data, r.st.Items, r.st.Data)
+	}
+	if st.Position.Step >= r.steps {
+		return fmt.Errorf("pretrain: resume from %s: position %+v is past an epoch of %d steps", path, st.Position, r.steps)
+	}
+	st.Config = r.cfg
+	r.st, r.resumed = *st, path
+	pos := st.Position
+	r.saved = &pos
+	return nil
+}
+
+func (r *runner) run(ctx context.Context) (*Result, error) {
+	res := &Result{Model: r.model, ResumedFrom: r.resumed}
+	defer func() {
+		if r.graph != nil {
+			r.graph.prog.Close()
+		}
+	}()
+	if r.st.Position.Epoch >= r.cfg.Epochs {
+		res.History = append([]EpochStats(nil), r.st.History...)
+		res.Checkpoint = r.resumed
+		return res, nil
+	}
+	for epoch := r.st.Position.Epoch + 1; epoch <= r.cfg.Epochs; epoch++ {
+		if err := r.epoch(ctx, epoch, res); err != nil {
+			return nil, err
+		}
+	}
+	res.History = append([]EpochStats(nil), r.st.History...)
+	return res, nil
+}
+
+// epoch runs (the rest of) one epoch and its checkpoint.
+func (r *runner) epoch(ctx context.Context, epoch int, res *Result) error {
+	skip := r.st.Position.Step
+	mark := time.Now()
+	index := 0
+	for step, err := range r.loader.Batches(ctx, epoch) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return r.interrupt(ctx)
+			}
+			return fmt.Errorf("pretrain: epoch %d step %d of %d: %w", epoch, index+1, r.steps, err)
+		}
+		if index < skip {
+			index++
+			continue
+		}
+		out, err := r.trainStep(ctx, step)
+		if err != nil {
+			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				return r.interrupt(ctx)
+			}
+			return fmt.Errorf("pretrain: epoch %d step %d of %d: %w", epoch, index+1, r.steps, err)
+		}
+		index++
+		now := time.Now()
+		p := &r.st.Partial
+		p.Steps++
+		p.Loss += out.loss
+		p.NTXent += out.ntxent
+		p.Order += out.order
+		p.OrderHits += out.hits
+		p.OrderSamples += out.samples
+		p.Seconds += now.Sub(mark).Seconds()
+		mark = now
+		r.st.Position.Step = p.Steps
+		prog := Progress{Epoch: epoch, Epochs: r.cfg.Epochs, Step: p.Steps, Steps: r.steps, Loss: out.loss, NTXent: out.ntxent, Order: out.order}
+		if p.Steps == r.steps {
+			stats, path, err := r.finishEpoch(epoch)
+			if err != nil {
+				return err
+			}
+			prog.Done, prog.Checkpoint = &stats, path
+			if path != "" {
+				res.Checkpoint = path
+			}
+		}
+		if r.cfg.Progress != nil {
+			r.cfg.Progress(prog)
+		}
+	}
+	if r.st.Position.Epoch != epoch {
+		return fmt.Errorf("pretrain: epoch %d ended after %d of %d steps", epoch, r.st.Position.Step, r.steps)
+	}
+	return nil
+}
+
+// finishEpoch records an epoch's summary, rewrites the history and writes
+// the epoch's checkpoint when one is due.
+func (r *runner) finishEpoch(epoch int) (EpochStats, string, error) {
+	p := r.st.Partial
+	n := float64(p.Steps)
+	stats := EpochStats{Epoch: epoch, Steps: p.Steps, Loss: p.Loss / n, NTXent: p.NTXent / n, Order: p.Order / n, Seconds: p.Seconds}
+	if p.OrderSamples > 0 {
+		stats.OrderAccuracy = float64(p.OrderHits) / float64(p.OrderSamples)
+	}
+	r.st.History = append(r.st.History, stats)
+	r.st.Position = Position{Epoch: epoch}
+	r.st.Partial = partial{}
+	if err := writeHistory(r.dir, r.st.History); err != nil {
+		return stats, "", err
+	}
+	if epoch != r.cfg.Epochs && (r.cfg.CheckpointEvery == 0 || epoch%r.cfg.CheckpointEvery != 0) {
+		return stats, "", nil
+	}
+	path := filepath.Join(r.dir, EpochName(epoch))
+	if err := r.save(path); err != nil {
+		return stats, "", err
+	}
+	return stats, path, nil
+}
+
+// interrupt writes the checkpoint of the point reached (unless the newest
+// checkpoint is already there, or nothing was done) and returns the
+// cancellation error.
+func (r *runner) interrupt(ctx context.Context) error {
+	pos := r.st.Position
+	if (r.saved != nil && *r.saved == pos) || (r.saved == nil && pos == Position{}) {
+		return fmt.Errorf("pretrain: interrupted at epoch %d step %d (nothing new to save): %w", pos.Epoch+1, pos.Step, context.Cause(ctx))
+	}
+	path := filepath.Join(r.dir, interruptedName(pos))
+	if err := r.save(path); err != nil {
+		return fmt.Errorf("pretrain: interrupted at epoch %d step %d: %w (and %w)", pos.Epoch+1, pos.Step, context.Cause(ctx), err)
+	}
+	return fmt.Errorf("pretrain: interrupted at epoch %d step %d, checkpoint %s: %w", pos.Epoch+1, pos.Step, path, context.Cause(ctx))
+}
+
+// save writes a checkpoint of the current state to path and removes the
+// interrupted checkpoints it supersedes (all others: none is further along,
+// since the run resumed from the furthest).
+func (r *runner) save(path string) error {
+	if err := saveCheckpoint(path, r.model, r.opt, &r.st); err != nil {
+		return err
+	}
+	pos := r.st.Position
+	r.saved = &pos
+	entries, err := os.ReadDir(r.dir)
+	if err != nil {
+		return nil // the checkpoint is written; stale files are harmless
+	}
+	for _, e := range entries {
+		if p, ok := parseName(e.Name()); ok && strings.HasPrefix(e.Name(), "interrupted-") && e.Name() != filepath.Base(path) && !pos.Less(p) {
+			os.Remove(filepath.Join(r.dir, e.Name()))
+		}
+	}
+	return nil
+}
+
+// stepOut is one step's numbers.
+type stepOut struct {
+	loss, ntxent, order float64
+	hits, samples       int
+}
+
+// stepGraph is the training graph of one batch shape.
+type stepGraph struct {
+	shape          [5]int
+	prog           *nn.Program
+	x1, x2, groups *G.Node
+	y1, y2         *G.Node
+	ntxent         *G.Node
+	ce1, ce2       *G.Node
+	o1, o2         *G.Node
+}
+
+// build makes the training graph for batches of the given shape.
+func (r *runner) build(shape [5]int) (*stepGraph, error) {
+	cfg, m := r.cfg, r.model
+	g := nn.NewGraph(true, nil)
+	s := &stepGraph{shape: shape}
+	s.x1 = g.Input("view1", shape[:]...)
+	s.x2 = g.Input("view2", shape[:]...)
+	n := shape[0]
+	out1, err := m.Encoder.ForwardAll(g, s.x1)
+	if err != nil {
+		return nil, err
+	}
+	out2, err := m.Encoder.ForwardAll(g, s.x2)
+	if err != nil {
+		return nil, err
+	}
+	h1, h2 := out1.Features, out2.Features
+	z1, err := m.Projector.Forward(g, h1)
+	if err != nil {
+		return nil, err
+	}
+	z2, err := m.Projector.Forward(g, h2)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaskSameGroup {
+		s.groups = g.Input("groups", n)
+	}
+	if s.ntxent, err = contrastive.NTXent(z1, z2, s.groups, cfg.Tau); err != nil {
+		return nil, err
+	}
+	loss, err := G.Mul(s.ntxent, G.NewConstant(float32(cfg.ContrastiveWeight)))
+	if err != nil {
+		return nil, err
+	}
+	if m.Order != nil {
+		s.y1, s.y2 = g.Input("order1", n), g.Input("order2", n)
+		if s.o1, err = m.Order.Forward(g, h1); err != nil {
+			return nil, err
+		}
+		if s.o2, err = m.Order.Forward(g, h2); err != nil {
+			return nil, err
+		}
+		if s.ce1, err = pretext.Loss(s.o1, s.y1); err != nil {
+			return nil, err
+		}
+		if s.ce2, err = pretext.Loss(s.o2, s.y2); err != nil {
+			return nil, err
+		}
+		sum, err := G.Add(s.ce1, s.ce2)
+		if err != nil {
+			return nil, err
+		}
+		order, err := G.Mul(sum, G.NewConstant(float32(cfg.OrderWeight/2)))
+		if err != nil {
+			return nil, err
+		}
+		if loss, err = G.Add(loss, order); err != nil {
+			return nil, err
+		}
+	}
+	if s.prog, err = nn.NewTrainer(g, loss, r.opt); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// trainStep runs one training step on a loader step.
+func (r *runner) trainStep(ctx context.Context, step *video.Step) (stepOut, error) {
+	if len(step.Views) != 2 {
+		return stepOut{}, fmt.Errorf("%d views, want 2", len(step.Views))
+	}
+	v1, v2 := step.Views[0], step.Views[1]
+	if v1.Shape != v2.Shape {
+		return stepOut{}, fmt.Errorf("views of shapes %v and %v", v1.Shape, v2.Shape)
+	}
+	if r.graph == nil {
+		g, err := r.build(v1.Shape)
+		if err != nil {
+			return stepOut{}, fmt.Errorf("build the graph for batches %v: %w", v1.Shape, err)
+		}
+		r.graph = g
+	}
+	s := r.graph
+	if v1.Shape != s.shape {
+		return stepOut{}, fmt.Errorf("batch shape %v differs from the first batch's %v: make every video the same size (Config.Preprocess)", v1.Shape, s.shape)
+	}
+	feeds := []nn.Feed{{Node: s.x1, Data: v1.Data}, {Node: s.x2, Data: v2.Data}}
+	if s.groups != nil {
+		feeds = append(feeds, nn.Feed{Node: s.groups, Data: contrastive.GroupCodes(v1.Groups)})
+	}
+	if s.y1 != nil {
+		feeds = append(feeds, nn.Feed{Node: s.y1, Data: labels(v1.Labels)}, nn.Feed{Node: s.y2, Data: labels(v2.Labels)})
+	}
+	loss, err := s.prog.Run(ctx, feeds...)
+	if err != nil {
+		return stepOut{}, err
+	}
+	var out stepOut
+	out.loss = float64(loss)
+	ntx, err := nn.ScalarValue(s.ntxent.Value())
+	if err != nil {
+		return stepOut{}, err
+	}
+	out.ntxent = float64(ntx)
+	if s.ce1 != nil {
+		c1, err1 := nn.ScalarValue(s.ce1.Value())
+		c2, err2 := nn.ScalarValue(s.ce2.Value())
+		if err := errors.Join(err1, err2); err != nil {
+			return stepOut{}, err
+		}
+		out.order = (float64(c1) + float64(c2)) / 2
+		k := r.model.Order.Classes()
+		for i, v := range []*video.Batch{v1, v2} {
+			logits := []*G.Node{s.o1, s.o2}[i].Value().Data().([]float32)
+			acc, err := pretext.Accuracy(logits, v.Labels, k)
+			if err != nil {
+				return stepOut{}, err
+			}
+			out.hits += int(math.Round(acc * float64(len(v.Labels))))
+			out.samples += len(v.Labels)
+		}
+	}
+	if math.IsNaN(out.loss) || math.IsInf(out.loss, 0) {
+		return stepOut{}, fmt.Errorf("loss is %v", out.loss)
+	}
+	return out, nil
+}
+
+// fingerprint identifies a run's training items: a hash of their IDs,
+// groups and paths, in order.
+func fingerprint(items []video.Item) string {
+	h := fnv.New64a()
+	for _, it := range items {
+		fmt.Fprintf(h, "%q %q %q\n", it.ID, it.Group, it.Paths)
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// labels converts class labels to the float32 values of a labels node.
+func labels(ls []int) []float32 {
+	out := make([]float32, len(ls))
+	for i, v := range ls {
+		out[i] = float32(v)
+	}
+	return out
+}

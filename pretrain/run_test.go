@@ -1,0 +1,301 @@
+package pretrain
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vidssl/vidssl/nn"
+	"github.com/vidssl/vidssl/resnet3d"
+)
+
+// sameNumbers compares histories without the wall-clock seconds.
+func sameNumbers(t *testing.T, what string, got, want []EpochStats) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d epochs, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		g.Seconds, w.Seconds = 0, 0
+		if g != w {
+			t.Errorf("%s: epoch %d: %+v, uninterrupted run %+v", what, i+1, g, w)
+		}
+	}
+}
+
+func sameParams(t *testing.T, what string, a, b *Model) {
+	t.Helper()
+	sa, err := a.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sa) != len(sb) {
+		t.Fatalf("%s: %d tensors vs %d", what, len(sa), len(sb))
+	}
+	for name, ta := range sa {
+		if !slices.Equal(ta.Data().([]float32), sb[name].Data().([]float32)) {
+			t.Errorf("%s: %s differs from the uninterrupted run", what, name)
+		}
+	}
+}
+
+// TestResume cancels runs mid-epoch (and once loses the interrupted
+// checkpoint, as a hard kill would) and resumes them: histories and final
+// weights equal those of a run that was never interrupted.
+func TestResume(t *testing.T) {
+	m := testData(t)
+	cfg := tinyConfig(MISimCLRFO)
+	cfg.Epochs = 3
+	cfg.CheckpointEvery = 2
+	want, err := Run(t.Context(), cfg, m, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.History) != 3 || want.History[0].Steps < 3 {
+		t.Fatalf("history %+v", want.History)
+	}
+
+	for _, tc := range []struct {
+		name        string
+		epoch, step int  // where to cancel
+		hardKill    bool // remove the interrupted checkpoint before resuming
+		resumeAt    Position
+	}{
+		{"mid-epoch 2", 2, 2, false, Position{1, 2}},
+		{"mid-epoch 1", 1, 1, false, Position{0, 1}},
+		{"end of epoch 1", 1, want.History[0].Steps, false, Position{1, 0}},
+		{"hard kill in epoch 3", 3, 1, true, Position{2, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			c := cfg
+			c.Progress = func(p Progress) {
+				if p.Epoch == tc.epoch && p.Step == tc.step {
+					cancel()
+				}
+			}
+			_, err := Run(ctx, c, m, dir)
+			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
+				t.Fatalf("cancelled run: error %v", err)
+			}
+			if tc.hardKill {
+				names, _ := filepath.Glob(filepath.Join(dir, "interrupted-*"))
+				if len(names) != 1 {
+					t.Fatalf("interrupted checkpoints: %v", names)
+				}
+				os.Remove(names[0])
+			}
+			path, pos, err := LatestCheckpoint(dir)
+			if err != nil || pos != tc.resumeAt {
+				t.Fatalf("latest checkpoint %s at %+v (%v), want %+v", path, pos, err, tc.resumeAt)
+			}
+			got, err := Run(t.Context(), cfg, m, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ResumedFrom != path {
+				t.Errorf("resumed from %q, want %q", got.ResumedFrom, path)
+			}
+			sameNumbers(t, tc.name, got.History, want.History)
+			sameParams(t, tc.name, got.Model, want.Model)
+			csv, err := ReadHistory(filepath.Join(dir, HistoryName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameNumbers(t, tc.name+" history.csv", csv, want.History)
+			left, _ := filepath.Glob(filepath.Join(dir, "interrupted-*"))
+			if len(left) != 0 {
+				t.Errorf("interrupted checkpoints left after the run: %v", left)
+			}
+			for _, e := range []int{2, 3} {
+				if _, err := os.Stat(filepath.Join(dir, EpochName(e))); err != nil {
+					t.Errorf("epoch %d checkpoint: %v", e, err)
+				}
+			}
+		})
+	}
+
+	// A finished run is not run again; more epochs extend it.
+	dir := t.TempDir()
+	c := cfg
+	c.Epochs = 2
+	if _, err := Run(t.Context(), c, m, dir); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Run(t.Context(), c, m, dir)
+	if err != nil || len(again.History) != 2 || again.ResumedFrom == "" {
+		t.Fatalf("re-running a finished run: %v, %+v", err, again)
+	}
+	longer, err := Run(t.Context(), cfg, m, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameNumbers(t, "extended", longer.History, want.History)
+}
+
+func TestResumeMismatch(t *testing.T) {
+	m := testData(t)
+	cfg := tinyConfig(MISimCLR)
+	cfg.Epochs = 1
+	dir := t.TempDir()
+	if _, err := Run(t.Context(), cfg, m, dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg.LR *= 2
+	if _, err := Run(t.Context(), cfg, m, dir); err == nil || !strings.Contains(err.Error(), "differs") {
+		t.Errorf("resuming with another learning rate: error %v", err)
+	}
+	cfg.LR /= 2
+	cfg.Workers = 1 // allowed to change
+	cfg.Epochs = 2
+	if _, err := Run(t.Context(), cfg, m, dir); err != nil {
+		t.Errorf("resuming with fewer workers: %v", err)
+	}
+	// A damaged checkpoint is an error naming it.
+	path := filepath.Join(dir, EpochName(2))
+	if err := os.WriteFile(path, []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Epochs = 3
+	if _, err := Run(t.Context(), cfg, m, dir); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("damaged checkpoint: error %v", err)
+	}
+}
+
+// TestNonFinite: a NaN weight stops the run at its first step with an error
+// naming the epoch and step, and writes no checkpoint.
+func TestNonFinite(t *testing.T) {
+	m := testData(t)
+	cfg := tinyConfig(MISimCLRFO)
+	dir := t.TempDir()
+	r, err := newRunner(cfg, m, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.model.Projector.Second.Weight.Data()[3] = float32(math.NaN())
+	_, err = r.run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "epoch 1 step 1 of") || !strings.Contains(err.Error(), "NaN") {
+		t.Fatalf("NaN weight: error %v", err)
+	}
+	if path, _, _ := LatestCheckpoint(dir); path != "" {
+		t.Errorf("checkpoint %s written after a NaN", path)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	m := testData(t)
+	cfg := tinyConfig(MISimCLRFO)
+	cfg.Epochs = 1
+	dir := t.TempDir()
+	res, err := Run(t.Context(), cfg, m, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Checkpoint != filepath.Join(dir, EpochName(1)) {
+		t.Fatalf("checkpoint %q", res.Checkpoint)
+	}
+	got, gotCfg, pos, err := Load(res.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pos != (Position{Epoch: 1}) || gotCfg.Method != cfg.Method || gotCfg.Model != cfg.Model || gotCfg.LR != cfg.LR {
+		t.Errorf("loaded position %+v, config %+v", pos, gotCfg)
+	}
+	sameParams(t, "Load", got, res.Model)
+
+	// The encoder goes into a classifier, by LoadEncoder or by resnet3d's
+	// own loader (which strips "encoder.").
+	c := cfg.Model
+	c.NumClasses = 1
+	for _, load := range []func(*resnet3d.Model) error{
+		func(enc *resnet3d.Model) error { _, err := LoadEncoder(res.Checkpoint, enc, true); return err },
+		func(enc *resnet3d.Model) error {
+			_, err := enc.LoadWeights(res.Checkpoint, resnet3d.LoadOptions{})
+			return err
+		},
+	} {
+		enc, err := resnet3d.New(c, rand.New(rand.NewPCG(9, 9)))
+		if err == nil {
+			err = load(enc)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := nn.ParamsByName(res.Model.Encoder.Params())
+		for _, p := range enc.Params() {
+			if w, ok := want[p.Name]; ok && !slices.Equal(p.Data(), w.Data()) {
+				t.Errorf("encoder %s not loaded", p.Name)
+			}
+		}
+	}
+	enc, _ := resnet3d.New(c, rand.New(rand.NewPCG(9, 9)))
+	if _, err := LoadEncoder(res.Checkpoint, enc, false); err == nil {
+		t.Error("LoadEncoder without skipFC into a model with fc: no error")
+	}
+}
+
+func TestConfig(t *testing.T) {
+	p := PaperConfig(MISimCLRFO)
+	if p.LR != 0.1 || p.BatchPairs != 392 || p.Epochs != 300 || p.Tau != 0.05 || p.ClipLength != 4 ||
+		p.Model.FeatureDim() != 512 || !p.MaskSameGroup || p.CheckpointEvery != 20 || p.ContrastiveWeight != 1 || p.OrderWeight != 1 {
+		t.Errorf("PaperConfig(MISimCLRFO) = %+v", p)
+	}
+	if s := PaperConfig(SimCLR); s.Epochs != 520 || s.MaskSameGroup {
+		t.Errorf("PaperConfig(SimCLR) = %+v", s)
+	}
+	for _, meth := range []Method{SimCLR, MISimCLR, MISimCLRFO} {
+		for _, c := range []Config{PaperConfig(meth), SmallConfig(meth)} {
+			if err := c.Validate(); err != nil {
+				t.Errorf("%v preset: %v", meth, err)
+			}
+		}
+		got, err := ParseMethod(strings.ToUpper(meth.String()))
+		if err != nil || got != meth {
+			t.Errorf("ParseMethod(%q) = %v, %v", meth, got, err)
+		}
+	}
+	if m, err := ParseMethod("EchoCLR"); err != nil || m != MISimCLRFO {
+		t.Errorf("ParseMethod(EchoCLR) = %v, %v", m, err)
+	}
+	bad := []func(*Config){
+		func(c *Config) { c.Method = 0 },
+		func(c *Config) { c.Model.NumClasses = 1 },
+		func(c *Config) { c.ClipLength = 9 },
+		func(c *Config) { c.BatchPairs = 1 },
+		func(c *Config) { c.Epochs = 0 },
+		func(c *Config) { c.LR = math.NaN() },
+		func(c *Config) { c.Tau = 0 },
+		func(c *Config) { c.ContrastiveWeight, c.OrderWeight = 0, 0 },
+		func(c *Config) { c.Model.Width = 0 },
+	}
+	for i, f := range bad {
+		c := SmallConfig(MISimCLRFO)
+		f(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("bad config %d: no error", i)
+		}
+	}
+	// Too few pairs for a batch, and no training split.
+	m := testData(t)
+	c := tinyConfig(SimCLR)
+	c.BatchPairs = 1000
+	if _, err := Run(t.Context(), c, m, t.TempDir()); err == nil || !strings.Contains(err.Error(), "fewer than one batch") {
+		t.Errorf("huge batch: error %v", err)
+	}
+	if _, err := Run(t.Context(), tinyConfig(SimCLR), m.Subset("test").Subset("train"), t.TempDir()); err == nil {
+		t.Error("no training records: no error")
+	}
+}
