@@ -3,10 +3,10 @@ package contrastive
 import (
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"math"
 
 	"github.com/chewxy/hm"
+	"github.com/vidssl/vidssl/internal/gop"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -245,68 +245,19 @@ func nonFinite(z1, z2 []float32) string {
 }
 
 // opBase holds what every op of this package shares.
-type opBase struct{}
+type opBase = gop.Base
 
-func (opBase) ReturnsPtr() bool     { return false }
-func (opBase) CallsExtern() bool    { return false }
-func (opBase) OverwritesInput() int { return -1 }
+func hashOf(op fmt.Stringer) uint32 { return gop.Hash(op) }
 
-// hashOf hashes an op's String, which includes every attribute: gorgonia
-// de-duplicates nodes by hash.
-func hashOf(op fmt.Stringer) uint32 {
-	h := fnv.New32a()
-	fmt.Fprint(h, op.String())
-	return h.Sum32()
-}
-
-// fnType is the type of an op from tensors of the given ranks to a tensor of
-// rank out (0: a scalar).
-func fnType(dims []int, out int) hm.Type {
-	a := hm.TypeVariable('a')
-	ts := make([]hm.Type, 0, len(dims)+1)
-	for _, d := range append(dims, out) {
-		if d == 0 {
-			ts = append(ts, a)
-		} else {
-			ts = append(ts, &G.TensorType{Dims: d, Of: a})
-		}
-	}
-	return hm.NewFnType(ts...)
-}
+func fnType(dims []int, out int) hm.Type { return gop.FnType(dims, out) }
 
 func shapeOf(n *G.Node) []int { return []int(n.Shape().Clone()) }
 
-// float32s returns the data of a contiguous float32 tensor value.
 func float32s(what string, v G.Value) ([]float32, tensor.Shape, error) {
-	t, ok := v.(tensor.Tensor)
-	if !ok {
-		return nil, nil, fmt.Errorf("contrastive: %s: input is %T, want a float32 tensor", what, v)
-	}
-	d, ok := t.Data().([]float32)
-	if !ok {
-		return nil, nil, fmt.Errorf("contrastive: %s: input has dtype %v, want float32", what, t.Dtype())
-	}
-	if !t.IsNativelyAccessible() || t.RequiresIterator() {
-		return nil, nil, fmt.Errorf("contrastive: %s: input is not a contiguous tensor", what)
-	}
-	return d, t.Shape(), nil
+	return gop.Float32s("contrastive: "+what, v)
 }
 
-// scalarOf reads a float32 scalar value.
-func scalarOf(v G.Value) (float32, error) {
-	switch s := v.(type) {
-	case *G.F32:
-		return float32(*s), nil
-	case tensor.Tensor:
-		if d, ok := s.Data().([]float32); ok && len(d) == 1 {
-			return d[0], nil
-		}
-		if d, ok := s.Data().(float32); ok {
-			return d, nil
-		}
-	}
-	return 0, fmt.Errorf("want a float32 scalar, got %T", v)
-}
+func scalarOf(v G.Value) (float32, error) { return gop.Scalar(v) }
 
 // ntxentOp is NTXent's forward pass: (z1, z2[, groups]) -> scalar.
 type ntxentOp struct {

@@ -3,11 +3,12 @@ package nn
 import (
 	"fmt"
 	"hash"
-	"hash/fnv"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/vidssl/vidssl/internal/gop"
 )
 
 // opBase holds what every vidssl Op shares: a name for errors and hashes.
@@ -23,47 +24,17 @@ func (opBase) OverwritesInput() int { return -1 }
 
 // hashOf hashes an op's String, which must include every attribute: gorgonia
 // de-duplicates nodes by hash.
-func hashOf(op fmt.Stringer) uint32 {
-	h := fnv.New32a()
-	fmt.Fprint(h, op.String())
-	return h.Sum32()
-}
+func hashOf(op fmt.Stringer) uint32 { return gop.Hash(op) }
 
 func writeHash(h hash.Hash, op fmt.Stringer) { fmt.Fprint(h, op.String()) }
 
 // fnType returns the type of an op from `arity` tensors of `dims` dimensions
 // to a tensor of outDims dimensions (0: a scalar).
-func fnType(arity int, dims []int, outDims int) hm.Type {
-	a := hm.TypeVariable('a')
-	ts := make([]hm.Type, 0, arity+1)
-	for i := 0; i < arity; i++ {
-		ts = append(ts, tensorType(dims[i], a))
-	}
-	ts = append(ts, tensorType(outDims, a))
-	return hm.NewFnType(ts...)
-}
-
-func tensorType(dims int, a hm.TypeVariable) hm.Type {
-	if dims == 0 {
-		return a
-	}
-	return &G.TensorType{Dims: dims, Of: a}
-}
+func fnType(arity int, dims []int, outDims int) hm.Type { return gop.FnType(dims[:arity], outDims) }
 
 // float32s returns the data of a float32 tensor value, or an error naming the op.
 func float32s(op string, v G.Value) ([]float32, tensor.Shape, error) {
-	t, ok := v.(tensor.Tensor)
-	if !ok {
-		return nil, nil, fmt.Errorf("nn: %s: input is %T, want a float32 tensor", op, v)
-	}
-	d, ok := t.Data().([]float32)
-	if !ok {
-		return nil, nil, fmt.Errorf("nn: %s: input has dtype %v, want float32", op, t.Dtype())
-	}
-	if !t.IsNativelyAccessible() || t.RequiresIterator() {
-		return nil, nil, fmt.Errorf("nn: %s: input is not a contiguous tensor", op)
-	}
-	return d, t.Shape(), nil
+	return gop.Float32s("nn: "+op, v)
 }
 
 // newFloat32 returns a new zeroed float32 tensor of the given shape.
@@ -85,16 +56,9 @@ func checkArity(op string, want, got int) error {
 // ScalarValue reads a float32 scalar Value, such as a loss node's value after a
 // run: a *gorgonia.F32 or a one-element float32 tensor.
 func ScalarValue(v G.Value) (float32, error) {
-	switch s := v.(type) {
-	case *G.F32:
-		return float32(*s), nil
-	case tensor.Tensor:
-		if d, ok := s.Data().([]float32); ok && len(d) == 1 {
-			return d[0], nil
-		}
-		if d, ok := s.Data().(float32); ok {
-			return d, nil
-		}
+	f, err := gop.Scalar(v)
+	if err != nil {
+		return 0, fmt.Errorf("nn: %w", err)
 	}
-	return 0, fmt.Errorf("nn: want a float32 scalar, got %T", v)
+	return f, nil
 }

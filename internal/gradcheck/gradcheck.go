@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/chewxy/hm"
+	"github.com/vidssl/vidssl/internal/gop"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -199,28 +200,10 @@ func (op *scaleOp) Hashcode() uint32      { h := fnv.New32a(); op.WriteHash(h); 
 func (op *scaleOp) String() string        { return fmt.Sprintf("gradcheck.scale%p", op) }
 
 // Scalar reads a float32 scalar Value (a *gorgonia.F32 or a one-element tensor).
-func Scalar(v G.Value) (float32, error) {
-	switch s := v.(type) {
-	case *G.F32:
-		return float32(*s), nil
-	case tensor.Tensor:
-		if d, ok := s.Data().([]float32); ok && len(d) == 1 {
-			return d[0], nil
-		}
-		if d, ok := s.Data().(float32); ok {
-			return d, nil
-		}
-	}
-	return 0, fmt.Errorf("gradcheck: want a float32 scalar, got %T", v)
-}
+func Scalar(v G.Value) (float32, error) { return gop.Scalar(v) }
 
 // typeOf is the gorgonia type of a float tensor of dims dimensions (a scalar when 0).
-func typeOf(dims int, a hm.TypeVariable) hm.Type {
-	if dims == 0 {
-		return a
-	}
-	return &G.TensorType{Dims: dims, Of: a}
-}
+func typeOf(dims int, a hm.TypeVariable) hm.Type { return gop.TensorType(dims, a) }
 
 // values returns the float32 data of a tensor or scalar Value.
 func values(v G.Value) []float32 {
