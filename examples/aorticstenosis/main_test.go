@@ -119,3 +119,47 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestBadDataStopsBeforeTraining checks that a manifest with a missing video
+// file, a missing label column or a split without a positive study stops the
+// pipeline, before any training, with an error that says so.
+func TestBadDataStopsBeforeTraining(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	write := func(dir, csv string) {
+		if err := os.WriteFile(filepath.Join(dir, "manifest.csv"), []byte(csv), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	touch := func(dir string, names ...string) {
+		for _, n := range names {
+			if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name, csv string
+		files     []string
+		want      string
+	}{
+		{"missing file", "path,patient_id,study_id,label,split\na.avi,p1,s1,1,train\nb.avi,p2,s2,0,train\n", []string{"a.avi"}, "b.avi"},
+		{"no label column", "path,patient_id,study_id,split\na.avi,p1,s1,train\n", []string{"a.avi"}, "label"},
+		{"no positive", "path,patient_id,study_id,label,split\n" +
+			"a.avi,p1,s1,1,train\nb.avi,p2,s2,0,train\nc.avi,p3,s3,1,val\nd.avi,p4,s4,0,val\ne.avi,p5,s5,0,test\nf.avi,p6,s6,0,test\n",
+			[]string{"a.avi", "b.avi", "c.avi", "d.avi", "e.avi", "f.avi"}, "test split has no positive"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			data, out := t.TempDir(), t.TempDir()
+			write(data, c.csv)
+			touch(data, c.files...)
+			o := options{Preset: "tiny", Out: out, Data: data, Stages: "all", Device: "cpu", Workers: 1, Quiet: true}
+			err := run(context.Background(), o, log)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, c.want)
+			}
+			if _, err := os.Stat(filepath.Join(out, "pretrain")); err == nil {
+				t.Error("training started")
+			}
+		})
+	}
+}

@@ -174,8 +174,13 @@ func (pl *pipeline) loadData(ctx context.Context) error {
 			pos += l
 		}
 		pl.log.Info("data", "split", split, "videos", len(s.Records), "studies", len(labels), "severe studies", pos)
-		if len(labels) == 0 {
-			return fmt.Errorf("the %s split is empty", split)
+		switch {
+		case len(labels) == 0:
+			return fmt.Errorf("the %s split has no studies", split)
+		case pos == 0:
+			return fmt.Errorf("the %s split has no positive (severe AS) study among its %d studies", split, len(labels))
+		case pos == len(labels):
+			return fmt.Errorf("the %s split has no negative study among its %d studies", split, len(labels))
 		}
 	}
 	return nil

@@ -52,8 +52,8 @@ func presetByName(name string) (preset, error) {
 		p.Data.Studies = 1000
 	case "quick":
 		d := echosynth.DefaultConfig()
-		d.Studies = 160
-		d.Frames = 24
+		d.Studies = 120
+		d.Frames = 16
 		d.Height, d.Width = 48, 48
 		model := resnet3d.Config{InChannels: 3, Width: 8, Blocks: [4]int{1, 1, 1, 1}}
 		ft := finetune.SmallConfig()
@@ -61,22 +61,22 @@ func presetByName(name string) (preset, error) {
 		ft.Model.NumClasses = 1
 		ft.ClipLength = 8
 		ft.FrameSize = 48
-		ft.MaxEpochs = 12
-		ft.Patience = 4
+		ft.MaxEpochs = 8
+		ft.Patience = 3
 		p = preset{
 			Data:      d,
 			FrameSize: 48,
 			Pretrain: func(m pretrain.Method) pretrain.Config {
 				c := pretrain.SmallConfig(m)
 				c.Model = model
-				c.Epochs = 8
-				c.CheckpointEvery = 4
+				c.Epochs = 4
+				c.CheckpointEvery = 2
 				return c
 			},
 			Finetune:  ft,
 			Fractions: finetune.PaperFractions,
-			Resamples: 2000,
-			CAMFrames: 24,
+			Resamples: 1000,
+			CAMFrames: 16,
 			CAMVideos: 5,
 		}
 	case "tiny":
