@@ -229,7 +229,8 @@ func cloneHeader(v *Video, c int) *Video {
 // a box filter, like OpenCV's INTER_AREA), an axis that grows is interpolated
 // linearly between pixel centres (half-pixel centres and edge clamping, as
 // OpenCV's INTER_LINEAR and PyTorch's align_corners=False). Results are
-// rounded to the nearest integer. v is not changed.
+// rounded to the nearest integer; at the same size the result is a copy of v.
+// v is not changed.
 func Resize(v *Video, h, w int) (*Video, error) {
 	if err := v.Validate(); err != nil {
 		return nil, err
@@ -239,6 +240,11 @@ func Resize(v *Video, h, w int) (*Video, error) {
 	}
 	out := cloneHeader(v, v.C)
 	out.H, out.W = h, w
+	if h == v.H && w == v.W {
+		// Same size: every weight is 1, so the result is a copy.
+		out.Frames = append([]uint8(nil), v.Frames...)
+		return out, nil
+	}
 	out.Frames = make([]uint8, v.T*h*w*v.C)
 	ry, rx := resampleWeights(v.H, h), resampleWeights(v.W, w)
 	c := v.C
