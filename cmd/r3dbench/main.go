@@ -7,7 +7,9 @@
 //	go run ./cmd/r3dbench -shapes 8x4x112x112 -steps 5
 //
 // Each measurement runs in a child process of its own, so that peak RSS
-// (VmHWM) is that run's alone.
+// (VmHWM) is that run's alone. To profile the Go step:
+//
+//	go run ./cmd/r3dbench -worker 8x4x112x112 -steps 2 -cpuprofile cpu.prof && go tool pprof -top cpu.prof
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -40,8 +43,22 @@ func main() {
 	steps := flag.Int("steps", 3, "timed steps per shape (after one warm-up step)")
 	python := flag.String("python", "/usr/bin/python3", "Python interpreter with torch, for the comparison")
 	worker := flag.String("worker", "", "internal: run one measurement in this process")
+	cpuprofile := flag.String("cpuprofile", "", "with -worker: write a CPU profile of the timed steps to this file")
 	flag.Parse()
 	if *worker != "" {
+		if *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			defer pprof.StopCPUProfile()
+		}
 		res := measureGo(*worker, *steps)
 		json.NewEncoder(os.Stdout).Encode(res)
 		return
