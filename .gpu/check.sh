@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# GPU checks for package gpu, for a machine with an NVIDIA GPU (CUDA 12 or
+# 13 driver, cuBLAS, cuDNN 9; no network needed). Run from anywhere:
+#
+#   .gpu/check.sh            # about 3-5 minutes
+#
+# 1. Builds the test binary of ./gpu (CGO_ENABLED=0 go test -c) unless
+#    VIDSSL_GPU_TEST_BIN names one; when there is no Go toolchain or the
+#    build fails (no module cache offline), it uses .gpu/bin/gpu.test, built
+#    elsewhere with: CGO_ENABLED=0 go test -c -o .gpu/bin/gpu.test ./gpu
+# 2. Runs the device-vs-CPU equivalence tests: every device op against the
+#    nn CPU op on small 5-D tensors (elementwise within 1e-3), and R3D-18
+#    training steps against resnet3d's CPU step: losses within 1e-3; each
+#    gradient, running statistic and Adam moment tensor within 1e-2 and
+#    each parameter change within 5e-2 in relative L2 norm (see gpuStepTol
+#    in gpu/cuda_test.go for why per tensor).
+# 3. Benchmarks an R3D-18 training step at (88, 3, 16, 112, 112), or the
+#    largest batch that fits, in Go and, when a python with CUDA torch is
+#    found, in PyTorch eager with cudnn.benchmark on the same GPU, and
+#    prints clips/s and the ratio.
+#
+# Logs go to $OUT (default /tmp/vidssl-gpu). Library search: see
+# internal/cuda (VIDSSL_CUDA_LIB_DIR, LD_LIBRARY_PATH, system and pip
+# nvidia/*/lib directories). BATCH, STEPS and TF32 (1) tune the benchmark.
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/vidssl-gpu}
+mkdir -p "$OUT"
+status=0
+
+echo "== device"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || echo "(no nvidia-smi)"
+
+BIN=${VIDSSL_GPU_TEST_BIN:-}
+if [ -z "$BIN" ] && command -v go >/dev/null 2>&1; then
+	echo "== build"
+	if CGO_ENABLED=0 go test -c -o "$OUT/gpu.test" ./gpu; then
+		BIN=$OUT/gpu.test
+	else
+		echo "(build failed; no module cache offline?)"
+	fi
+fi
+if [ -z "$BIN" ] && [ -x .gpu/bin/gpu.test ]; then
+	echo "(using the prebuilt .gpu/bin/gpu.test)"
+	BIN=.gpu/bin/gpu.test
+fi
+if [ -z "$BIN" ]; then
+	echo "FAIL: cannot build the test binary and no prebuilt one (VIDSSL_GPU_TEST_BIN or .gpu/bin/gpu.test)"
+	exit 1
+fi
+
+echo "== equivalence tests (device ops and R3D-18 steps vs CPU)"
+timeout 150 "$BIN" -test.v -test.count=1 -test.timeout=145s \
+	-test.run 'TestOpsMatchNN|TestCUDA' 2>&1 | tee "$OUT/equivalence.log" |
+	grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:|BENCH' | grep -v '^=== RUN'
+rc=${PIPESTATUS[0]}
+if [ "$rc" -ne 0 ]; then
+	echo "FAIL: equivalence tests (exit $rc; log $OUT/equivalence.log)"
+	status=1
+fi
+if grep -q 'no CUDA device' "$OUT/equivalence.log"; then
+	echo "FAIL: the tests found no usable CUDA device (see the skip messages above)"
+	status=1
+fi
+
+echo "== benchmark: Go"
+VIDSSL_GPU_BENCH=1 VIDSSL_GPU_BENCH_BATCH=${BATCH:-88} VIDSSL_GPU_BENCH_STEPS=${STEPS:-10} VIDSSL_GPU_BENCH_TF32=${TF32:-1} \
+	timeout 120 "$BIN" -test.v -test.count=1 -test.timeout=115s -test.run 'TestCUDATrainBenchmark$' 2>&1 |
+	tee "$OUT/bench_go.log" | grep -E 'BENCH|_test.go:|FAIL|panic'
+GO_LINE=$(grep '^BENCH go' "$OUT/bench_go.log" | tail -1)
+if [ -z "$GO_LINE" ]; then
+	echo "FAIL: no Go benchmark result (log $OUT/bench_go.log)"
+	exit 1
+fi
+B=$(sed -n 's/.* batch=\([0-9]*\).*/\1/p' <<<"$GO_LINE")
+GO_CPS=$(sed -n 's/.* clips_per_s=\([0-9.]*\).*/\1/p' <<<"$GO_LINE")
+
+echo "== benchmark: PyTorch"
+PY=""
+for p in ${PYTHON:-} python3 /usr/bin/python3 /usr/local/bin/python3 python; do
+	if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+		PY=$p
+		break
+	fi
+done
+if [ -z "$PY" ]; then
+	echo "SKIP: no python with CUDA torch; Go: $GO_CPS clips/s at batch $B"
+	exit $status
+fi
+timeout 120 "$PY" .gpu/bench_torch.py --batch "$B" --steps "${STEPS:-10}" --tf32 "${TF32:-1}" 2>&1 | tee "$OUT/bench_torch.log" | grep -E 'BENCH|Error|error'
+PT_LINE=$(grep '^BENCH torch' "$OUT/bench_torch.log" | tail -1)
+if [ -z "$PT_LINE" ]; then
+	echo "SKIP: PyTorch benchmark failed (log $OUT/bench_torch.log); Go: $GO_CPS clips/s at batch $B"
+	exit $status
+fi
+PT_CPS=$(sed -n 's/.* clips_per_s=\([0-9.]*\).*/\1/p' <<<"$PT_LINE")
+awk -v g="$GO_CPS" -v p="$PT_CPS" -v b="$B" 'BEGIN { printf "RESULT batch=%d go_clips_per_s=%.2f torch_clips_per_s=%.2f go/torch=%.3f\n", b, g, p, g / p }'
+exit $status

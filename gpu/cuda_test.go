@@ -1,0 +1,188 @@
+package gpu
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vidssl/vidssl/nn"
+	"github.com/vidssl/vidssl/resnet3d"
+)
+
+// Tests that need an NVIDIA GPU. They skip, saying why, when CUDA cannot be
+// used (no driver, no cuBLAS or cuDNN 9, no device). .gpu/check.sh runs them.
+
+// TestCUDAOpenHere: on a machine without CUDA, opening fails with an error
+// that says what is missing, and nothing panics.
+func TestCUDAOpenHere(t *testing.T) {
+	err := CUDAAvailable()
+	if err == nil {
+		e := requireCUDA(t)
+		t.Logf("CUDA engine: %s", e.Name())
+		return
+	}
+	if !strings.HasPrefix(err.Error(), "cuda: ") {
+		t.Errorf("CUDAAvailable() = %v, want an error starting \"cuda: \"", err)
+	}
+	if _, err := OpenCUDA(CUDAOptions{}); err == nil {
+		t.Error("OpenCUDA succeeded though CUDAAvailable failed")
+	}
+}
+
+// TestCUDAOutOfMemory: an allocation the device cannot hold is an error
+// that IsOutOfMemory recognises, after which the engine still works.
+func TestCUDAOutOfMemory(t *testing.T) {
+	e := requireCUDA(t)
+	_, err := e.New(1 << 40) // 4 TiB
+	if !IsOutOfMemory(err) || !strings.Contains(err.Error(), "CUDA_ERROR_OUT_OF_MEMORY") {
+		t.Fatalf("New(2^40) = %v, want an out-of-memory error", err)
+	}
+	x := upload(t, e, []float32{-1, 2}, 2)
+	if err := e.ReLU(x, x); err != nil {
+		t.Fatal(err)
+	}
+	if got := host(t, e, x); got[0] != 0 || got[1] != 2 {
+		t.Errorf("after the failure, relu = %v", got)
+	}
+}
+
+// gpuStepTol are the tolerances of the GPU's training steps against the
+// CPU's (see stepTol): losses within 1e-3 and, per tensor in relative L2
+// norm, gradients, running statistics and Adam moments within 1e-2 and
+// parameter changes within 5e-2. Against exact (float64) references these
+// errors measure 1e-5 or less, except for a ReLU-kink element now and then
+// (1e-3); a wiring error (a missing residual, a wrong learning rate or
+// sign) gives errors near 1.
+var gpuStepTol = stepTol{loss: 1e-3, grad: 1e-2, update: 5e-2, state: 1e-2}
+
+// TestCUDATrainerMatchesCPU runs two R3D-18 training steps on the GPU and on
+// the CPU (resnet3d.NewClassifierTrainer) from the same weights and data and
+// compares losses, every gradient of the first step, the parameter changes,
+// running statistics and Adam state (gpuStepTol).
+func TestCUDATrainerMatchesCPU(t *testing.T) {
+	e := requireCUDA(t)
+	start := time.Now()
+	compareWithCPU(t, e, resnet3d.R3D18(1), 2, 8, 32, 32, gpuStepTol)
+	t.Logf("R3D-18 (2, 3, 8, 32, 32): two steps on the CPU and on %s in %v", e.Name(), time.Since(start))
+}
+
+// TestCUDATinyTrainerMatchesCPU is the same for the tiny model, whose odd
+// shapes (1x1 planes, 2-value batch statistics) exercise cuDNN's corners.
+func TestCUDATinyTrainerMatchesCPU(t *testing.T) {
+	e := requireCUDA(t)
+	compareWithCPU(t, e, tinyConfig, 3, 4, 20, 20, gpuStepTol)
+}
+
+// TestCUDAHeuristicAndTF32 runs a step with cuDNN's heuristics and with TF32
+// allowed: the algorithms are usable and the loss is close to FP32's.
+func TestCUDAHeuristicAndTF32(t *testing.T) {
+	requireCUDA(t)
+	ctx := context.Background()
+	var losses []float32
+	for _, opts := range []CUDAOptions{{}, {Heuristic: true}, {AllowTF32: true}} {
+		e, err := OpenCUDA(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := resnet3d.New(resnet3d.R3D18(1), rand.New(rand.NewPCG(1, 2)))
+		tr, err := NewTrainer(e, m, 2, 8, 32, 32, 1, nn.NewAdam(1e-4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := batch(rand.New(rand.NewPCG(3, 4)), resnet3d.R3D18(1), 2, 8, 32, 32)
+		loss, err := tr.Step(ctx, x, y)
+		if err != nil {
+			t.Fatalf("%+v: %v", opts, err)
+		}
+		losses = append(losses, loss)
+		tr.Close()
+		e.Close()
+	}
+	closeTo(t, "heuristic loss", losses[1:2], losses[:1], 1e-4)
+	closeTo(t, "TF32 loss", losses[2:3], losses[:1], 2e-2)
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// TestCUDATrainBenchmark measures R3D-18 training steps (16 x 112 x 112
+// clips, BCEWithLogits, Adam, the batch uploaded from host memory every step)
+// and prints a line
+//
+//	BENCH go device="..." batch=88 clips_per_s=... step_ms=...
+//
+// It runs only with VIDSSL_GPU_BENCH=1. VIDSSL_GPU_BENCH_BATCH (88) is the
+// batch tried first (smaller ones after an out-of-memory failure),
+// VIDSSL_GPU_BENCH_STEPS (10) the timed steps after 3 warm-up steps, and
+// VIDSSL_GPU_BENCH_TF32=0 turns TF32 off (PyTorch's default is on).
+func TestCUDATrainBenchmark(t *testing.T) {
+	if os.Getenv("VIDSSL_GPU_BENCH") == "" {
+		t.Skip("set VIDSSL_GPU_BENCH=1 to run the GPU benchmark")
+	}
+	requireCUDA(t)
+	e, err := OpenCUDA(CUDAOptions{AllowTF32: os.Getenv("VIDSSL_GPU_BENCH_TF32") != "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	const tt, h, w = 16, 112, 112
+	steps := envInt("VIDSSL_GPU_BENCH_STEPS", 10)
+	cfg := resnet3d.R3D18(1)
+	m, err := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := envInt("VIDSSL_GPU_BENCH_BATCH", 88); n >= 1; n = n * 3 / 4 {
+		tr, err := NewTrainer(e, m, n, tt, h, w, 1.5, nn.NewAdam(1e-4))
+		if IsOutOfMemory(err) {
+			t.Logf("batch %d does not fit: %v", n, err)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := batch(rand.New(rand.NewPCG(5, 6)), cfg, n, tt, h, w)
+		warm := time.Now()
+		for i := 0; i < 3 && err == nil; i++ {
+			_, err = tr.Step(ctx, x, y)
+		}
+		if IsOutOfMemory(err) {
+			t.Logf("batch %d runs out of memory in the first steps: %v", n, err)
+			tr.Close()
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("batch %d: 3 warm-up steps (with the algorithm search) took %v", n, time.Since(warm))
+		start := time.Now()
+		var loss float32
+		for range steps {
+			if loss, err = tr.Step(ctx, x, y); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		el := time.Since(start).Seconds()
+		if math.IsNaN(float64(loss)) {
+			t.Errorf("loss is NaN")
+		}
+		fmt.Printf("BENCH go device=%q batch=%d clips_per_s=%.2f step_ms=%.1f loss=%.4f\n", e.Name(), n, float64(n*steps)/el, 1000*el/float64(steps), loss)
+		tr.Close()
+		return
+	}
+	t.Fatal("no batch size fits")
+}

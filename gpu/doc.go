@@ -1,0 +1,46 @@
+// Package gpu trains vidssl's video ResNets on an NVIDIA GPU: tensors in
+// device memory, device ops for a whole training step, and a Trainer that
+// runs resnet3d's classification step (forward, BCEWithLogits, backward,
+// Adam) without leaving the device.
+//
+// The CUDA libraries are loaded at run time (see internal/cuda), so the
+// package builds with CGO_ENABLED=0 everywhere; where there is no GPU,
+// [CUDAAvailable] and [OpenCUDA] return an error saying what is missing,
+// e.g. "cuda: libcuda.so.1 not found (searched ...)".
+//
+// An [Engine] holds [Tensor]s and runs ops on them:
+//
+//   - Conv3d and its two backward passes through cuDNN's N-d convolution API,
+//     with algorithms found once per shape (by timing them all, like PyTorch
+//     with cudnn.benchmark, or by cuDNN's heuristics) and a shared workspace;
+//   - BatchNorm (training with running statistics, inference, backward) and
+//     max and average pooling through cuDNN;
+//   - Linear through cuBLAS (row-major matrices as transposed column-major
+//     ones);
+//   - ReLU, residual additions, global average pooling, BCEWithLogits,
+//     cross-entropy and Adam as hand-written PTX kernels.
+//
+// [NewHostEngine] runs the same ops in plain Go: a slow reference that the
+// tests use, on every machine, to check the trainer against nn's CPU
+// training step.
+//
+// A [Trainer] walks a resnet3d.Model by its Config and torchvision's
+// parameter names. Parameters, gradients and Adam moments each live in one
+// device allocation, so the optimiser is one kernel launch per step;
+// SyncToHost copies parameters, batch-norm buffers and the Adam state back
+// into the model and the nn.Adam for checkpoints and CPU evaluation:
+//
+//	e, err := gpu.OpenCUDA(gpu.CUDAOptions{AllowTF32: true})
+//	if err != nil {
+//		return err // no GPU: train on the CPU with resnet3d.NewClassifierTrainer
+//	}
+//	defer e.Close()
+//	tr, err := gpu.NewTrainer(e, model, n, t, h, w, posWeight, adam)
+//	...
+//	loss, err := tr.Step(ctx, clips, targets)
+//	...
+//	err = tr.SyncToHost() // then nn.SaveCheckpoint as usual
+//
+// Operations on a CUDA engine run on one stream from one OS thread; an
+// Engine is not safe for concurrent use. The package never prints.
+package gpu

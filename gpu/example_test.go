@@ -1,0 +1,68 @@
+package gpu_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/vidssl/vidssl/gpu"
+	"github.com/vidssl/vidssl/nn"
+	"github.com/vidssl/vidssl/resnet3d"
+)
+
+// ExampleNewTrainer trains a small R3D for a few steps on the GPU when there
+// is one, else on the host reference engine, and copies the trained state
+// back into the model.
+func ExampleNewTrainer() {
+	e, err := gpu.OpenCUDA(gpu.CUDAOptions{})
+	if err != nil {
+		e = gpu.NewHostEngine() // no GPU here: err says what is missing
+	}
+	defer e.Close()
+
+	cfg := resnet3d.Config{InChannels: 3, Width: 4, Blocks: [4]int{1, 1, 1, 1}, NumClasses: 1}
+	model, err := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	const n, t, h, w = 4, 4, 24, 24
+	adam := nn.NewAdam(1e-2)
+	tr, err := gpu.NewTrainer(e, model, n, t, h, w, 1, adam)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tr.Close()
+
+	// Two clips of each class: positives are brighter.
+	rng := rand.New(rand.NewPCG(3, 4))
+	clips := make([]float32, n*3*t*h*w)
+	targets := []float32{0, 1, 0, 1}
+	per := len(clips) / n
+	for i := range clips {
+		clips[i] = float32(rng.NormFloat64()) + targets[i/per]
+	}
+	var first, last float32
+	for step := range 20 {
+		loss, err := tr.Step(context.Background(), clips, targets)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		if step == 0 {
+			first = loss
+		}
+		last = loss
+	}
+	if err := tr.SyncToHost(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	state, _ := nn.StateDict(model)
+	fmt.Println("loss fell:", last < first)
+	fmt.Println("batches tracked:", state["stem.1.num_batches_tracked"].Data()[0])
+	// Output:
+	// loss fell: true
+	// batches tracked: 20
+}

@@ -1,0 +1,532 @@
+package gpu
+
+import (
+	"math"
+)
+
+// NewHostEngine returns an engine that runs every operation on the CPU in
+// plain Go, with float64 accumulation: a slow reference for tests and for
+// machines without a GPU, computing what nn's CPU ops compute.
+func NewHostEngine() *Engine { return newEngine(hostBackend{}) }
+
+type hostBackend struct{}
+
+func (hostBackend) name() string { return "host" }
+
+func (hostBackend) alloc(n int) (*buffer, error) { return &buffer{n: n, data: make([]float32, n)}, nil }
+
+func (hostBackend) free(b *buffer) error { b.data = nil; return nil }
+
+func (hostBackend) upload(dst *Tensor, src []float32) error { copy(hd(dst), src); return nil }
+
+func (hostBackend) download(dst []float32, src *Tensor) error { copy(dst, hd(src)); return nil }
+
+func (hostBackend) fill(t *Tensor, v float32) error {
+	d := hd(t)
+	for i := range d {
+		d[i] = v
+	}
+	return nil
+}
+
+func (hostBackend) copy(dst, src *Tensor) error { copy(hd(dst), hd(src)); return nil }
+func (hostBackend) sync() error                 { return nil }
+func (hostBackend) close() error                { return nil }
+
+// hd returns a tensor's elements.
+func hd(t *Tensor) []float32 {
+	if t == nil {
+		return nil
+	}
+	return t.buf.data[t.off : t.off+t.Len()]
+}
+
+// convTaps calls f for every pair of an output position and a kernel tap that
+// reads an input position inside the (unpadded) input, with flat indices
+// into y (within one (n, cout) plane), w (within one (cout, cin) kernel) and
+// x (within one (n, cin) plane).
+func (g convGeom) convTaps(f func(yi, wi, xi int)) {
+	for ot := 0; ot < g.y[2]; ot++ {
+		for oh := 0; oh < g.y[3]; oh++ {
+			for ow := 0; ow < g.y[4]; ow++ {
+				yi := (ot*g.y[3]+oh)*g.y[4] + ow
+				for a := 0; a < g.w[2]; a++ {
+					it := ot*g.stride[0] - g.pad[0] + a
+					if it < 0 || it >= g.x[2] {
+						continue
+					}
+					for b := 0; b < g.w[3]; b++ {
+						ih := oh*g.stride[1] - g.pad[1] + b
+						if ih < 0 || ih >= g.x[3] {
+							continue
+						}
+						for c := 0; c < g.w[4]; c++ {
+							iw := ow*g.stride[2] - g.pad[2] + c
+							if iw < 0 || iw >= g.x[4] {
+								continue
+							}
+							f(yi, (a*g.w[3]+b)*g.w[4]+c, (it*g.x[3]+ih)*g.x[4]+iw)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func (g convGeom) sizes() (xs, ks, ys int) {
+	return g.x[2] * g.x[3] * g.x[4], g.w[2] * g.w[3] * g.w[4], g.y[2] * g.y[3] * g.y[4]
+}
+
+func (hostBackend) conv(x, w, y *Tensor, g convGeom) error {
+	xd, wd, yd := hd(x), hd(w), hd(y)
+	xs, ks, ys := g.sizes()
+	n, ci, co := g.x[0], g.x[1], g.w[0]
+	acc := make([]float64, ys)
+	for i := range n {
+		for o := range co {
+			clear(acc)
+			for c := range ci {
+				xp := xd[(i*ci+c)*xs:]
+				wp := wd[(o*ci+c)*ks:]
+				g.convTaps(func(yi, wi, xi int) { acc[yi] += float64(xp[xi]) * float64(wp[wi]) })
+			}
+			for j, v := range acc {
+				yd[(i*co+o)*ys+j] = float32(v)
+			}
+		}
+	}
+	return nil
+}
+
+func (hostBackend) convBackwardData(w, dy, dx *Tensor, g convGeom) error {
+	wd, dyd, dxd := hd(w), hd(dy), hd(dx)
+	xs, ks, ys := g.sizes()
+	n, ci, co := g.x[0], g.x[1], g.w[0]
+	acc := make([]float64, xs)
+	for i := range n {
+		for c := range ci {
+			clear(acc)
+			for o := range co {
+				yp := dyd[(i*co+o)*ys:]
+				wp := wd[(o*ci+c)*ks:]
+				g.convTaps(func(yi, wi, xi int) { acc[xi] += float64(yp[yi]) * float64(wp[wi]) })
+			}
+			for j, v := range acc {
+				dxd[(i*ci+c)*xs+j] = float32(v)
+			}
+		}
+	}
+	return nil
+}
+
+func (hostBackend) convBackwardFilter(x, dy, dw *Tensor, g convGeom) error {
+	xd, dyd, dwd := hd(x), hd(dy), hd(dw)
+	xs, ks, ys := g.sizes()
+	n, ci, co := g.x[0], g.x[1], g.w[0]
+	acc := make([]float64, ks)
+	for o := range co {
+		for c := range ci {
+			clear(acc)
+			for i := range n {
+				xp := xd[(i*ci+c)*xs:]
+				yp := dyd[(i*co+o)*ys:]
+				g.convTaps(func(yi, wi, xi int) { acc[wi] += float64(xp[xi]) * float64(yp[yi]) })
+			}
+			for j, v := range acc {
+				dwd[(o*ci+c)*ks+j] = float32(v)
+			}
+		}
+	}
+	return nil
+}
+
+// channel calls f with the elements of channel c of x (N, C, S), plane by plane.
+func channel(x []float32, shape []int, c int, f func(plane []float32, off int)) {
+	n, nc := shape[0], shape[1]
+	s := len(x) / (n * nc)
+	for i := range n {
+		off := (i*nc + c) * s
+		f(x[off:off+s], off)
+	}
+}
+
+func (hostBackend) bnTrain(x, y *Tensor, bn *BatchNorm) error {
+	xd, yd := hd(x), hd(y)
+	gamma, beta := hd(bn.Weight), hd(bn.Bias)
+	rm, rv, sm, si := hd(bn.RunningMean), hd(bn.RunningVar), hd(bn.SaveMean), hd(bn.SaveInvStd)
+	m := float64(x.Len() / x.shape[1])
+	for c := range x.shape[1] {
+		var s, ss float64
+		channel(xd, x.shape, c, func(p []float32, _ int) {
+			for _, v := range p {
+				s += float64(v)
+			}
+		})
+		mean := s / m
+		channel(xd, x.shape, c, func(p []float32, _ int) {
+			for _, v := range p {
+				d := float64(v) - mean
+				ss += d * d
+			}
+		})
+		variance := ss / m
+		invstd := 1 / math.Sqrt(variance+bn.Eps)
+		a := float64(gamma[c]) * invstd
+		b := float64(beta[c]) - mean*a
+		channel(xd, x.shape, c, func(p []float32, off int) {
+			for j, v := range p {
+				yd[off+j] = float32(float64(v)*a + b)
+			}
+		})
+		mom := bn.Momentum
+		rm[c] = float32((1-mom)*float64(rm[c]) + mom*mean)
+		rv[c] = float32((1-mom)*float64(rv[c]) + mom*variance*m/(m-1))
+		sm[c], si[c] = float32(mean), float32(invstd)
+	}
+	return nil
+}
+
+func (hostBackend) bnInfer(x, y *Tensor, bn *BatchNorm) error {
+	xd, yd := hd(x), hd(y)
+	gamma, beta, rm, rv := hd(bn.Weight), hd(bn.Bias), hd(bn.RunningMean), hd(bn.RunningVar)
+	for c := range x.shape[1] {
+		invstd := 1 / math.Sqrt(float64(rv[c])+bn.Eps)
+		a := float64(gamma[c]) * invstd
+		b := float64(beta[c]) - float64(rm[c])*a
+		channel(xd, x.shape, c, func(p []float32, off int) {
+			for j, v := range p {
+				yd[off+j] = float32(float64(v)*a + b)
+			}
+		})
+	}
+	return nil
+}
+
+// bnBackward uses the saved statistics, as cuDNN does: with xhat = (x -
+// mean) * invstd and sums over the M values of a channel,
+//
+//	dbias = sum(dy), dweight = sum(dy * xhat),
+//	dx = weight * invstd * (dy - dbias/M - xhat * dweight/M).
+func (hostBackend) bnBackward(x, dy, dx, dw, db *Tensor, bn *BatchNorm) error {
+	xd, dyd, dxd := hd(x), hd(dy), hd(dx)
+	gamma, sm, si := hd(bn.Weight), hd(bn.SaveMean), hd(bn.SaveInvStd)
+	dwd, dbd := hd(dw), hd(db)
+	m := float64(x.Len() / x.shape[1])
+	for c := range x.shape[1] {
+		mean, invstd := float64(sm[c]), float64(si[c])
+		var sdy, sdyx float64
+		channel(xd, x.shape, c, func(p []float32, off int) {
+			for j, v := range p {
+				g := float64(dyd[off+j])
+				sdy += g
+				sdyx += g * (float64(v) - mean) * invstd
+			}
+		})
+		dbd[c], dwd[c] = float32(sdy), float32(sdyx)
+		a := float64(gamma[c]) * invstd
+		channel(xd, x.shape, c, func(p []float32, off int) {
+			for j, v := range p {
+				xhat := (float64(v) - mean) * invstd
+				dxd[off+j] = float32(a * (float64(dyd[off+j]) - sdy/m - xhat*sdyx/m))
+			}
+		})
+	}
+	return nil
+}
+
+// windows calls f for every output position (flat within a plane) with the
+// window clipped to the input and the divisor of average pooling
+// (count_include_pad: the window clipped to the padded input).
+func (g poolGeom) windows(f func(o int, t0, t1, h0, h1, w0, w1, div int)) {
+	o := 0
+	for ot := 0; ot < g.y[2]; ot++ {
+		t0 := ot*g.stride[0] - g.pad[0]
+		t1 := min(t0+g.kernel[0], g.x[2]+g.pad[0])
+		dt := t1 - t0
+		t0, t1 = max(t0, 0), min(t1, g.x[2])
+		for oh := 0; oh < g.y[3]; oh++ {
+			h0 := oh*g.stride[1] - g.pad[1]
+			h1 := min(h0+g.kernel[1], g.x[3]+g.pad[1])
+			dh := h1 - h0
+			h0, h1 = max(h0, 0), min(h1, g.x[3])
+			for ow := 0; ow < g.y[4]; ow++ {
+				w0 := ow*g.stride[2] - g.pad[2]
+				w1 := min(w0+g.kernel[2], g.x[4]+g.pad[2])
+				dw := w1 - w0
+				w0, w1 = max(w0, 0), min(w1, g.x[4])
+				f(o, t0, t1, h0, h1, w0, w1, dt*dh*dw)
+				o++
+			}
+		}
+	}
+}
+
+// poolPlanes calls f for each (n, c) plane with the input and output planes'
+// offsets.
+func (g poolGeom) planes(f func(xo, yo int)) {
+	xs, ys := g.x[2]*g.x[3]*g.x[4], g.y[2]*g.y[3]*g.y[4]
+	for p := range g.x[0] * g.x[1] {
+		f(p*xs, p*ys)
+	}
+}
+
+// argmax returns the flat index in a plane of the first maximum of a window
+// (a NaN counts as the maximum), as PyTorch.
+func (g poolGeom) argmax(xp []float32, t0, t1, h0, h1, w0, w1 int) int {
+	best, bv := -1, float32(0)
+	for t := t0; t < t1; t++ {
+		for h := h0; h < h1; h++ {
+			for w := w0; w < w1; w++ {
+				i := (t*g.x[3]+h)*g.x[4] + w
+				v := xp[i]
+				if best < 0 || v > bv || (v != v && bv == bv) {
+					best, bv = i, v
+				}
+			}
+		}
+	}
+	return best
+}
+
+func (hostBackend) pool(x, y *Tensor, g poolGeom) error {
+	xd, yd := hd(x), hd(y)
+	g.planes(func(xo, yo int) {
+		xp := xd[xo:]
+		g.windows(func(o, t0, t1, h0, h1, w0, w1, div int) {
+			if g.max {
+				yd[yo+o] = xp[g.argmax(xp, t0, t1, h0, h1, w0, w1)]
+				return
+			}
+			var s float64
+			for t := t0; t < t1; t++ {
+				for h := h0; h < h1; h++ {
+					for w := w0; w < w1; w++ {
+						s += float64(xp[(t*g.x[3]+h)*g.x[4]+w])
+					}
+				}
+			}
+			yd[yo+o] = float32(s / float64(div))
+		})
+	})
+	return nil
+}
+
+func (hostBackend) poolBackward(x, _, dy, dx *Tensor, g poolGeom) error {
+	xd, dyd, dxd := hd(x), hd(dy), hd(dx)
+	acc := make([]float64, len(dxd))
+	g.planes(func(xo, yo int) {
+		xp := xd[xo:]
+		g.windows(func(o, t0, t1, h0, h1, w0, w1, div int) {
+			gv := float64(dyd[yo+o])
+			if g.max {
+				acc[xo+g.argmax(xp, t0, t1, h0, h1, w0, w1)] += gv
+				return
+			}
+			for t := t0; t < t1; t++ {
+				for h := h0; h < h1; h++ {
+					for w := w0; w < w1; w++ {
+						acc[xo+(t*g.x[3]+h)*g.x[4]+w] += gv / float64(div)
+					}
+				}
+			}
+		})
+	})
+	for i, v := range acc {
+		dxd[i] = float32(v)
+	}
+	return nil
+}
+
+func (hostBackend) relu(x, y *Tensor) error {
+	xd, yd := hd(x), hd(y)
+	for i, v := range xd {
+		yd[i] = max(v, 0)
+	}
+	return nil
+}
+
+func (hostBackend) reluBackward(y, dy, dx *Tensor) error {
+	yd, dyd, dxd := hd(y), hd(dy), hd(dx)
+	for i, v := range yd {
+		if v > 0 {
+			dxd[i] = dyd[i]
+		} else {
+			dxd[i] = 0
+		}
+	}
+	return nil
+}
+
+func (hostBackend) add(a, b, y *Tensor, relu bool) error {
+	ad, bd, yd := hd(a), hd(b), hd(y)
+	for i := range ad {
+		s := ad[i] + bd[i]
+		if relu {
+			s = max(s, 0)
+		}
+		yd[i] = s
+	}
+	return nil
+}
+
+func (hostBackend) globalAvgPool(x, y *Tensor) error {
+	xd, yd := hd(x), hd(y)
+	s := x.Len() / (x.shape[0] * x.shape[1])
+	for p := range yd {
+		var sum float64
+		for _, v := range xd[p*s : (p+1)*s] {
+			sum += float64(v)
+		}
+		yd[p] = float32(sum / float64(s))
+	}
+	return nil
+}
+
+func (hostBackend) globalAvgPoolBackward(dy, dx *Tensor) error {
+	dyd, dxd := hd(dy), hd(dx)
+	s := dx.Len() / len(dyd)
+	for i := range dxd {
+		dxd[i] = dyd[i/s] / float32(s)
+	}
+	return nil
+}
+
+func (hostBackend) linear(x, w, b, y *Tensor) error {
+	xd, wd, bd, yd := hd(x), hd(w), hd(b), hd(y)
+	n, in, out := x.shape[0], x.shape[1], w.shape[0]
+	for i := range n {
+		for o := range out {
+			var s float64
+			for k := range in {
+				s += float64(xd[i*in+k]) * float64(wd[o*in+k])
+			}
+			if bd != nil {
+				s += float64(bd[o])
+			}
+			yd[i*out+o] = float32(s)
+		}
+	}
+	return nil
+}
+
+func (hostBackend) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
+	xd, wd, dyd := hd(x), hd(w), hd(dy)
+	n, in, out := x.shape[0], x.shape[1], w.shape[0]
+	if dx != nil {
+		dxd := hd(dx)
+		for i := range n {
+			for k := range in {
+				var s float64
+				for o := range out {
+					s += float64(dyd[i*out+o]) * float64(wd[o*in+k])
+				}
+				dxd[i*in+k] = float32(s)
+			}
+		}
+	}
+	dwd := hd(dw)
+	for o := range out {
+		for k := range in {
+			var s float64
+			for i := range n {
+				s += float64(dyd[i*out+o]) * float64(xd[i*in+k])
+			}
+			dwd[o*in+k] = float32(s)
+		}
+	}
+	if db != nil {
+		dbd := hd(db)
+		for o := range out {
+			var s float64
+			for i := range n {
+				s += float64(dyd[i*out+o])
+			}
+			dbd[o] = float32(s)
+		}
+	}
+	return nil
+}
+
+// softplusNeg returns log(1 + exp(-x)) without overflow.
+func softplusNeg(x float64) float64 { return math.Log1p(math.Exp(-math.Abs(x))) + math.Max(-x, 0) }
+
+// sigmoidNeg returns 1/(1 + exp(x)) without overflow.
+func sigmoidNeg(x float64) float64 {
+	if x >= 0 {
+		e := math.Exp(-x)
+		return e / (1 + e)
+	}
+	return 1 / (1 + math.Exp(x))
+}
+
+func (hostBackend) bce(logits, targets, terms, dlogits *Tensor, posWeight, scale float32) error {
+	xd, td, ld, dd := hd(logits), hd(targets), hd(terms), hd(dlogits)
+	pw := float64(posWeight)
+	for i, xv := range xd {
+		x, t := float64(xv), float64(td[i])
+		w := 1 + (pw-1)*t
+		ld[i] = float32((1-t)*x + w*softplusNeg(x))
+		dd[i] = float32(float64(scale) * ((1 - t) - w*sigmoidNeg(x)))
+	}
+	return nil
+}
+
+func (hostBackend) crossEntropy(logits, labels, terms, dlogits *Tensor, scale float32) error {
+	xd, yd, ld, dd := hd(logits), hd(labels), hd(terms), hd(dlogits)
+	k := logits.shape[1]
+	for i := range logits.shape[0] {
+		row := xd[i*k : (i+1)*k]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, float64(v))
+		}
+		var s float64
+		for _, v := range row {
+			s += math.Exp(float64(v) - m)
+		}
+		lse := m + math.Log(s)
+		c := int(yd[i])
+		ld[i] = float32(lse - float64(row[c]))
+		for j, v := range row {
+			p := math.Exp(float64(v) - lse)
+			if j == c {
+				p--
+			}
+			dd[i*k+j] = float32(float64(scale) * p)
+		}
+	}
+	return nil
+}
+
+// fma32 returns a*b + c rounded once, as nn.Adam computes it.
+func fma32(a, b, c float32) float32 { return float32(math.FMA(float64(a), float64(b), float64(c))) }
+
+func (hostBackend) adam(p, g, m, v *Tensor, s adamScalars) error {
+	pd, gd, md, vd := hd(p), hd(g), hd(m), hd(v)
+	for j := range pd {
+		gj := gd[j]
+		if s.wd != 0 {
+			gj = fma32(pd[j], s.wd, gj)
+		}
+		md[j] = fma32(gj, s.omb1, md[j]*s.b1)
+		t1 := vd[j] * s.b2
+		t2 := s.omb2 * gj
+		t2 *= gj
+		vd[j] = t1 + t2
+		d := float32(math.Sqrt(float64(vd[j])))/s.bc2sqrt + s.eps
+		u := s.negStep * md[j]
+		u /= d
+		pd[j] += u
+	}
+	return nil
+}
+
+func (hostBackend) nonFinite(t *Tensor) (bool, error) {
+	for _, v := range hd(t) {
+		if v-v != 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,545 @@
+package gpu
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vidssl/vidssl/nn"
+	"github.com/vidssl/vidssl/resnet3d"
+)
+
+// tinyConfig is a small R3D for CPU tests: every structural element of
+// R3D-18 (stem, strided blocks with downsample, fc) at width 4, one block per
+// stage.
+var tinyConfig = resnet3d.Config{InChannels: 3, Width: 4, Blocks: [4]int{1, 1, 1, 1}, NumClasses: 1}
+
+func TestPlanMatchesModel(t *testing.T) {
+	for _, cfg := range []resnet3d.Config{resnet3d.R3D18(1), tinyConfig, {InChannels: 1, Width: 8, Blocks: [4]int{2, 1, 3, 1}, NumClasses: 1}} {
+		m, err := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := planR3D(cfg)
+		if _, err := p.checkParams(m.Params()); err != nil {
+			t.Errorf("%+v: %v", cfg, err)
+		}
+		if got, want := len(p.expectedParams()), len(m.Params()); got != want {
+			t.Errorf("%+v: plan has %d entries, model %d", cfg, got, want)
+		}
+	}
+	p := planR3D(resnet3d.R3D18(1))
+	if n := len(p.convs()); n != 20 {
+		t.Errorf("R3D-18 has %d conv+bn layers in the plan, want 20 (stem, 16 in blocks, 3 downsamples)", n)
+	}
+}
+
+func TestPlanRejectsOtherModels(t *testing.T) {
+	m, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 1)))
+	p := planR3D(tinyConfig)
+	ps := m.Params()
+	extra := append(slices.Clone(ps), nn.NewParam("head.weight", 2, 2))
+	if _, err := p.checkParams(extra); err == nil || !strings.Contains(err.Error(), `"head.weight"`) {
+		t.Errorf("extra parameter: %v", err)
+	}
+	bad := slices.Clone(ps)
+	bad[0] = nn.NewParam("stem.0.weight", 4, 3, 1, 7, 7)
+	if _, err := p.checkParams(bad); err == nil || !strings.Contains(err.Error(), "has shape [4 3 1 7 7], want [4 3 3 7 7]") {
+		t.Errorf("wrong shape: %v", err)
+	}
+	if _, err := p.checkParams(ps[1:]); err == nil || !strings.Contains(err.Error(), `no "stem.0.weight"`) {
+		t.Errorf("missing parameter: %v", err)
+	}
+}
+
+// batch returns a random batch of n clips and 0/1 targets.
+func batch(rng *rand.Rand, cfg resnet3d.Config, n, t, h, w int) ([]float32, []float32) {
+	x := randSlice(rng, n*cfg.InChannels*t*h*w, 1)
+	y := make([]float32, n)
+	for i := range y {
+		y[i] = float32(i % 2)
+	}
+	return x, y
+}
+
+// stepTol are the tolerances of compareWithCPU, as relative L2 errors
+// ||got - want|| / ||want|| per tensor. Whole-step results are compared per
+// tensor rather than per element: two float32 implementations of a ReLU
+// network differ in the last bits of forward values, so the odd element
+// that sits on a ReLU kink takes the other subgradient (a different value in
+// one channel's bias gradient, say), and Adam's first steps, about
+// lr*sign(g), turn near-zero gradients into full-size differences.
+type stepTol struct {
+	loss   float64 // each step's loss (elementwise relative)
+	grad   float64 // every gradient of the first step
+	update float64 // each parameter's change by the first step
+	state  float64 // running statistics and Adam moments after it
+}
+
+// relErr returns ||got - want|| / ||want|| (or ||got|| when want is zero).
+func relErr(got, want []float32) float64 {
+	var num, den float64
+	for i := range want {
+		e := float64(got[i]) - float64(want[i])
+		num += e * e
+		den += float64(want[i]) * float64(want[i])
+	}
+	if den == 0 {
+		return math.Sqrt(num)
+	}
+	return math.Sqrt(num / den)
+}
+
+// worst tracks the largest relative error of a kind, for the log.
+type worst struct {
+	err  float64
+	name string
+}
+
+func (w *worst) check(t *testing.T, kind, name string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s %s: %d values, want %d", kind, name, len(got), len(want))
+		return
+	}
+	e := relErr(got, want)
+	if !(e <= tol) {
+		t.Errorf("%s %s: relative L2 error %.3g, tolerance %g", kind, name, e, tol)
+	}
+	if !(e <= w.err) {
+		w.err, w.name = e, name
+	}
+}
+
+// compareWithCPU trains two copies of a model for two steps, one with
+// resnet3d.NewClassifierTrainer on the CPU and one with a Trainer on e. After
+// the first step it compares the loss, every gradient, every parameter's
+// change, the running statistics and the Adam state (all through
+// SyncToHost); after the second, the loss; num_batches_tracked and Adam's
+// step count after both.
+func compareWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, n, tt, h, w int, tol stepTol) {
+	t.Helper()
+	ctx := context.Background()
+	mCPU, err := resnet3d.New(cfg, rand.New(rand.NewPCG(5, 6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mDev, _ := resnet3d.New(cfg, rand.New(rand.NewPCG(5, 6)))
+	start := map[string][]float32{}
+	for _, p := range mCPU.Params() {
+		start[p.Name] = slices.Clone(p.Data())
+	}
+	optCPU, optDev := nn.NewAdam(1e-3), nn.NewAdam(1e-3)
+	optCPU.WeightDecay, optDev.WeightDecay = 1e-4, 1e-4
+	const pw = 1.7
+	prog, xn, yn, err := resnet3d.NewClassifierTrainer(mCPU, n, tt, h, w, pw, optCPU, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	tr, err := NewTrainer(e, mDev, n, tt, h, w, pw, optDev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	var wg, wu, ws worst
+	for step := 1; step <= 2; step++ {
+		x, y := batch(rng, cfg, n, tt, h, w)
+		lossCPU, err := prog.Run(ctx, nn.Feed{Node: xn, Data: x}, nn.Feed{Node: yn, Data: y})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lossDev, err := tr.Step(ctx, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeTo(t, fmt.Sprintf("step %d loss", step), []float32{lossDev}, []float32{lossCPU}, tol.loss)
+		t.Logf("step %d: loss %.7f on the CPU, %.7f on %s", step, lossCPU, lossDev, e.Name())
+		if err := tr.SyncToHost(); err != nil {
+			t.Fatal(err)
+		}
+		dev, _ := nn.StateDict(mDev)
+		for _, p := range mCPU.Params() {
+			if d := dev[p.Name].Data(); strings.HasSuffix(p.Name, "num_batches_tracked") && d[0] != float32(step) {
+				t.Errorf("step %d: %s = %v", step, p.Name, d[0])
+			}
+		}
+		if s := values(t, optDev.State()["fc.weight.step"]); s[0] != float32(step) {
+			t.Errorf("step %d: Adam step %v", step, s[0])
+		}
+		if step > 1 {
+			// Adam's first update is about lr*sign(g): near-zero gradients
+			// move whole parameters by lr either way, after which the two
+			// runs follow slightly different paths. Only the loss is
+			// compared from here.
+			break
+		}
+		grads, err := tr.Gradients()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gv := nn.GradValues(prog.Grads())
+		for i, p := range prog.Params() {
+			wg.check(t, "gradient", p.Name, grads[p.Name], values(t, gv[i]), tol.grad)
+		}
+		for _, p := range mCPU.Params() {
+			d := dev[p.Name].Data()
+			switch {
+			case strings.HasSuffix(p.Name, "num_batches_tracked"):
+			case p.Buffer:
+				ws.check(t, "running statistic", p.Name, d, p.Data(), tol.state)
+			default:
+				uc, ud := make([]float32, len(d)), make([]float32, len(d))
+				for i, v := range start[p.Name] {
+					uc[i], ud[i] = p.Data()[i]-v, d[i]-v
+				}
+				wu.check(t, "update of", p.Name, ud, uc, tol.update)
+			}
+		}
+		stCPU, stDev := optCPU.State(), optDev.State()
+		if len(stCPU) != len(stDev) {
+			t.Fatalf("Adam state has %d entries on the device, %d on the CPU", len(stDev), len(stCPU))
+		}
+		for k, v := range stCPU {
+			if strings.HasSuffix(k, ".step") {
+				closeTo(t, "Adam "+k, values(t, stDev[k]), values(t, v), 0)
+				continue
+			}
+			ws.check(t, "Adam", k, values(t, stDev[k]), values(t, v), tol.state)
+		}
+	}
+	t.Logf("largest relative L2 errors: gradient %.2g (%s), update %.2g (%s), state %.2g (%s)", wg.err, wg.name, wu.err, wu.name, ws.err, ws.name)
+}
+
+// TestTrainerMatchesCPU runs the step on the host engine, which shares every
+// line of the trainer with the CUDA engine: the op schedule, scratch-buffer
+// reuse, arena layout, Adam and the state round trip are checked against
+// the gorgonia program.
+func TestTrainerMatchesCPU(t *testing.T) {
+	compareWithCPU(t, NewHostEngine(), tinyConfig, 3, 4, 20, 20, stepTol{loss: 1e-5, grad: 1e-5, update: 1e-4, state: 1e-5})
+}
+
+// TestTrainerResumesAdam: a trainer made with an optimiser that has state
+// continues from it, as the CPU program would.
+func TestTrainerResumesAdam(t *testing.T) {
+	ctx := context.Background()
+	const n, tt, h, w = 2, 4, 20, 20
+	m, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 2)))
+	opt := nn.NewAdam(1e-3)
+	e := NewHostEngine()
+	tr, err := NewTrainer(e, m, n, tt, h, w, 1, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	x, y := batch(rng, tinyConfig, n, tt, h, w)
+	if _, err := tr.Step(ctx, x, y); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.SyncToHost(); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	// A second trainer on the synced model and optimiser takes step 2.
+	tr2, err := NewTrainer(e, m, n, tt, h, w, 1, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr2.Close()
+	if tr2.adamStep != 1 {
+		t.Errorf("resumed at Adam step %d, want 1", tr2.adamStep)
+	}
+	if _, err := tr2.Step(ctx, x, y); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr2.SyncToHost(); err != nil {
+		t.Fatal(err)
+	}
+	st := opt.State()
+	if s := values(t, st["fc.weight.step"]); s[0] != 2 {
+		t.Errorf("fc.weight step %v after two steps", s)
+	}
+	sd, _ := nn.StateDict(m)
+	if v := sd["stem.1.num_batches_tracked"].Data()[0]; v != 2 {
+		t.Errorf("num_batches_tracked = %v, want 2", v)
+	}
+}
+
+func TestTrainerErrors(t *testing.T) {
+	ctx := context.Background()
+	e := NewHostEngine()
+	m, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 2)))
+	opt := nn.NewAdam(1e-3)
+	three := tinyConfig
+	three.NumClasses = 3
+	m3, _ := resnet3d.New(three, rand.New(rand.NewPCG(1, 2)))
+	if _, err := NewTrainer(e, m3, 2, 4, 20, 20, 1, opt); err == nil || !strings.Contains(err.Error(), "3 classes, want 1") {
+		t.Errorf("3-class model: %v", err)
+	}
+	if _, err := NewTrainer(e, m, 1, 1, 4, 4, 1, opt); err == nil || !strings.Contains(err.Error(), "layer2.0.conv1.0: output [1 8 1 1 1] has one value per channel") {
+		t.Errorf("tiny input: %v", err)
+	}
+	tr, err := NewTrainer(e, m, 2, 4, 20, 20, 1, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Step(ctx, make([]float32, 7), make([]float32, 2)); err == nil || !strings.Contains(err.Error(), "batch of 7 values") {
+		t.Errorf("short batch: %v", err)
+	}
+	before := slices.Clone(m.Params()[0].Data())
+	x, y := batch(rand.New(rand.NewPCG(1, 1)), tinyConfig, 2, 4, 20, 20)
+	x[5] = float32(math.NaN())
+	if _, err := tr.Step(ctx, x, y); err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("NaN input: %v", err)
+	}
+	if err := tr.SyncToHost(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(before, m.Params()[0].Data()) {
+		t.Error("a failed step changed the parameters")
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := tr.Step(cancelled, x, y); err != context.Canceled {
+		t.Errorf("cancelled context: %v", err)
+	}
+	opt.LR = -1
+	x[5] = 0
+	if _, err := tr.Step(ctx, x, y); err == nil || !strings.Contains(err.Error(), "learning rate") {
+		t.Errorf("bad learning rate: %v", err)
+	}
+}
+
+// recorder is a backend that logs every compute op with its shapes.
+type recorder struct {
+	backend
+	log []string
+}
+
+func (r *recorder) add(op string, ts ...*Tensor) {
+	var parts []string
+	for _, t := range ts {
+		if t == nil {
+			parts = append(parts, "nil")
+			continue
+		}
+		parts = append(parts, fmt.Sprint(t.shape))
+	}
+	r.log = append(r.log, op+" "+strings.Join(parts, " "))
+}
+
+func (r *recorder) upload(dst *Tensor, src []float32) error {
+	r.add("upload", dst)
+	return r.backend.upload(dst, src)
+}
+func (r *recorder) download(dst []float32, src *Tensor) error {
+	r.add("download", src)
+	return r.backend.download(dst, src)
+}
+func (r *recorder) conv(x, w, y *Tensor, g convGeom) error {
+	r.add(fmt.Sprintf("conv/s%v/p%v", g.stride, g.pad), x, w, y)
+	return r.backend.conv(x, w, y, g)
+}
+func (r *recorder) convBackwardData(w, dy, dx *Tensor, g convGeom) error {
+	r.add("convBackwardData", w, dy, dx)
+	return r.backend.convBackwardData(w, dy, dx, g)
+}
+func (r *recorder) convBackwardFilter(x, dy, dw *Tensor, g convGeom) error {
+	r.add("convBackwardFilter", x, dy, dw)
+	return r.backend.convBackwardFilter(x, dy, dw, g)
+}
+func (r *recorder) bnTrain(x, y *Tensor, bn *BatchNorm) error {
+	r.add("bnTrain", x, y)
+	return r.backend.bnTrain(x, y, bn)
+}
+func (r *recorder) bnBackward(x, dy, dx, dw, db *Tensor, bn *BatchNorm) error {
+	r.add("bnBackward", x, dy, dx)
+	return r.backend.bnBackward(x, dy, dx, dw, db, bn)
+}
+func (r *recorder) relu(x, y *Tensor) error {
+	r.add("relu", x)
+	return r.backend.relu(x, y)
+}
+func (r *recorder) reluBackward(y, dy, dx *Tensor) error {
+	r.add("reluBackward", y)
+	return r.backend.reluBackward(y, dy, dx)
+}
+func (r *recorder) add2(op string, a, b, y *Tensor, relu bool) error {
+	r.add(op, a)
+	return r.backend.add(a, b, y, relu)
+}
+func (r *recorder) globalAvgPool(x, y *Tensor) error {
+	r.add("globalAvgPool", x, y)
+	return r.backend.globalAvgPool(x, y)
+}
+func (r *recorder) globalAvgPoolBackward(dy, dx *Tensor) error {
+	r.add("globalAvgPoolBackward", dy, dx)
+	return r.backend.globalAvgPoolBackward(dy, dx)
+}
+func (r *recorder) linear(x, w, b, y *Tensor) error {
+	r.add("linear", x, w, b, y)
+	return r.backend.linear(x, w, b, y)
+}
+func (r *recorder) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
+	r.add("linearBackward", x, w, dx)
+	return r.backend.linearBackward(x, w, dy, dx, dw, db)
+}
+func (r *recorder) bce(logits, targets, terms, dlogits *Tensor, posWeight, scale float32) error {
+	r.add("bce", logits, targets)
+	return r.backend.bce(logits, targets, terms, dlogits, posWeight, scale)
+}
+func (r *recorder) adam(p, g, m, v *Tensor, s adamScalars) error {
+	r.add("adam", p)
+	return r.backend.adam(p, g, m, v, s)
+}
+func (r *recorder) nonFinite(t *Tensor) (bool, error) {
+	r.add("nonFinite", t)
+	return r.backend.nonFinite(t)
+}
+
+// recorderAdd routes add through add2 so the log names AddReLU and Add apart.
+type recorderAdd struct{ *recorder }
+
+func (r recorderAdd) add(a, b, y *Tensor, relu bool) error {
+	if relu {
+		return r.add2("addReLU", a, b, y, relu)
+	}
+	return r.add2("add", a, b, y, relu)
+}
+
+// stepSchedule is the op schedule of one training step of tinyConfig on a
+// batch (2, 3, 4, 20, 20): forward (conv, bn, relu per layer; the residual
+// add+relu; pooling and fc), the loss, backward in reverse with the
+// downsample branch after the main branch of each block, the finiteness
+// check of all gradients and one Adam update of the whole parameter arena.
+const stepSchedule = `upload [2 3 4 20 20]
+upload [2 1]
+conv/s[1 2 2]/p[1 3 3] [2 3 4 20 20] [4 3 3 7 7] [2 4 4 10 10]
+bnTrain [2 4 4 10 10] [2 4 4 10 10]
+relu [2 4 4 10 10]
+conv/s[1 1 1]/p[1 1 1] [2 4 4 10 10] [4 4 3 3 3] [2 4 4 10 10]
+bnTrain [2 4 4 10 10] [2 4 4 10 10]
+relu [2 4 4 10 10]
+conv/s[1 1 1]/p[1 1 1] [2 4 4 10 10] [4 4 3 3 3] [2 4 4 10 10]
+bnTrain [2 4 4 10 10] [2 4 4 10 10]
+addReLU [2 4 4 10 10]
+conv/s[2 2 2]/p[1 1 1] [2 4 4 10 10] [8 4 3 3 3] [2 8 2 5 5]
+bnTrain [2 8 2 5 5] [2 8 2 5 5]
+relu [2 8 2 5 5]
+conv/s[1 1 1]/p[1 1 1] [2 8 2 5 5] [8 8 3 3 3] [2 8 2 5 5]
+bnTrain [2 8 2 5 5] [2 8 2 5 5]
+conv/s[2 2 2]/p[0 0 0] [2 4 4 10 10] [8 4 1 1 1] [2 8 2 5 5]
+bnTrain [2 8 2 5 5] [2 8 2 5 5]
+addReLU [2 8 2 5 5]
+conv/s[2 2 2]/p[1 1 1] [2 8 2 5 5] [16 8 3 3 3] [2 16 1 3 3]
+bnTrain [2 16 1 3 3] [2 16 1 3 3]
+relu [2 16 1 3 3]
+conv/s[1 1 1]/p[1 1 1] [2 16 1 3 3] [16 16 3 3 3] [2 16 1 3 3]
+bnTrain [2 16 1 3 3] [2 16 1 3 3]
+conv/s[2 2 2]/p[0 0 0] [2 8 2 5 5] [16 8 1 1 1] [2 16 1 3 3]
+bnTrain [2 16 1 3 3] [2 16 1 3 3]
+addReLU [2 16 1 3 3]
+conv/s[2 2 2]/p[1 1 1] [2 16 1 3 3] [32 16 3 3 3] [2 32 1 2 2]
+bnTrain [2 32 1 2 2] [2 32 1 2 2]
+relu [2 32 1 2 2]
+conv/s[1 1 1]/p[1 1 1] [2 32 1 2 2] [32 32 3 3 3] [2 32 1 2 2]
+bnTrain [2 32 1 2 2] [2 32 1 2 2]
+conv/s[2 2 2]/p[0 0 0] [2 16 1 3 3] [32 16 1 1 1] [2 32 1 2 2]
+bnTrain [2 32 1 2 2] [2 32 1 2 2]
+addReLU [2 32 1 2 2]
+globalAvgPool [2 32 1 2 2] [2 32]
+linear [2 32] [1 32] [1] [2 1]
+bce [2 1] [2 1]
+download [2]
+linearBackward [2 32] [1 32] [2 32]
+globalAvgPoolBackward [2 32] [2 32 1 2 2]
+reluBackward [2 32 1 2 2]
+bnBackward [2 32 1 2 2] [2 32 1 2 2] [2 32 1 2 2]
+convBackwardFilter [2 32 1 2 2] [2 32 1 2 2] [32 32 3 3 3]
+convBackwardData [32 32 3 3 3] [2 32 1 2 2] [2 32 1 2 2]
+reluBackward [2 32 1 2 2]
+bnBackward [2 32 1 2 2] [2 32 1 2 2] [2 32 1 2 2]
+convBackwardFilter [2 16 1 3 3] [2 32 1 2 2] [32 16 3 3 3]
+convBackwardData [32 16 3 3 3] [2 32 1 2 2] [2 16 1 3 3]
+bnBackward [2 32 1 2 2] [2 32 1 2 2] [2 32 1 2 2]
+convBackwardFilter [2 16 1 3 3] [2 32 1 2 2] [32 16 1 1 1]
+convBackwardData [32 16 1 1 1] [2 32 1 2 2] [2 16 1 3 3]
+add [2 16 1 3 3]
+reluBackward [2 16 1 3 3]
+bnBackward [2 16 1 3 3] [2 16 1 3 3] [2 16 1 3 3]
+convBackwardFilter [2 16 1 3 3] [2 16 1 3 3] [16 16 3 3 3]
+convBackwardData [16 16 3 3 3] [2 16 1 3 3] [2 16 1 3 3]
+reluBackward [2 16 1 3 3]
+bnBackward [2 16 1 3 3] [2 16 1 3 3] [2 16 1 3 3]
+convBackwardFilter [2 8 2 5 5] [2 16 1 3 3] [16 8 3 3 3]
+convBackwardData [16 8 3 3 3] [2 16 1 3 3] [2 8 2 5 5]
+bnBackward [2 16 1 3 3] [2 16 1 3 3] [2 16 1 3 3]
+convBackwardFilter [2 8 2 5 5] [2 16 1 3 3] [16 8 1 1 1]
+convBackwardData [16 8 1 1 1] [2 16 1 3 3] [2 8 2 5 5]
+add [2 8 2 5 5]
+reluBackward [2 8 2 5 5]
+bnBackward [2 8 2 5 5] [2 8 2 5 5] [2 8 2 5 5]
+convBackwardFilter [2 8 2 5 5] [2 8 2 5 5] [8 8 3 3 3]
+convBackwardData [8 8 3 3 3] [2 8 2 5 5] [2 8 2 5 5]
+reluBackward [2 8 2 5 5]
+bnBackward [2 8 2 5 5] [2 8 2 5 5] [2 8 2 5 5]
+convBackwardFilter [2 4 4 10 10] [2 8 2 5 5] [8 4 3 3 3]
+convBackwardData [8 4 3 3 3] [2 8 2 5 5] [2 4 4 10 10]
+bnBackward [2 8 2 5 5] [2 8 2 5 5] [2 8 2 5 5]
+convBackwardFilter [2 4 4 10 10] [2 8 2 5 5] [8 4 1 1 1]
+convBackwardData [8 4 1 1 1] [2 8 2 5 5] [2 4 4 10 10]
+add [2 4 4 10 10]
+reluBackward [2 4 4 10 10]
+bnBackward [2 4 4 10 10] [2 4 4 10 10] [2 4 4 10 10]
+convBackwardFilter [2 4 4 10 10] [2 4 4 10 10] [4 4 3 3 3]
+convBackwardData [4 4 3 3 3] [2 4 4 10 10] [2 4 4 10 10]
+reluBackward [2 4 4 10 10]
+bnBackward [2 4 4 10 10] [2 4 4 10 10] [2 4 4 10 10]
+convBackwardFilter [2 4 4 10 10] [2 4 4 10 10] [4 4 3 3 3]
+convBackwardData [4 4 3 3 3] [2 4 4 10 10] [2 4 4 10 10]
+add [2 4 4 10 10]
+reluBackward [2 4 4 10 10]
+bnBackward [2 4 4 10 10] [2 4 4 10 10] [2 4 4 10 10]
+convBackwardFilter [2 3 4 20 20] [2 4 4 10 10] [4 3 3 7 7]
+nonFinite [PARAMS]
+adam [PARAMS]`
+
+// TestStepSchedule records the backend calls of one step of a tiny R3D.
+func TestStepSchedule(t *testing.T) {
+	rec := &recorder{backend: hostBackend{}}
+	e := newEngine(recorderAdd{rec})
+	m, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 2)))
+	tr, err := NewTrainer(e, m, 2, 4, 20, 20, 1, nn.NewAdam(1e-3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	x, y := batch(rand.New(rand.NewPCG(1, 1)), tinyConfig, 2, 4, 20, 20)
+	rec.log = nil
+	if _, err := tr.Step(context.Background(), x, y); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.ReplaceAll(stepSchedule, "[PARAMS]", fmt.Sprint(tr.pArena.shape))
+	got := strings.Join(rec.log, "\n")
+	if got != want {
+		gl, wl := rec.log, strings.Split(want, "\n")
+		for i := range max(len(gl), len(wl)) {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("schedule differs at op %d: got %q, want %q\nwhole schedule:\n%s", i, g, w, got)
+			}
+		}
+	}
+}
