@@ -11,11 +11,17 @@
 //   - resnet3d: torchvision's R3D-18 and smaller variants, with weight import.
 //   - contrastive and pretext: NT-Xent, projection heads, positive-pair
 //     samplers (SimCLR and multi-instance), the frame-order task.
+//   - pretrain: the SimCLR, MI-SimCLR and MI-SimCLR+FO runner, with
+//     checkpoints and exact resumption.
+//   - finetune: the paper's fine-tuning protocol (label fractions, early
+//     stopping, learning-rate sweep) and study-level evaluation.
 //   - video and video/echosynth: echo video IO, preprocessing, clips,
 //     augmentation, manifests, a concurrent loader, and synthetic echoes.
 //   - metrics and figures: AUROC and friends, bootstrap confidence intervals,
 //     paired comparisons, and the paper's plots.
 //   - explain: Grad-CAM saliency for 3-D CNNs.
+//   - gpu: CUDA, cuBLAS and cuDNN through purego (no cgo), for training on
+//     NVIDIA GPUs; prepared but not yet run on one.
 //
 // examples/aorticstenosis runs the whole pipeline on synthetic echoes:
 //
