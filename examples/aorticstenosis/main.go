@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 )
 
@@ -45,17 +46,45 @@ func main() {
 	flag.IntVar(&o.Workers, "workers", runtime.GOMAXPROCS(0), "goroutines decoding videos")
 	flag.StringVar(&o.Device, "device", "cpu", "compute device: cpu")
 	flag.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, o, log); err != nil {
-		if errors.Is(err, context.Canceled) {
-			log.Warn("interrupted; run again to resume", "out", o.Out)
-			os.Exit(130)
+	if code := exitCode(run(ctx, o, log), o, log); code != 0 {
+		stop()
+		if *cpuprofile != "" {
+			pprof.StopCPUProfile()
 		}
+		os.Exit(code)
+	}
+}
+
+// exitCode logs how a run ended and returns the process's exit status.
+func exitCode(err error, o options, log *slog.Logger) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, context.Canceled):
+		log.Warn("interrupted; run again to resume", "out", o.Out)
+		return 130
+	default:
 		log.Error("failed", "err", err)
-		os.Exit(1)
+		return 1
 	}
 }
 
