@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -46,6 +47,12 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "with -worker: write a CPU profile of the timed steps to this file")
 	flag.Parse()
 	if *worker != "" {
+		if os.Getenv("GOGC") == "" {
+			// Each training step allocates its activations anew; collecting
+			// sooner reuses that memory instead of faulting in fresh pages,
+			// which is both faster and smaller (see the README).
+			debug.SetGCPercent(25)
+		}
 		if *cpuprofile != "" {
 			f, err := os.Create(*cpuprofile)
 			if err != nil {

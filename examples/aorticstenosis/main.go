@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 )
@@ -48,6 +49,12 @@ func main() {
 	flag.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if os.Getenv("GOGC") == "" {
+		// Each training step allocates its activations anew; collecting
+		// sooner reuses that memory instead of faulting in fresh pages,
+		// which is both faster and smaller (see the README).
+		debug.SetGCPercent(25)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
