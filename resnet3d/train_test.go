@@ -31,6 +31,10 @@ func TestTrainStepMemoryIsFlat(t *testing.T) {
 	}
 	labels := []float32{0, 1, 0, 1}
 	live := func() uint64 {
+		// Two collections also empty the sync.Pools of scratch buffers
+		// (their victim caches survive one), so what remains is the model,
+		// the compiled graph, the optimiser state and any leak.
+		runtime.GC()
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -47,7 +51,9 @@ func TestTrainStepMemoryIsFlat(t *testing.T) {
 	}
 	at50 := live()
 	t.Logf("live heap after step 10: %.1f MiB, after step 50: %.1f MiB", float64(at10)/(1<<20), float64(at50)/(1<<20))
-	if float64(at50) > 1.1*float64(at10)+(1<<20) {
+	// A leak of even a small part of a step's activations would add tens of
+	// MiB over 40 steps; allow for a few MiB of noise.
+	if at50 > at10+4<<20 {
 		t.Errorf("live heap grew from %d bytes at step 10 to %d at step 50", at10, at50)
 	}
 }
