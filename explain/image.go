@@ -6,10 +6,10 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
 
+	"github.com/vidssl/vidssl/internal/atomicfile"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
@@ -95,34 +95,7 @@ func WritePNG(path string, img image.Image) (err error) {
 	if img == nil {
 		return fmt.Errorf("explain: write %s: nil image", path)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("explain: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := png.Encode(f, img); err != nil {
-		return fmt.Errorf("explain: write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("explain: write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("explain: write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("explain: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 		return fmt.Errorf("explain: write %s: %w", path, err)
 	}
 	return nil

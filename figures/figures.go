@@ -7,9 +7,8 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 
+	"github.com/vidssl/vidssl/internal/atomicfile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
@@ -82,30 +81,7 @@ func writeFile(fn, path string, draw func(io.Writer) error) (err error) {
 	if err := draw(&buf); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("figures: %s: %w", fn, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	_, err = f.Write(buf.Bytes())
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+	if err := atomicfile.WriteBytes(path, 0o644, buf.Bytes()); err != nil {
 		return fmt.Errorf("figures: %s: write %s: %w", fn, path, err)
 	}
 	return nil

@@ -5,8 +5,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
+
+	"github.com/vidssl/vidssl/internal/atomicfile"
 )
 
 // historyHeader is the header of a history CSV.
@@ -32,34 +33,10 @@ func WriteHistory(path string, epochs []EpochStats) (err error) {
 	if err := w.Error(); err != nil {
 		return fmt.Errorf("finetune: write history %s: %w", path, err)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+	if err := atomicfile.WriteBytes(path, 0o644, b.Bytes()); err != nil {
+		return fmt.Errorf("finetune: write history %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("finetune: write history: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("finetune: write history %s: %w", path, err)
-		}
-	}()
-	_, err = tmp.Write(b.Bytes())
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	return err
+	return nil
 }
 
 // ReadHistory reads a history CSV written by WriteHistory.

@@ -1,15 +1,11 @@
 package nn
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 
+	"github.com/vidssl/vidssl/internal/atomicfile"
 	"gorgonia.org/tensor"
 )
 
@@ -31,64 +27,9 @@ func SaveCheckpoint(path string, tensors map[string]*tensor.Dense, meta map[stri
 }
 
 // saveAtomic writes plan to path through a temporary file.
-func saveAtomic(path string, plan *safetensorsPlan) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
-	if err != nil {
+func saveAtomic(path string, plan *safetensorsPlan) error {
+	if err := atomicfile.Write(path, 0o644, plan.write); err != nil {
 		return fmt.Errorf("nn: save checkpoint %s: %w", path, err)
-	}
-	tmp := f.Name()
-	closed := false
-	defer func() {
-		if err != nil {
-			if !closed {
-				f.Close()
-			}
-			os.Remove(tmp)
-			err = fmt.Errorf("nn: save checkpoint %s: %w", path, err)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, safetensorsChunk)
-	if err = plan.write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	closed = true
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("nn: save checkpoint %s: sync directory: %w", path, err)
-	}
-	return nil
-}
-
-// syncDir makes a rename in dir durable, where the system supports it.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, errors.ErrUnsupported) {
-		return err
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/vidssl/vidssl/internal/atomicfile"
 )
 
 // EpochStats summarises one epoch of a run: the means over its steps.
@@ -49,25 +51,7 @@ func writeHistory(dir string, hist []EpochStats) error {
 		return fmt.Errorf("pretrain: history: %w", err)
 	}
 	path := filepath.Join(dir, HistoryName)
-	tmp, err := os.CreateTemp(dir, "."+HistoryName+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("pretrain: history: %w", err)
-	}
-	_, err = tmp.Write(b.Bytes())
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteBytes(path, 0o644, b.Bytes()); err != nil {
 		return fmt.Errorf("pretrain: history %s: %w", path, err)
 	}
 	return nil

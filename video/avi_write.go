@@ -1,7 +1,6 @@
 package video
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -10,8 +9,8 @@ import (
 	"image/jpeg"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
+
+	"github.com/vidssl/vidssl/internal/atomicfile"
 )
 
 // DefaultAVIQuality is the JPEG quality WriteAVI uses when AVIOptions.Quality
@@ -56,47 +55,8 @@ func WriteAVIFile(path string, v *Video, opts *AVIOptions) error {
 	return nil
 }
 
-func writeAVIFile(path string, v *Video, opts *AVIOptions) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := writeAVI(bw, v, opts); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Make the rename itself durable; not every system can sync a directory.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+func writeAVIFile(path string, v *Video, opts *AVIOptions) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return writeAVI(w, v, opts) })
 }
 
 // AVI header flags and sizes.

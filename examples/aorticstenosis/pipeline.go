@@ -18,6 +18,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/vidssl/vidssl/finetune"
+	"github.com/vidssl/vidssl/internal/atomicfile"
 	"github.com/vidssl/vidssl/internal/blas"
 	"github.com/vidssl/vidssl/metrics"
 	"github.com/vidssl/vidssl/pretrain"
@@ -457,30 +458,7 @@ func writeJSON(path string, v any) error {
 }
 
 // writeFileAtomic writes a file through a temporary file in the same
-// directory, synced and renamed into place, so that no reader ever sees a
-// half-written file.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+// directory, so that no reader ever sees a half-written file.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	return atomicfile.Write(path, 0o644, write)
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vidssl/vidssl/internal/atomicfile"
 	"github.com/vidssl/vidssl/video"
 )
 
@@ -246,40 +247,15 @@ feed:
 
 // writeFileAtomic writes data to a temporary file beside path, syncs it and
 // renames it over path.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+func writeFileAtomic(path string, data []byte) error {
+	if err := atomicfile.WriteBytes(path, 0o644, data); err != nil {
+		return fmt.Errorf("echosynth: write %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("echosynth: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("echosynth: write %s: %w", path, err)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
 // removeTempFiles deletes the temporary files that an interrupted
-// video.WriteAVIFile may leave in dir (".<name>.avi.tmp-*").
+// video.WriteAVIFile may leave in dir (".<name>.avi.*.tmp", see internal/atomicfile).
 func removeTempFiles(dir string) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -287,7 +263,7 @@ func removeTempFiles(dir string) {
 	}
 	for _, e := range ents {
 		n := e.Name()
-		if e.Type().IsRegular() && strings.HasPrefix(n, ".") && strings.Contains(n, ".avi.tmp-") {
+		if e.Type().IsRegular() && strings.HasPrefix(n, ".") && strings.Contains(n, ".avi.") && strings.HasSuffix(n, ".tmp") {
 			os.Remove(filepath.Join(dir, n))
 		}
 	}
