@@ -52,14 +52,15 @@ func TestCUDAOutOfMemory(t *testing.T) {
 	}
 }
 
-// gpuStepTol are the tolerances of the GPU's training steps against the
-// CPU's (see stepTol): losses within 1e-3 and, per tensor in relative L2
-// norm, gradients, running statistics and Adam moments within 1e-2 and
-// parameter changes within 5e-2. Against exact (float64) references these
-// errors measure 1e-5 or less, except for a ReLU-kink element now and then
-// (1e-3); a wiring error (a missing residual, a wrong learning rate or
+// gpuStepTol are the tolerances of the GPU's training steps (see stepTol):
+// losses within 1e-3; gradients and running statistics, per tensor in
+// relative L2 norm, within 1e-2 of the CPU's; updates and Adam moments
+// within 1e-4 of a host Adam fed the GPU's gradients. Measured on an H200
+// (cuDNN 9.14, FMA math, algorithms by cudnnFind): losses within 2e-6, the
+// worst gradient 6e-3 off (a BatchNorm bias whose gradient sums nearly
+// cancel); a wiring error (a missing residual, a wrong learning rate or
 // sign) gives errors near 1.
-var gpuStepTol = stepTol{loss: 1e-3, grad: 1e-2, update: 5e-2, state: 1e-2}
+var gpuStepTol = stepTol{loss: 1e-3, grad: 1e-2, update: 1e-4, state: 1e-2}
 
 // TestCUDATrainerMatchesCPU runs two R3D-18 training steps on the GPU and on
 // the CPU (resnet3d.NewClassifierTrainer) from the same weights and data and
@@ -70,6 +71,19 @@ func TestCUDATrainerMatchesCPU(t *testing.T) {
 	start := time.Now()
 	compareWithCPU(t, e, resnet3d.R3D18(1), 2, 8, 32, 32, gpuStepTol)
 	t.Logf("R3D-18 (2, 3, 8, 32, 32): two steps on the CPU and on %s in %v", e.Name(), time.Since(start))
+}
+
+// TestCUDAHeuristicTrainerMatchesCPU is TestCUDATrainerMatchesCPU with the
+// convolution algorithms that cuDNN's heuristics choose instead of those
+// cudnnFind times fastest.
+func TestCUDAHeuristicTrainerMatchesCPU(t *testing.T) {
+	requireCUDA(t)
+	e, err := OpenCUDA(CUDAOptions{Heuristic: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	compareWithCPU(t, e, resnet3d.R3D18(1), 2, 8, 32, 32, gpuStepTol)
 }
 
 // TestCUDATinyTrainerMatchesCPU is the same for the tiny model, whose odd

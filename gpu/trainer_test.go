@@ -70,14 +70,13 @@ func batch(rng *rand.Rand, cfg resnet3d.Config, n, t, h, w int) ([]float32, []fl
 // ||got - want|| / ||want|| per tensor. Whole-step results are compared per
 // tensor rather than per element: two float32 implementations of a ReLU
 // network differ in the last bits of forward values, so the odd element
-// that sits on a ReLU kink takes the other subgradient (a different value in
-// one channel's bias gradient, say), and Adam's first steps, about
-// lr*sign(g), turn near-zero gradients into full-size differences.
+// that sits on a ReLU kink takes the other subgradient, and sums that nearly
+// cancel (a BatchNorm bias's gradient) keep few correct digits.
 type stepTol struct {
 	loss   float64 // each step's loss (elementwise relative)
-	grad   float64 // every gradient of the first step
-	update float64 // each parameter's change by the first step
-	state  float64 // running statistics and Adam moments after it
+	grad   float64 // every gradient, against the CPU's
+	update float64 // each parameter's change, against Adam on the host fed the engine's gradients
+	state  float64 // running statistics (against the CPU's) and Adam moments (against the host Adam's)
 }
 
 // relErr returns ||got - want|| / ||want|| (or ||got|| when want is zero).
@@ -109,6 +108,8 @@ func (w *worst) check(t *testing.T, kind, name string, got, want []float32, tol 
 	e := relErr(got, want)
 	if !(e <= tol) {
 		t.Errorf("%s %s: relative L2 error %.3g, tolerance %g", kind, name, e, tol)
+	} else if e > tol/10 {
+		t.Logf("%s %s: relative L2 error %.3g, within a tenth of the tolerance %g", kind, name, e, tol)
 	}
 	if !(e <= w.err) {
 		w.err, w.name = e, name
@@ -116,25 +117,37 @@ func (w *worst) check(t *testing.T, kind, name string, got, want []float32, tol 
 }
 
 // compareWithCPU trains two copies of a model for two steps, one with
-// resnet3d.NewClassifierTrainer on the CPU and one with a Trainer on e. After
-// the first step it compares the loss, every gradient, every parameter's
-// change, the running statistics and the Adam state (all through
-// SyncToHost); after the second, the loss; num_batches_tracked and Adam's
-// step count after both.
+// resnet3d.NewClassifierTrainer on the CPU and one with a Trainer on e, and
+// after each compares the loss, every gradient and the running statistics
+// with the CPU's, and every parameter's change and the Adam moments with
+// those of nn.Adam on the host fed the engine's own gradients (all through
+// SyncToHost); num_batches_tracked and Adam's step count exactly.
+//
+// Each step starts both sides from the engine's state. Comparing the
+// updates of two implementations, or their states after a step, would not
+// work: Adam's first update is about lr*sign(g), so a gradient element near
+// zero, whose sign float32 rounding decides, moves its parameter by lr one
+// way or the other (measured on an H200: one BatchNorm bias channel of
+// R3D-18 flipped, a 0.25 relative error in that tensor's update, and step 2's
+// loss moved by 3e-3).
 func compareWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, n, tt, h, w int, tol stepTol) {
 	t.Helper()
 	ctx := context.Background()
-	mCPU, err := resnet3d.New(cfg, rand.New(rand.NewPCG(5, 6)))
-	if err != nil {
-		t.Fatal(err)
+	var models [3]*resnet3d.Model
+	for i := range models {
+		m, err := resnet3d.New(cfg, rand.New(rand.NewPCG(5, 6)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		models[i] = m
 	}
-	mDev, _ := resnet3d.New(cfg, rand.New(rand.NewPCG(5, 6)))
-	start := map[string][]float32{}
-	for _, p := range mCPU.Params() {
-		start[p.Name] = slices.Clone(p.Data())
+	mCPU, mDev, mRef := models[0], models[1], models[2]
+	adam := func() *nn.Adam {
+		a := nn.NewAdam(1e-3)
+		a.WeightDecay = 1e-4
+		return a
 	}
-	optCPU, optDev := nn.NewAdam(1e-3), nn.NewAdam(1e-3)
-	optCPU.WeightDecay, optDev.WeightDecay = 1e-4, 1e-4
+	optCPU, optDev := adam(), adam()
 	const pw = 1.7
 	prog, xn, yn, err := resnet3d.NewClassifierTrainer(mCPU, n, tt, h, w, pw, optCPU, nil)
 	if err != nil {
@@ -146,9 +159,28 @@ func compareWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, n, tt, h, w in
 		t.Fatal(err)
 	}
 	defer tr.Close()
+	byName := func(m *resnet3d.Model) map[string]*nn.Param {
+		out := map[string]*nn.Param{}
+		for _, p := range m.Params() {
+			out[p.Name] = p
+		}
+		return out
+	}
+	cpuParams, refParams := byName(mCPU), byName(mRef)
 	rng := rand.New(rand.NewPCG(7, 8))
 	var wg, wu, ws worst
 	for step := 1; step <= 2; step++ {
+		before := map[string][]float32{}
+		for _, p := range mDev.Params() {
+			before[p.Name] = slices.Clone(p.Data())
+			copy(cpuParams[p.Name].Data(), p.Data())
+		}
+		adamBefore := optDev.State()
+		if step > 1 {
+			if err := optCPU.SetState(adamBefore); err != nil {
+				t.Fatal(err)
+			}
+		}
 		x, y := batch(rng, cfg, n, tt, h, w)
 		lossCPU, err := prog.Run(ctx, nn.Feed{Node: xn, Data: x}, nn.Feed{Node: yn, Data: y})
 		if err != nil {
@@ -164,53 +196,61 @@ func compareWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, n, tt, h, w in
 			t.Fatal(err)
 		}
 		dev, _ := nn.StateDict(mDev)
-		for _, p := range mCPU.Params() {
-			if d := dev[p.Name].Data(); strings.HasSuffix(p.Name, "num_batches_tracked") && d[0] != float32(step) {
-				t.Errorf("step %d: %s = %v", step, p.Name, d[0])
-			}
-		}
-		if s := values(t, optDev.State()["fc.weight.step"]); s[0] != float32(step) {
+		stDev := optDev.State()
+		if s := values(t, stDev["fc.weight.step"]); s[0] != float32(step) {
 			t.Errorf("step %d: Adam step %v", step, s[0])
-		}
-		if step > 1 {
-			// Adam's first update is about lr*sign(g): near-zero gradients
-			// move whole parameters by lr either way, after which the two
-			// runs follow slightly different paths. Only the loss is
-			// compared from here.
-			break
 		}
 		grads, err := tr.Gradients()
 		if err != nil {
 			t.Fatal(err)
 		}
 		gv := nn.GradValues(prog.Grads())
+		var learn []*nn.Param
+		var devGrads [][]float32
 		for i, p := range prog.Params() {
-			wg.check(t, "gradient", p.Name, grads[p.Name], values(t, gv[i]), tol.grad)
+			wg.check(t, fmt.Sprintf("step %d gradient", step), p.Name, grads[p.Name], values(t, gv[i]), tol.grad)
+			rp := refParams[p.Name]
+			copy(rp.Data(), before[p.Name])
+			learn, devGrads = append(learn, rp), append(devGrads, grads[p.Name])
 		}
 		for _, p := range mCPU.Params() {
 			d := dev[p.Name].Data()
 			switch {
 			case strings.HasSuffix(p.Name, "num_batches_tracked"):
-			case p.Buffer:
-				ws.check(t, "running statistic", p.Name, d, p.Data(), tol.state)
-			default:
-				uc, ud := make([]float32, len(d)), make([]float32, len(d))
-				for i, v := range start[p.Name] {
-					uc[i], ud[i] = p.Data()[i]-v, d[i]-v
+				if d[0] != float32(step) || p.Data()[0] != float32(step) {
+					t.Errorf("step %d: %s = %v on the engine, %v on the CPU", step, p.Name, d[0], p.Data()[0])
 				}
-				wu.check(t, "update of", p.Name, ud, uc, tol.update)
+			case p.Buffer:
+				ws.check(t, fmt.Sprintf("step %d running statistic", step), p.Name, d, p.Data(), tol.state)
 			}
 		}
-		stCPU, stDev := optCPU.State(), optDev.State()
-		if len(stCPU) != len(stDev) {
-			t.Fatalf("Adam state has %d entries on the device, %d on the CPU", len(stDev), len(stCPU))
+		ref := adam()
+		if step > 1 {
+			if err := ref.SetState(adamBefore); err != nil {
+				t.Fatal(err)
+			}
 		}
-		for k, v := range stCPU {
+		if err := ref.StepSlices(learn, devGrads); err != nil {
+			t.Fatal(err)
+		}
+		for _, rp := range learn {
+			d := dev[rp.Name].Data()
+			ud, ur := make([]float32, len(d)), make([]float32, len(d))
+			for i, v := range before[rp.Name] {
+				ud[i], ur[i] = d[i]-v, rp.Data()[i]-v
+			}
+			wu.check(t, fmt.Sprintf("step %d update of", step), rp.Name, ud, ur, tol.update)
+		}
+		stRef := ref.State()
+		if len(stRef) != len(stDev) {
+			t.Fatalf("Adam state has %d entries on the engine, %d on the host", len(stDev), len(stRef))
+		}
+		for k, v := range stRef {
 			if strings.HasSuffix(k, ".step") {
 				closeTo(t, "Adam "+k, values(t, stDev[k]), values(t, v), 0)
 				continue
 			}
-			ws.check(t, "Adam", k, values(t, stDev[k]), values(t, v), tol.state)
+			ws.check(t, fmt.Sprintf("step %d Adam", step), k, values(t, stDev[k]), values(t, v), tol.state)
 		}
 	}
 	t.Logf("largest relative L2 errors: gradient %.2g (%s), update %.2g (%s), state %.2g (%s)", wg.err, wg.name, wu.err, wu.name, ws.err, ws.name)
@@ -221,7 +261,7 @@ func compareWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, n, tt, h, w in
 // reuse, arena layout, Adam and the state round trip are checked against
 // the gorgonia program.
 func TestTrainerMatchesCPU(t *testing.T) {
-	compareWithCPU(t, NewHostEngine(), tinyConfig, 3, 4, 20, 20, stepTol{loss: 1e-5, grad: 1e-5, update: 1e-4, state: 1e-5})
+	compareWithCPU(t, NewHostEngine(), tinyConfig, 3, 4, 20, 20, stepTol{loss: 1e-5, grad: 1e-5, update: 1e-5, state: 1e-5})
 }
 
 // TestTrainerResumesAdam: a trainer made with an optimiser that has state

@@ -251,6 +251,19 @@ func TestFindUserSitePackagesAndVenv(t *testing.T) {
 	}
 }
 
+// TestFindPythonOnPath: a virtual environment whose bin is on PATH (as in
+// images that put /opt/torch/.venv/bin first) is searched without VIRTUAL_ENV.
+func TestFindPythonOnPath(t *testing.T) {
+	fs := newFakeFS(t)
+	fs.mkfile(t, "opt/torch/.venv/bin/python3", true)
+	want := fs.mkfile(t, "opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/lib/libcudnn.so.9", true)
+	fs.env["PATH"] = filepath.Join(fs.root, "usr/bin") + ":" + filepath.Join(fs.root, "opt/torch/.venv/bin")
+	lib, err := fs.finder().find([]string{"libcudnn.so.9"}, nil)
+	if err != nil || lib.path != want {
+		t.Fatalf("find = %v, %v; want %s", lib, err, want)
+	}
+}
+
 func TestFindEnvDirFirst(t *testing.T) {
 	fs := newFakeFS(t)
 	envLib := fs.mkfile(t, "custom/libcuda.so.1", true)

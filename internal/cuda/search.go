@@ -97,6 +97,12 @@ func (f finder) systemDirs() []string {
 			prefixes = append(prefixes, p)
 		}
 	}
+	// A Python on PATH (a virtual environment's bin, say) names its prefix.
+	for _, d := range splitList(f.getenv("PATH")) {
+		if filepath.Base(d) == "bin" && f.exists(filepath.Join(d, "python3")) {
+			prefixes = append(prefixes, filepath.Dir(d))
+		}
+	}
 	prefixes = append(prefixes, r+"/usr", r+"/usr/local", r+"/opt/conda")
 	if f.home != "" {
 		prefixes = append(prefixes, f.home+"/.local")
