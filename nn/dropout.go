@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"hash"
+	"math/rand/v2"
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
@@ -95,17 +96,26 @@ func (op *dropoutMaskOp) Do(vals ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("nn: Dropout(p=%v): training graph has no Rand", op.p)
 	}
 	out := newFloat32(shape...)
-	m := out.Data().([]float32)
-	if op.p >= 1 {
-		return out, nil
+	DropoutMask(rng, op.p, out.Data().([]float32))
+	return out, nil
+}
+
+// DropoutMask fills mask with a dropout mask drawn from rng: each element is
+// 0 with probability p and 1/(1-p) otherwise (all 0 for p >= 1, drawing
+// nothing). It is the mask [Dropout] draws, one rng.Float64 per element in
+// order, so that code outside a graph (a GPU trainer, say) can follow the
+// same random stream.
+func DropoutMask(rng *rand.Rand, p float64, mask []float32) {
+	clear(mask)
+	if p >= 1 {
+		return
 	}
-	scale := float32(1 / (1 - op.p))
-	for i := range m {
-		if rng.Float64() >= op.p {
-			m[i] = scale
+	scale := float32(1 / (1 - p))
+	for i := range mask {
+		if rng.Float64() >= p {
+			mask[i] = scale
 		}
 	}
-	return out, nil
 }
 
 // DiffWRT says the mask does not depend differentiably on its input.

@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,5 +192,41 @@ func TestDropoutGradient(t *testing.T) {
 	}, []*tensor.Dense{x}, []bool{true}, gradcheck.Options{Tol: 1e-3})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDropoutMaskFollowsDropout: DropoutMask on a stream seeded like a
+// graph's Rand draws the masks Dropout applies, execution after execution.
+func TestDropoutMaskFollowsDropout(t *testing.T) {
+	const p = 0.25
+	g := NewGraph(true, rand.New(rand.NewPCG(4, 5)))
+	ones := tensor.New(tensor.WithShape(37), tensor.WithBacking(slices.Repeat([]float32{1}, 37)))
+	x := G.NewTensor(g.Exp, tensor.Float32, 1, G.WithShape(37), G.WithName("x"), G.WithValue(ones))
+	y, err := Dropout(g, x, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := G.NewTapeMachine(g.Exp)
+	defer m.Close()
+	rng := rand.New(rand.NewPCG(4, 5))
+	mask := make([]float32, 37)
+	for run := 0; run < 3; run++ {
+		m.Reset()
+		if err := m.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		DropoutMask(rng, p, mask)
+		got := ltData(t, y)
+		for i := range mask {
+			if got[i] != mask[i] {
+				t.Fatalf("run %d element %d: Dropout gave %v, DropoutMask %v", run, i, got[i], mask[i])
+			}
+		}
+	}
+	DropoutMask(rng, 1, mask)
+	for i, v := range mask {
+		if v != 0 {
+			t.Fatalf("p = 1: mask[%d] = %v", i, v)
+		}
 	}
 }
