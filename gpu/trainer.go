@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"gorgonia.org/tensor"
@@ -45,22 +47,33 @@ type Trainer struct {
 
 	params, grads, buffers map[string]*Tensor
 
-	x, y, dlogits, logits *Tensor
-	feat, dfeat           *Tensor
-	stem                  *convBNState
-	blocks                []*blockState
-	scratch               [4]*Tensor
-	owned                 []*Tensor
+	// Activations for the batch size bound (see bind), views of the
+	// first bound clips of the full-size tensors in full.
+	bound                          int
+	x, y, dlogits, logits, dropped *Tensor
+	feat, dfeat                    *Tensor
+	full                           struct{ x, y, dlogits, logits, dropped, feat, dfeat *Tensor }
+	stem                           *convBNState
+	blocks                         []*blockState
+	scratch                        [4]*Tensor
+	owned                          []*Tensor
+
+	// Dropout on the logit (SetLogitDropout).
+	dropP         float64
+	dropRng       *rand.Rand
+	mask, hostBuf []float32
 }
 
 // convBNState is one conv+bn layer's tensors: weight, gradients, the conv
-// output c (the batch norm's input) and the batch norm's output y.
+// output c (the batch norm's input) and the batch norm's output y (views
+// for the bound batch size of cFull and yFull).
 type convBNState struct {
 	spec          convSpec
 	w, dw         *Tensor
 	bn            BatchNorm
 	dgamma, dbeta *Tensor
 	c, y          *Tensor
+	cFull, yFull  *Tensor
 }
 
 type blockState struct {
@@ -69,8 +82,8 @@ type blockState struct {
 }
 
 // NewTrainer prepares a binary-classification training step on e for
-// batches of n clips of t x h x w, as resnet3d.NewClassifierTrainer does on
-// the CPU: the model must be an R3D (resnet3d.New's structure) with
+// batches of up to n clips of t x h x w, as resnet3d.NewClassifierTrainer
+// does on the CPU: the model must be an R3D (resnet3d.New's structure) with
 // NumClasses == 1. It uploads the model's parameters and buffers, and opt's
 // state when it has one for every parameter (all at the same step), and
 // allocates every activation, so that a batch that does not fit in device
@@ -271,31 +284,30 @@ func (tr *Trainer) newConvBN(spec convSpec, in []int) (*convBNState, error) {
 	if s.bn.SaveInvStd, err = tr.alloc(spec.cout); err != nil {
 		return nil, err
 	}
-	if s.c, err = tr.alloc(out...); err != nil {
+	if s.cFull, err = tr.alloc(out...); err != nil {
 		return nil, err
 	}
-	if s.y, err = tr.alloc(out...); err != nil {
+	if s.yFull, err = tr.alloc(out...); err != nil {
 		return nil, err
 	}
+	s.c, s.y = s.cFull, s.yFull
 	return s, nil
 }
 
 func (tr *Trainer) allocActivations() error {
 	cin := tr.m.Config.InChannels
+	f := &tr.full
 	var err error
-	if tr.x, err = tr.alloc(tr.n, cin, tr.t, tr.h, tr.w); err != nil {
+	if f.x, err = tr.alloc(tr.n, cin, tr.t, tr.h, tr.w); err != nil {
 		return err
 	}
-	if tr.y, err = tr.alloc(tr.n, 1); err != nil {
-		return err
-	}
-	if tr.stem, err = tr.newConvBN(tr.plan.stem, tr.x.shape); err != nil {
+	if tr.stem, err = tr.newConvBN(tr.plan.stem, f.x.shape); err != nil {
 		return err
 	}
 	cur := tr.stem.y
 	maxAct := cur.Len()
 	for _, b := range tr.plan.blocks {
-		bs := &blockState{in: cur}
+		bs := &blockState{}
 		if bs.conv1, err = tr.newConvBN(b.conv1, cur.shape); err != nil {
 			return err
 		}
@@ -316,35 +328,141 @@ func (tr *Trainer) allocActivations() error {
 			return err
 		}
 	}
-	if tr.feat, err = tr.alloc(tr.n, tr.plan.features); err != nil {
+	for _, a := range []**Tensor{&f.y, &f.logits, &f.dlogits, &f.dropped} {
+		if *a, err = tr.alloc(tr.n, 1); err != nil {
+			return err
+		}
+	}
+	if f.feat, err = tr.alloc(tr.n, tr.plan.features); err != nil {
 		return err
 	}
-	if tr.dfeat, err = tr.alloc(tr.n, tr.plan.features); err != nil {
+	if f.dfeat, err = tr.alloc(tr.n, tr.plan.features); err != nil {
 		return err
 	}
-	if tr.logits, err = tr.alloc(tr.n, 1); err != nil {
+	return tr.bind(tr.n)
+}
+
+// bind points the activations at the first m clips of the full-size
+// tensors, so that a step can train on a batch smaller than the one the
+// trainer was made for (an epoch's last batch, say).
+func (tr *Trainer) bind(m int) error {
+	if m == tr.bound {
+		return nil
+	}
+	view := func(full *Tensor) (*Tensor, error) {
+		shape := slices.Clone(full.shape)
+		shape[0] = m
+		return full.View(0, shape...)
+	}
+	bindConvBN := func(s *convBNState) error {
+		var err error
+		if s.c, err = view(s.cFull); err != nil {
+			return err
+		}
+		if s.y, err = view(s.yFull); err != nil {
+			return err
+		}
+		if s.c.Len()/s.spec.cout < 2 {
+			return fmt.Errorf("gpu: trainer: %s: a batch of %d clips gives output %v, one value per channel; batch norm needs more when training", s.spec.conv, m, s.c.shape)
+		}
+		return nil
+	}
+	f := &tr.full
+	var err error
+	for _, p := range []struct{ dst, src **Tensor }{
+		{&tr.x, &f.x}, {&tr.y, &f.y}, {&tr.logits, &f.logits}, {&tr.dlogits, &f.dlogits},
+		{&tr.dropped, &f.dropped}, {&tr.feat, &f.feat}, {&tr.dfeat, &f.dfeat},
+	} {
+		if *p.dst, err = view(*p.src); err != nil {
+			return err
+		}
+	}
+	if err := bindConvBN(tr.stem); err != nil {
 		return err
 	}
-	if tr.dlogits, err = tr.alloc(tr.n, 1); err != nil {
-		return err
+	cur := tr.stem.y
+	for _, b := range tr.blocks {
+		b.in = cur
+		for _, s := range []*convBNState{b.conv1, b.conv2, b.down} {
+			if s == nil {
+				continue
+			}
+			if err := bindConvBN(s); err != nil {
+				return err
+			}
+		}
+		cur = b.conv2.y
 	}
+	tr.bound = m
 	return nil
+}
+
+// SetLogitDropout makes every following Step drop the logit of each clip
+// with probability p (scaling the others by 1/(1-p)) before the loss, as
+// nn.Dropout on the CPU, with masks drawn from rng by nn.DropoutMask: with
+// an rng seeded like the CPU graph's Rand, the GPU drops the same clips.
+// p = 0 turns dropout off.
+func (tr *Trainer) SetLogitDropout(p float64, rng *rand.Rand) error {
+	if !(p >= 0 && p < 1) {
+		return fmt.Errorf("gpu: trainer: logit dropout %v, want [0, 1)", p)
+	}
+	if p > 0 && rng == nil {
+		return fmt.Errorf("gpu: trainer: logit dropout %v without a random source", p)
+	}
+	tr.dropP, tr.dropRng = p, rng
+	return nil
+}
+
+// droppedBCE is BCEWithLogits on the logits after dropout: the n logits
+// come to the host, are masked and go back, and the loss's gradient is
+// masked on the way back (n values each way; the step waits for the loss
+// anyway).
+func (tr *Trainer) droppedBCE() (float32, error) {
+	e, m := tr.e, tr.bound
+	tr.mask = slices.Grow(tr.mask[:0], m)[:m]
+	tr.hostBuf = slices.Grow(tr.hostBuf[:0], m)[:m]
+	z := tr.hostBuf
+	if err := e.Download(z, tr.logits); err != nil {
+		return 0, err
+	}
+	nn.DropoutMask(tr.dropRng, tr.dropP, tr.mask)
+	for i := range z {
+		z[i] *= tr.mask[i]
+	}
+	if err := e.Upload(tr.dropped, z); err != nil {
+		return 0, err
+	}
+	loss, err := e.BCEWithLogits(tr.dropped, tr.y, tr.dlogits, tr.posWeight)
+	if err != nil {
+		return loss, err
+	}
+	if err := e.Download(z, tr.dlogits); err != nil {
+		return loss, err
+	}
+	for i := range z {
+		z[i] *= tr.mask[i]
+	}
+	return loss, e.Upload(tr.dlogits, z)
 }
 
 // Engine returns the trainer's engine.
 func (tr *Trainer) Engine() *Engine { return tr.e }
 
-// Step runs one training step on a batch: x holds n clips (n, InChannels,
-// t, h, w) in NCDHW order and y their n 0/1 (or soft) targets. It returns
-// the loss. As on the CPU, a NaN or infinite loss or gradient is an error
+// Step runs one training step on a batch: x holds m <= n clips (m,
+// InChannels, t, h, w) in NCDHW order and y their m 0/1 (or soft) targets.
+// It returns the loss. As on the CPU, a NaN or infinite loss or gradient is an error
 // and leaves the parameters unchanged (the batch-norm running statistics
 // are updated by the forward pass all the same).
 func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if len(x) != tr.x.Len() || len(y) != tr.n {
-		return 0, fmt.Errorf("gpu: trainer: batch of %d values and %d targets, want %d (%v) and %d", len(x), len(y), tr.x.Len(), tr.x.shape, tr.n)
+	clip := tr.full.x.Len() / tr.n
+	if m := len(y); m < 1 || m > tr.n || len(x) != m*clip {
+		return 0, fmt.Errorf("gpu: trainer: batch of %d values and %d targets, want m x %d values (clips of %v) and m targets, 1 <= m <= %d", len(x), len(y), clip, tr.full.x.shape[1:], tr.n)
+	}
+	if err := tr.bind(len(y)); err != nil {
+		return 0, err
 	}
 	step := AdamStep{LR: tr.opt.LR, Beta1: tr.opt.Beta1, Beta2: tr.opt.Beta2, Eps: tr.opt.Eps, WeightDecay: tr.opt.WeightDecay, Step: tr.adamStep + 1}
 	if _, err := step.scalars(); err != nil {
@@ -361,7 +479,13 @@ func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 		return 0, err
 	}
 	tr.forwards++
-	loss, err := e.BCEWithLogits(tr.logits, tr.y, tr.dlogits, tr.posWeight)
+	var loss float32
+	var err error
+	if tr.dropP > 0 {
+		loss, err = tr.droppedBCE()
+	} else {
+		loss, err = e.BCEWithLogits(tr.logits, tr.y, tr.dlogits, tr.posWeight)
+	}
 	if err != nil {
 		return loss, err
 	}

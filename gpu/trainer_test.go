@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
+
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
 )
@@ -581,5 +583,106 @@ func TestStepSchedule(t *testing.T) {
 				t.Fatalf("schedule differs at op %d: got %q, want %q\nwhole schedule:\n%s", i, g, w, got)
 			}
 		}
+	}
+}
+
+// TestTrainerSmallerBatchesAndDropout: a trainer made for 3 clips trains on
+// batches of 3, 2 and 1 clips with dropout on the logit, as CPU programs
+// built for each batch size do with one optimiser, one model and one random
+// stream (finetune's epochs end with a smaller batch).
+func TestTrainerSmallerBatchesAndDropout(t *testing.T) {
+	ctx := context.Background()
+	const n, tt, h, w, p, pw = 3, 4, 20, 20, 0.5, 1.3
+	mCPU, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 2)))
+	mDev, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 2)))
+	// Adam with a large eps is about SGD: Adam's usual first steps, about
+	// lr*sign(g), would turn the last-bit differences of near-zero gradients
+	// into lr-sized ones.
+	optCPU, optDev := nn.NewAdam(0.3), nn.NewAdam(0.3)
+	optCPU.Eps, optDev.Eps = 1, 1
+	rngCPU := rand.New(rand.NewPCG(9, 9))
+	progs := map[int]*nn.Program{}
+	inputs := map[int][2]*G.Node{}
+	for _, m := range []int{1, 2, 3} {
+		g := nn.NewGraph(true, rngCPU)
+		x, y := g.Input("x", m, 3, tt, h, w), g.Input("y", m)
+		logits, err := mCPU.Forward(g, x)
+		if err == nil {
+			logits, err = nn.Reshape(logits, m)
+		}
+		if err == nil {
+			logits, err = nn.Dropout(g, logits, p)
+		}
+		var loss *G.Node
+		if err == nil {
+			loss, err = nn.BCEWithLogits(logits, y, pw)
+		}
+		if err == nil {
+			progs[m], err = nn.NewTrainer(g, loss, optCPU)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer progs[m].Close()
+		inputs[m] = [2]*G.Node{x, y}
+	}
+	tr, err := NewTrainer(NewHostEngine(), mDev, n, tt, h, w, pw, optDev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.SetLogitDropout(p, rand.New(rand.NewPCG(9, 9))); err != nil {
+		t.Fatal(err)
+	}
+	// The masks the steps draw: some logits are dropped, some kept.
+	masks := rand.New(rand.NewPCG(9, 9))
+	var dropped, kept int
+	data := rand.New(rand.NewPCG(3, 4))
+	for i, m := range []int{3, 2, 3, 1} {
+		mask := make([]float32, m)
+		nn.DropoutMask(masks, p, mask)
+		for _, v := range mask {
+			if v == 0 {
+				dropped++
+			} else {
+				kept++
+			}
+		}
+		x, y := batch(data, tinyConfig, m, tt, h, w)
+		lossCPU, err := progs[m].Run(ctx, nn.Feed{Node: inputs[m][0], Data: x}, nn.Feed{Node: inputs[m][1], Data: y})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lossDev, err := tr.Step(ctx, x, y)
+		if err != nil {
+			t.Fatalf("step %d (%d clips): %v", i+1, m, err)
+		}
+		closeTo(t, fmt.Sprintf("step %d (%d clips) loss", i+1, m), []float32{lossDev}, []float32{lossCPU}, 1e-5)
+	}
+	if dropped == 0 || kept == 0 {
+		t.Fatalf("masks dropped %d and kept %d logits; the test needs both", dropped, kept)
+	}
+	if err := tr.SyncToHost(); err != nil {
+		t.Fatal(err)
+	}
+	dev, _ := nn.StateDict(mDev)
+	for _, q := range mCPU.Params() {
+		if e := relErr(dev[q.Name].Data(), q.Data()); e > 1e-4 {
+			t.Errorf("%s after 4 steps: relative error %.3g", q.Name, e)
+		}
+	}
+	// Batches of no clips, more clips than the trainer holds, or a wrong
+	// clip size are errors.
+	for _, m := range []int{0, n + 1} {
+		x, y := batch(data, tinyConfig, m, tt, h, w)
+		if _, err := tr.Step(ctx, x, y); err == nil || !strings.Contains(err.Error(), "1 <= m <= 3") {
+			t.Errorf("Step with %d clips: %v", m, err)
+		}
+	}
+	if _, err := tr.Step(ctx, make([]float32, 10), []float32{1}); err == nil {
+		t.Error("Step with a clip of 10 values succeeded")
+	}
+	if err := tr.SetLogitDropout(1, nil); err == nil {
+		t.Error("SetLogitDropout(1) succeeded")
 	}
 }
