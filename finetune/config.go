@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
 )
@@ -73,6 +74,15 @@ type Config struct {
 	// HistoryPath, when not empty, is a CSV file rewritten atomically after
 	// every epoch with the history of every run so far (see WriteHistory).
 	HistoryPath string
+
+	// Engine, when not nil, runs FineTune's training steps on it (a GPU
+	// opened with gpu.OpenCUDA) with a gpu.Trainer: the model's weights,
+	// batch-norm statistics and Adam state stay on the engine through an
+	// epoch and come back to the model after it, for validation and for the
+	// kept weights, which run on the CPU. Results match the CPU's to float32
+	// rounding (dropout masks included). The caller closes the engine. nil
+	// trains on the CPU.
+	Engine *gpu.Engine `json:"-"`
 
 	// Decode reads a video file; nil means video.ReadFile.
 	Decode func(path string) (*video.Video, error) `json:"-"`

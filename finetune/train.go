@@ -10,6 +10,7 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
@@ -307,7 +308,8 @@ type runner struct {
 	pcg       *rand.PCG
 	rng       *rand.Rand
 	graphs    map[int]*trainGraph
-	shape     [4]int // C, T, H, W of the first batch
+	dev       *gpu.Trainer // with cfg.Engine: made by the first step of a run
+	shape     [4]int       // C, T, H, W of the first batch
 	labels    []float32
 }
 
@@ -356,7 +358,17 @@ func (r *runner) close() {
 		tg.prog.Close()
 	}
 	r.graphs = nil
+	r.closeDevice()
 	r.val.close()
+}
+
+// closeDevice frees the GPU trainer, if any; the next step makes a new one
+// from the model's weights.
+func (r *runner) closeDevice() {
+	if r.dev != nil {
+		r.dev.Close()
+		r.dev = nil
+	}
 }
 
 func (r *runner) params() []*nn.Param { return r.all }
@@ -365,7 +377,33 @@ func (r *runner) start(lr float64) error {
 	r.opt.Reset()
 	r.opt.LR = lr
 	r.pcg.Seed(r.cfg.Seed, dropoutStream)
+	r.closeDevice()
 	return nil
+}
+
+// step trains on one batch of n clips, on the CPU or on cfg.Engine.
+func (r *runner) step(ctx context.Context, n int, data []float32) (float32, error) {
+	if r.cfg.Engine == nil {
+		tg, err := r.graph(n)
+		if err != nil {
+			return 0, fmt.Errorf("build the graph for %d clips of %v: %w", n, r.shape, err)
+		}
+		return tg.prog.Run(ctx, nn.Feed{Node: tg.x, Data: data}, nn.Feed{Node: tg.y, Data: r.labels})
+	}
+	if r.dev == nil {
+		// The first batch of an epoch is its largest.
+		s := r.shape
+		tr, err := gpu.NewTrainer(r.cfg.Engine, r.model, n, s[1], s[2], s[3], r.posWeight, r.opt)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", r.cfg.Engine.Name(), err)
+		}
+		if err := tr.SetLogitDropout(r.cfg.DropoutP, r.rng); err != nil {
+			tr.Close()
+			return 0, err
+		}
+		r.dev = tr
+	}
+	return r.dev.Step(ctx, data, r.labels)
 }
 
 // graph returns the training program for batches of n clips, building it
@@ -401,7 +439,15 @@ func (r *runner) graph(n int) (*trainGraph, error) {
 	return tg, nil
 }
 
-func (r *runner) trainEpoch(ctx context.Context, epoch int, report func(step, steps int, loss float64)) (float64, int, error) {
+func (r *runner) trainEpoch(ctx context.Context, epoch int, report func(step, steps int, loss float64)) (_ float64, _ int, err error) {
+	defer func() {
+		if err != nil && r.dev != nil {
+			// The model holds the weights of the step reached, as on the CPU.
+			if serr := r.dev.SyncToHost(); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
+	}()
 	var sum float64
 	var videos, steps int
 	for step, err := range r.loader.Batches(ctx, epoch) {
@@ -414,21 +460,17 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int, report func(step, st
 		b := step.Views[0]
 		s := b.Shape
 		shape := [4]int{s[1], s[2], s[3], s[4]}
-		if len(r.graphs) == 0 {
+		if r.shape == ([4]int{}) {
 			r.shape = shape
 		}
 		if shape != r.shape {
 			return 0, steps, fmt.Errorf("step %d of %d (%s): clips of %v, earlier ones %v: make every video the same size (Config.FrameSize)", steps+1, r.steps, b.IDs[0], shape, r.shape)
 		}
-		tg, err := r.graph(s[0])
-		if err != nil {
-			return 0, steps, fmt.Errorf("step %d of %d: build the graph for %d clips of %v: %w", steps+1, r.steps, s[0], shape, err)
-		}
 		r.labels = r.labels[:0]
 		for _, l := range b.Labels {
 			r.labels = append(r.labels, float32(l))
 		}
-		loss, err := tg.prog.Run(ctx, nn.Feed{Node: tg.x, Data: b.Data}, nn.Feed{Node: tg.y, Data: r.labels})
+		loss, err := r.step(ctx, s[0], b.Data)
 		if err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				return 0, steps, fmt.Errorf("step %d of %d: %w", steps+1, r.steps, ctx.Err())
@@ -445,6 +487,12 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int, report func(step, st
 	}
 	if steps != r.steps {
 		return 0, steps, fmt.Errorf("%d steps, want %d", steps, r.steps)
+	}
+	if r.dev != nil {
+		// Validation and the kept weights read the model.
+		if err := r.dev.SyncToHost(); err != nil {
+			return 0, steps, fmt.Errorf("%s: %w", r.cfg.Engine.Name(), err)
+		}
 	}
 	return sum / float64(videos), steps, nil
 }

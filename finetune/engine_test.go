@@ -1,0 +1,60 @@
+package finetune
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/vidssl/vidssl/gpu"
+)
+
+// TestFineTuneOnEngine fine-tunes on gpu's host engine (the GPU trainer's
+// code with plain-Go ops) and on the CPU from the same start: a sweep of
+// two learning rates, dropout, and epochs of 9 videos in batches of 4, 4
+// and 1. Every epoch's training and validation losses and the final weights
+// agree to float32 rounding.
+func TestFineTuneOnEngine(t *testing.T) {
+	train, val, _ := synthData(t, 24, 12, 2)
+	train.Records = train.Records[:9]
+	cfg := tinyConfig()
+	cfg.BatchSize = 4
+	cfg.MaxEpochs = 3
+	cfg.Patience = 0
+	cfg.DropoutP = 0.25
+	cfg.LRSweep = []float64{1e-3, 3e-3}
+	results := make([]*Result, 2)
+	for i, e := range []*gpu.Engine{nil, gpu.NewHostEngine()} {
+		cfg.Engine = e
+		model, _, err := NewModel(cfg, Init{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if results[i], err = FineTune(context.Background(), cfg, model, train, val, 0.05); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cpu, dev := results[0], results[1]
+	hc, hd := cpu.History(), dev.History()
+	if len(hc) != 6 || len(hd) != len(hc) || cpu.Chosen != dev.Chosen {
+		t.Fatalf("CPU: %d epochs, run %d chosen; engine: %d epochs, run %d chosen", len(hc), cpu.Chosen, len(hd), dev.Chosen)
+	}
+	for i := range hc {
+		t.Logf("lr %g epoch %d: train %.6f / %.6f, val %.6f / %.6f (CPU / engine)", hc[i].LR, hc[i].Epoch, hc[i].TrainLoss, hd[i].TrainLoss, hc[i].ValLoss, hd[i].ValLoss)
+		for _, l := range [][2]float64{{hc[i].TrainLoss, hd[i].TrainLoss}, {hc[i].ValLoss, hd[i].ValLoss}} {
+			if math.Abs(l[0]-l[1]) > 1e-3*math.Abs(l[0]) {
+				t.Errorf("lr %g epoch %d: losses %v on the CPU, %v on the engine", hc[i].LR, hc[i].Epoch, l[0], l[1])
+			}
+		}
+	}
+	wc, wd := values(cpu.Model), values(dev.Model)
+	for name, v := range wc {
+		var num, den float64
+		for j := range v {
+			d := float64(v[j] - wd[name][j])
+			num, den = num+d*d, den+float64(v[j])*float64(v[j])
+		}
+		if den > 0 && math.Sqrt(num/den) > 1e-2 {
+			t.Errorf("%s: relative L2 difference %.3g between the CPU's and the engine's final weights", name, math.Sqrt(num/den))
+		}
+	}
+}
