@@ -14,7 +14,12 @@
 #    gradient, running statistic and Adam moment tensor within 1e-2 and
 #    each parameter change within 5e-2 in relative L2 norm (see gpuStepTol
 #    in gpu/cuda_test.go for why per tensor).
-# 3. Benchmarks an R3D-18 training step at (88, 3, 16, 112, 112), or the
+# 3. Fine-tunes a tiny model on echosynth videos on the GPU and on the CPU
+#    (finetune's TestFineTuneOnCUDA: losses within 1e-2, weights within
+#    5e-2) and runs the tiny preset of examples/aorticstenosis with
+#    -device cuda (built here, or .gpu/bin/finetune.test and
+#    .gpu/bin/aorticstenosis built elsewhere).
+# 4. Benchmarks an R3D-18 training step at (88, 3, 16, 112, 112), or the
 #    largest batch that fits, in Go and, when a python with CUDA torch is
 #    found, in PyTorch eager with cudnn.benchmark on the same GPU, and
 #    prints clips/s and the ratio.
@@ -61,6 +66,51 @@ fi
 if grep -q 'no CUDA device' "$OUT/equivalence.log"; then
 	echo "FAIL: the tests found no usable CUDA device (see the skip messages above)"
 	status=1
+fi
+
+# testbin PKG NAME: the test binary of ./PKG, built here or prebuilt in .gpu/bin.
+testbin() {
+	if command -v go >/dev/null 2>&1 && CGO_ENABLED=0 go test -c -o "$OUT/$2.test" "./$1" 2>/dev/null; then
+		echo "$OUT/$2.test"
+	elif [ -x ".gpu/bin/$2.test" ]; then
+		echo "$PWD/.gpu/bin/$2.test"
+	fi
+}
+
+echo "== fine-tuning on the GPU vs the CPU (finetune.FineTune with Config.Engine)"
+FT=$(testbin finetune finetune)
+if [ -z "$FT" ]; then
+	echo "FAIL: no finetune test binary"
+	status=1
+else
+	(cd finetune && timeout 150 "$FT" -test.v -test.count=1 -test.timeout=145s -test.run 'TestFineTuneOnCUDA$') 2>&1 |
+		tee "$OUT/finetune.log" | grep -E '^(--- |PASS|FAIL|ok|panic)|_test.go:'
+	if [ "${PIPESTATUS[0]}" -ne 0 ] || ! grep -q -- '--- PASS: TestFineTuneOnCUDA' "$OUT/finetune.log"; then
+		echo "FAIL: fine-tuning on the GPU (log $OUT/finetune.log)"
+		status=1
+	fi
+fi
+
+echo "== pipeline: examples/aorticstenosis -preset tiny -device cuda"
+EX=""
+if command -v go >/dev/null 2>&1 && CGO_ENABLED=0 go build -o "$OUT/aorticstenosis" ./examples/aorticstenosis 2>/dev/null; then
+	EX=$OUT/aorticstenosis
+elif [ -x .gpu/bin/aorticstenosis ]; then
+	EX=.gpu/bin/aorticstenosis
+fi
+if [ -z "$EX" ]; then
+	echo "FAIL: no aorticstenosis binary"
+	status=1
+else
+	rm -rf /tmp/vidssl-tiny-cuda
+	if timeout 300 "$EX" -preset tiny -device cuda -quiet -out /tmp/vidssl-tiny-cuda >"$OUT/pipeline.log" 2>&1; then
+		grep -E 'device=|level=(WARN|ERROR)|done' "$OUT/pipeline.log"
+		cp /tmp/vidssl-tiny-cuda/results.csv "$OUT/pipeline-results.csv" 2>/dev/null && cat "$OUT/pipeline-results.csv"
+	else
+		tail -5 "$OUT/pipeline.log"
+		echo "FAIL: the tiny pipeline on the GPU (log $OUT/pipeline.log)"
+		status=1
+	fi
 fi
 
 echo "== benchmark: Go"

@@ -14,6 +14,27 @@ import (
 // and 1. Every epoch's training and validation losses and the final weights
 // agree to float32 rounding.
 func TestFineTuneOnEngine(t *testing.T) {
+	testFineTuneOn(t, gpu.NewHostEngine(), 1e-3, 1e-2)
+}
+
+// TestFineTuneOnCUDA is TestFineTuneOnEngine on a GPU, where cuDNN's
+// float32 sums differ from the CPU's in the last bits; it skips without one.
+func TestFineTuneOnCUDA(t *testing.T) {
+	if err := gpu.CUDAAvailable(); err != nil {
+		t.Skipf("no CUDA device: %v", err)
+	}
+	e, err := gpu.OpenCUDA(gpu.CUDAOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	testFineTuneOn(t, e, 1e-2, 5e-2)
+}
+
+// testFineTuneOn fine-tunes on e and on the CPU and compares the losses
+// (relative tolerance lossTol) and the final weights (relative L2 norm per
+// tensor, weightTol).
+func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
 	train, val, _ := synthData(t, 24, 12, 2)
 	train.Records = train.Records[:9]
 	cfg := tinyConfig()
@@ -23,8 +44,8 @@ func TestFineTuneOnEngine(t *testing.T) {
 	cfg.DropoutP = 0.25
 	cfg.LRSweep = []float64{1e-3, 3e-3}
 	results := make([]*Result, 2)
-	for i, e := range []*gpu.Engine{nil, gpu.NewHostEngine()} {
-		cfg.Engine = e
+	for i, eng := range []*gpu.Engine{nil, e} {
+		cfg.Engine = eng
 		model, _, err := NewModel(cfg, Init{})
 		if err != nil {
 			t.Fatal(err)
@@ -39,9 +60,9 @@ func TestFineTuneOnEngine(t *testing.T) {
 		t.Fatalf("CPU: %d epochs, run %d chosen; engine: %d epochs, run %d chosen", len(hc), cpu.Chosen, len(hd), dev.Chosen)
 	}
 	for i := range hc {
-		t.Logf("lr %g epoch %d: train %.6f / %.6f, val %.6f / %.6f (CPU / engine)", hc[i].LR, hc[i].Epoch, hc[i].TrainLoss, hd[i].TrainLoss, hc[i].ValLoss, hd[i].ValLoss)
+		t.Logf("lr %g epoch %d: train %.6f / %.6f, val %.6f / %.6f (CPU / %s)", hc[i].LR, hc[i].Epoch, hc[i].TrainLoss, hd[i].TrainLoss, hc[i].ValLoss, hd[i].ValLoss, e.Name())
 		for _, l := range [][2]float64{{hc[i].TrainLoss, hd[i].TrainLoss}, {hc[i].ValLoss, hd[i].ValLoss}} {
-			if math.Abs(l[0]-l[1]) > 1e-3*math.Abs(l[0]) {
+			if math.Abs(l[0]-l[1]) > lossTol*math.Abs(l[0]) {
 				t.Errorf("lr %g epoch %d: losses %v on the CPU, %v on the engine", hc[i].LR, hc[i].Epoch, l[0], l[1])
 			}
 		}
@@ -53,7 +74,7 @@ func TestFineTuneOnEngine(t *testing.T) {
 			d := float64(v[j] - wd[name][j])
 			num, den = num+d*d, den+float64(v[j])*float64(v[j])
 		}
-		if den > 0 && math.Sqrt(num/den) > 1e-2 {
+		if den > 0 && math.Sqrt(num/den) > weightTol {
 			t.Errorf("%s: relative L2 difference %.3g between the CPU's and the engine's final weights", name, math.Sqrt(num/den))
 		}
 	}

@@ -168,6 +168,9 @@ type cudaBackend struct {
 	ws          uintptr // shared convolution workspace
 	wsBytes     int
 	flag        uintptr // one word for nonFinite
+	// allowAlgo, when not nil, restricts the convolution algorithms of
+	// each direction (tests compare algorithm families with it).
+	allowAlgo func(dir int, algo int32) bool
 }
 
 func newCUDABackend(api devAPI, opts CUDAOptions) *cudaBackend {

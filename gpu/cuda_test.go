@@ -3,9 +3,11 @@ package gpu
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,6 +86,54 @@ func TestCUDAHeuristicTrainerMatchesCPU(t *testing.T) {
 	}
 	defer e.Close()
 	compareWithCPU(t, e, resnet3d.R3D18(1), 2, 8, 32, 32, gpuStepTol)
+}
+
+// TestCUDAGemmTrainerMatchesCPU is TestCUDATrainerMatchesCPU with the
+// convolution algorithms restricted to the GEMM-like ones (no FFT or
+// Winograd transforms), and logs the algorithms each engine chose: it tells
+// how much of the gradients' difference from the CPU the transforms make.
+func TestCUDAGemmTrainerMatchesCPU(t *testing.T) {
+	shared := requireCUDA(t)
+	e, err := OpenCUDA(CUDAOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	gemm := [3][]int32{{0, 1, 2, 3}, {0, 1}, {0, 1, 3}} // forward, backward data, backward filter
+	e.b.(*cudaBackend).allowAlgo = func(dir int, algo int32) bool { return slices.Contains(gemm[dir], algo) }
+	compareWithCPU(t, e, resnet3d.R3D18(1), 2, 8, 32, 32, gpuStepTol)
+	t.Logf("algorithms found (default): %s", chosenAlgos(shared))
+	t.Logf("algorithms found (GEMM-like only): %s", chosenAlgos(e))
+}
+
+// chosenAlgos counts the convolution algorithms e has chosen, by direction.
+func chosenAlgos(e *Engine) string {
+	c, ok := e.b.(*cudaBackend)
+	if !ok {
+		return "(not a CUDA engine)"
+	}
+	var counts [3]map[int32]int
+	for _, p := range c.convs {
+		for dir, a := range p.chosen {
+			if a == nil {
+				continue
+			}
+			if counts[dir] == nil {
+				counts[dir] = map[int32]int{}
+			}
+			counts[dir][a.algo]++
+		}
+	}
+	var parts []string
+	for dir, m := range counts {
+		keys := slices.Sorted(maps.Keys(m))
+		var s []string
+		for _, k := range keys {
+			s = append(s, fmt.Sprintf("algo %d x%d", k, m[k]))
+		}
+		parts = append(parts, dirNames[dir]+": "+strings.Join(s, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // TestCUDATinyTrainerMatchesCPU is the same for the tiny model, whose odd

@@ -292,6 +292,13 @@ func (c *cudaBackend) algorithm(d *cuda.Device, p *convPlan, g convGeom, dir int
 		}
 		limit = min(limit, max(need, 0))
 	}
+	if c.allowAlgo != nil {
+		for i := range perfs[:got] {
+			if !c.allowAlgo(dir, perfs[i].Algo) && perfs[i].Status == 0 {
+				perfs[i].Status = -1 // skipped by chooseAlgo, named in its error
+			}
+		}
+	}
 	choice, err := chooseAlgo(perfs[:got], limit, c.opts.AllowTF32)
 	if err != nil {
 		return nil, fmt.Errorf("gpu: %s of conv %v: %w", dirNames[dir], g.key(), err)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vidssl/vidssl/gpu"
 )
 
 // TestTinyPipeline runs the whole pipeline with the tiny preset and checks
@@ -117,6 +119,27 @@ func TestBadOptions(t *testing.T) {
 		if err := run(context.Background(), o, log); err == nil {
 			t.Errorf("options %+v gave no error", o)
 		}
+	}
+}
+
+// TestDeviceChoice: -device cuda without a usable GPU stops with the reason
+// before anything runs; auto falls back to the CPU.
+func TestDeviceChoice(t *testing.T) {
+	if gpu.CUDAAvailable() == nil {
+		t.Skip("this machine has a usable GPU")
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	out := t.TempDir()
+	err := run(context.Background(), options{Preset: "tiny", Out: out, Stages: "all", Device: "cuda", Workers: 1}, log)
+	if err == nil || !strings.HasPrefix(err.Error(), "-device cuda: cuda: ") {
+		t.Fatalf("-device cuda: %v, want an error saying why CUDA cannot be used", err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("-device cuda failed but wrote %d entries in the output directory", len(entries))
+	}
+	e, err := openDevice("auto", log)
+	if e != nil || err != nil {
+		t.Errorf("openDevice(auto) = %v, %v; want the CPU (nil, nil)", e, err)
 	}
 }
 

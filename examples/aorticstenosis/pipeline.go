@@ -18,6 +18,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/vidssl/vidssl/finetune"
+	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/internal/atomicfile"
 	"github.com/vidssl/vidssl/internal/blas"
 	"github.com/vidssl/vidssl/metrics"
@@ -74,6 +75,8 @@ type pipeline struct {
 	results []*unitResult
 	ssl     map[string][]pretrain.EpochStats
 	started time.Time
+	// engine, when not nil, is the GPU that fine-tuning trains on.
+	engine *gpu.Engine
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
@@ -88,7 +91,15 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	pl := &pipeline{o: o, p: p, log: log, ssl: map[string][]pretrain.EpochStats{}, started: time.Now()}
-	log.Info("vidssl aortic stenosis pipeline", "preset", p.Name, "out", o.Out, "blas", blas.Active(), "workers", o.Workers, "seed", o.Seed)
+	if pl.engine, err = openDevice(o.Device, log); err != nil {
+		return err
+	}
+	device := "cpu"
+	if pl.engine != nil {
+		defer pl.engine.Close()
+		device = pl.engine.Name()
+	}
+	log.Info("vidssl aortic stenosis pipeline", "preset", p.Name, "out", o.Out, "blas", blas.Active(), "device", device, "workers", o.Workers, "seed", o.Seed)
 	if err := pl.loadData(ctx); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
@@ -110,6 +121,32 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	log.Info("done", "out", o.Out, "elapsed", time.Since(pl.started).Round(time.Second))
 	return nil
+}
+
+// openDevice opens the GPU that -device asks for: none for cpu, CUDA's
+// first device for cuda (an error when it cannot be used), and for auto
+// CUDA's when it can be used, else none.
+func openDevice(device string, log *slog.Logger) (*gpu.Engine, error) {
+	if device == "cpu" {
+		return nil, nil
+	}
+	if err := gpu.CUDAAvailable(); err != nil {
+		if device == "auto" {
+			log.Info("no usable GPU; training on the CPU", "why", err)
+			return nil, nil
+		}
+		return nil, fmt.Errorf("-device cuda: %w", err)
+	}
+	e, err := gpu.OpenCUDA(gpu.CUDAOptions{AllowTF32: true})
+	if err != nil {
+		if device == "auto" {
+			log.Warn("the GPU did not open; training on the CPU", "err", err)
+			return nil, nil
+		}
+		return nil, fmt.Errorf("-device cuda: %w", err)
+	}
+	log.Info("fine-tuning trains on the GPU; pretraining, evaluation and Grad-CAM run on the CPU", "gpu", e.Name())
+	return e, nil
 }
 
 // bar returns a progress bar with an ETA on stderr, or a silent one.
@@ -312,6 +349,7 @@ func (pl *pipeline) finetuneConfig(in initSpec) finetune.Config {
 	cfg.Workers = pl.o.Workers
 	cfg.Kinetics = in.Kinetics
 	cfg.Preprocess = pl.preprocess()
+	cfg.Engine = pl.engine
 	return cfg
 }
 
