@@ -75,13 +75,13 @@ type Config struct {
 	// every epoch with the history of every run so far (see WriteHistory).
 	HistoryPath string
 
-	// Engine, when not nil, runs FineTune's training steps on it (a GPU
-	// opened with gpu.OpenCUDA) with a gpu.Trainer: the model's weights,
-	// batch-norm statistics and Adam state stay on the engine through an
-	// epoch and come back to the model after it, for validation and for the
-	// kept weights, which run on the CPU. Results match the CPU's to float32
-	// rounding (dropout masks included). The caller closes the engine. nil
-	// trains on the CPU.
+	// Engine, when not nil, runs FineTune's training steps and validation,
+	// and Predict's and Evaluate's forward passes, on it (a GPU opened with
+	// gpu.OpenCUDA) with a gpu.Trainer: the model's weights, batch-norm
+	// statistics and Adam state stay on the engine through an epoch and
+	// come back to the model after it, for the kept weights. Results match
+	// the CPU's to float32 rounding (dropout masks included). The caller
+	// closes the engine. nil runs on the CPU.
 	Engine *gpu.Engine `json:"-"`
 
 	// Decode reads a video file; nil means video.ReadFile.

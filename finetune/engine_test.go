@@ -35,11 +35,11 @@ func TestFineTuneOnCUDA(t *testing.T) {
 // (relative tolerance lossTol) and the final weights (relative L2 norm per
 // tensor, weightTol).
 func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
-	train, val, _ := synthData(t, 24, 12, 2)
+	train, val, test := synthData(t, 24, 12, 2)
 	train.Records = train.Records[:9]
 	cfg := tinyConfig()
 	cfg.BatchSize = 4
-	cfg.MaxEpochs = 3
+	cfg.MaxEpochs = 2
 	cfg.Patience = 0
 	cfg.DropoutP = 0.25
 	cfg.LRSweep = []float64{1e-3, 3e-3}
@@ -56,7 +56,7 @@ func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
 	}
 	cpu, dev := results[0], results[1]
 	hc, hd := cpu.History(), dev.History()
-	if len(hc) != 6 || len(hd) != len(hc) || cpu.Chosen != dev.Chosen {
+	if len(hc) != 4 || len(hd) != len(hc) || cpu.Chosen != dev.Chosen {
 		t.Fatalf("CPU: %d epochs, run %d chosen; engine: %d epochs, run %d chosen", len(hc), cpu.Chosen, len(hd), dev.Chosen)
 	}
 	for i := range hc {
@@ -76,6 +76,25 @@ func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
 		}
 		if den > 0 && math.Sqrt(num/den) > weightTol {
 			t.Errorf("%s: relative L2 difference %.3g between the CPU's and the engine's final weights", name, math.Sqrt(num/den))
+		}
+	}
+	// Evaluation on the engine: the same probabilities as on the CPU.
+	cfg.Engine = nil
+	pc, err := Predict(context.Background(), cfg, dev.Model, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Engine = e
+	pd, err := Predict(context.Background(), cfg, dev.Model, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pc.Videos) != len(pd.Videos) || len(pc.Videos) == 0 {
+		t.Fatalf("%d test videos predicted on the CPU, %d on the engine", len(pc.Videos), len(pd.Videos))
+	}
+	for i, v := range pc.Videos {
+		if d := pd.Videos[i]; d.ID != v.ID || math.Abs(d.Prob-v.Prob) > lossTol {
+			t.Errorf("video %s: probability %v on the CPU, %s %v on the engine", v.ID, v.Prob, d.ID, d.Prob)
 		}
 	}
 }

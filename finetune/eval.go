@@ -7,6 +7,7 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/metrics"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
@@ -267,6 +268,12 @@ type evaluator struct {
 	logits *G.Node
 	shape  [4]int // C, T, H, W
 	buf    []float32
+	// With cfg.Engine: the trainer whose weights run the clips, borrowed
+	// (FineTune's, set before each run) or made at the first batch from
+	// the model and closed by close.
+	dev       *gpu.Trainer
+	ownDev    bool
+	devLogits []float32
 }
 
 func newEvaluator(cfg Config, model *resnet3d.Model, m *video.Manifest) (*evaluator, error) {
@@ -296,19 +303,53 @@ func (e *evaluator) close() {
 		e.prog.Close()
 		e.prog = nil
 	}
+	if e.ownDev && e.dev != nil {
+		e.dev.Close()
+	}
+	e.dev, e.ownDev = nil, false
 }
 
-// build makes the evaluation graph for clips of shape C, T, H, W.
+// build makes the evaluation graph for clips of shape C, T, H, W, or with
+// cfg.Engine, the device trainer when none was lent.
 func (e *evaluator) build(shape [4]int) error {
+	e.shape = shape
+	e.buf = make([]float32, e.clips*shape[0]*shape[1]*shape[2]*shape[3])
+	if eng := e.cfg.Engine; eng != nil {
+		e.devLogits = make([]float32, e.clips)
+		if e.dev != nil {
+			return nil
+		}
+		tr, err := gpu.NewTrainer(eng, e.model, e.clips, shape[1], shape[2], shape[3], 1, nn.NewAdam(1e-3))
+		if err != nil {
+			return fmt.Errorf("%s: %w", eng.Name(), err)
+		}
+		e.dev, e.ownDev = tr, true
+		return nil
+	}
 	g := nn.NewGraph(false, nil)
 	x := g.Input("x", e.clips, shape[0], shape[1], shape[2], shape[3])
 	logits, err := e.model.Forward(g, x)
 	if err != nil {
 		return err
 	}
-	e.prog, e.x, e.logits, e.shape = nn.NewEvaluator(g), x, logits, shape
-	e.buf = make([]float32, e.clips*shape[0]*shape[1]*shape[2]*shape[3])
+	e.prog, e.x, e.logits = nn.NewEvaluator(g), x, logits
 	return nil
+}
+
+// forward returns the logits of the clips in e.buf.
+func (e *evaluator) forward(ctx context.Context) ([]float32, error) {
+	if e.cfg.Engine != nil {
+		err := e.dev.Predict(ctx, e.buf, e.devLogits)
+		return e.devLogits, err
+	}
+	if _, err := e.prog.Run(ctx, nn.Feed{Node: e.x, Data: e.buf}); err != nil {
+		return nil, err
+	}
+	logits, ok := e.logits.Value().Data().([]float32)
+	if !ok || len(logits) != e.clips {
+		return nil, fmt.Errorf("%d logits, want %d", len(logits), e.clips)
+	}
+	return logits, nil
 }
 
 // run returns the logits of every clip of every video, in loader order
@@ -328,7 +369,7 @@ func (e *evaluator) run(ctx context.Context) ([]clipLogit, error) {
 		}
 		s := views[0].Shape
 		shape := [4]int{s[1], s[2], s[3], s[4]}
-		if e.prog == nil {
+		if e.buf == nil {
 			if err := e.build(shape); err != nil {
 				return nil, fmt.Errorf("build the graph for %d clips of %v: %w", e.clips, shape, err)
 			}
@@ -344,15 +385,12 @@ func (e *evaluator) run(ctx context.Context) ([]clipLogit, error) {
 				copy(e.buf[(i*video.EvalClips+k)*size:], b.Item(i))
 			}
 		}
-		if _, err := e.prog.Run(ctx, nn.Feed{Node: e.x, Data: e.buf}); err != nil {
+		logits, err := e.forward(ctx)
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			return nil, fmt.Errorf("batch %d: %w", step.Index, err)
-		}
-		logits, ok := e.logits.Value().Data().([]float32)
-		if !ok || len(logits) != e.clips {
-			return nil, fmt.Errorf("batch %d: %d logits, want %d", step.Index, len(logits), e.clips)
 		}
 		b := views[0]
 		for i := 0; i < nv; i++ {

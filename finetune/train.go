@@ -498,6 +498,9 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int, report func(step, st
 }
 
 func (r *runner) validate(ctx context.Context) (float64, error) {
+	if r.dev != nil {
+		r.val.dev = r.dev // the weights being trained
+	}
 	clips, err := r.val.run(ctx)
 	if err != nil {
 		return 0, err

@@ -143,6 +143,14 @@ func TestCUDATinyTrainerMatchesCPU(t *testing.T) {
 	compareWithCPU(t, e, tinyConfig, 3, 4, 20, 20, gpuStepTol)
 }
 
+// TestCUDAPredict: evaluation-mode logits of the tiny model and R3D-18 on
+// the GPU, against the CPU's.
+func TestCUDAPredict(t *testing.T) {
+	e := requireCUDA(t)
+	testPredict(t, e, tinyConfig, 1e-4)
+	testPredict(t, e, resnet3d.R3D18(1), 1e-3)
+}
+
 // TestCUDAHeuristicAndTF32 runs a step with cuDNN's heuristics and with TF32
 // allowed: the algorithms are usable and the loss is close to FP32's.
 func TestCUDAHeuristicAndTF32(t *testing.T) {

@@ -359,13 +359,8 @@ func (tr *Trainer) bind(m int) error {
 		if s.c, err = view(s.cFull); err != nil {
 			return err
 		}
-		if s.y, err = view(s.yFull); err != nil {
-			return err
-		}
-		if s.c.Len()/s.spec.cout < 2 {
-			return fmt.Errorf("gpu: trainer: %s: a batch of %d clips gives output %v, one value per channel; batch norm needs more when training", s.spec.conv, m, s.c.shape)
-		}
-		return nil
+		s.y, err = view(s.yFull)
+		return err
 	}
 	f := &tr.full
 	var err error
@@ -394,6 +389,21 @@ func (tr *Trainer) bind(m int) error {
 		cur = b.conv2.y
 	}
 	tr.bound = m
+	return nil
+}
+
+// batchNormFits says whether every batch norm of the bound batch sees more
+// than one value per channel, as training needs.
+func (tr *Trainer) batchNormFits() error {
+	layers := []*convBNState{tr.stem}
+	for _, b := range tr.blocks {
+		layers = append(layers, b.conv1, b.conv2, b.down)
+	}
+	for _, s := range layers {
+		if s != nil && s.c.Len()/s.spec.cout < 2 {
+			return fmt.Errorf("gpu: trainer: %s: a batch of %d clips gives output %v, one value per channel; batch norm needs more when training", s.spec.conv, tr.bound, s.c.shape)
+		}
+	}
 	return nil
 }
 
@@ -464,6 +474,9 @@ func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 	if err := tr.bind(len(y)); err != nil {
 		return 0, err
 	}
+	if err := tr.batchNormFits(); err != nil {
+		return 0, err
+	}
 	step := AdamStep{LR: tr.opt.LR, Beta1: tr.opt.Beta1, Beta2: tr.opt.Beta2, Eps: tr.opt.Eps, WeightDecay: tr.opt.WeightDecay, Step: tr.adamStep + 1}
 	if _, err := step.scalars(); err != nil {
 		return 0, err
@@ -475,7 +488,7 @@ func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 	if err := e.Upload(tr.y, y); err != nil {
 		return 0, err
 	}
-	if err := tr.forward(); err != nil {
+	if err := tr.forward(true); err != nil {
 		return 0, err
 	}
 	tr.forwards++
@@ -506,6 +519,37 @@ func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 	return loss, nil
 }
 
+// Predict runs the model in evaluation mode (batch norm with the running
+// statistics, no dropout) on the device's current weights and writes the
+// logit of each clip of x into logits: x holds len(logits) clips, any
+// number, which go through the network up to n at a time. It changes no
+// weight or statistic.
+func (tr *Trainer) Predict(ctx context.Context, x, logits []float32) error {
+	clip := tr.full.x.Len() / tr.n
+	if len(x) != len(logits)*clip {
+		return fmt.Errorf("gpu: predict: %d values for %d logits, want %d values per clip (clips of %v)", len(x), len(logits), clip, tr.full.x.shape[1:])
+	}
+	for off := 0; off < len(logits); off += tr.n {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m := min(tr.n, len(logits)-off)
+		if err := tr.bind(m); err != nil {
+			return err
+		}
+		if err := tr.e.Upload(tr.x, x[off*clip:(off+m)*clip]); err != nil {
+			return err
+		}
+		if err := tr.forward(false); err != nil {
+			return err
+		}
+		if err := tr.e.Download(logits[off:off+m], tr.logits); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // nonFiniteGradient names the first parameter whose gradient is NaN or
 // infinite.
 func (tr *Trainer) nonFiniteGradient() error {
@@ -523,12 +567,16 @@ func (tr *Trainer) nonFiniteGradient() error {
 	return errors.New("gpu: trainer: a gradient is not finite; no parameter was updated")
 }
 
-func (tr *Trainer) convBN(s *convBNState, in *Tensor, relu bool) error {
+func (tr *Trainer) convBN(s *convBNState, in *Tensor, relu, train bool) error {
 	e := tr.e
 	if err := e.Conv3d(in, s.w, s.c, s.spec.params()); err != nil {
 		return fmt.Errorf("%s: %w", s.spec.conv, err)
 	}
-	if err := e.BatchNormTrain(s.c, s.y, &s.bn); err != nil {
+	bn := e.BatchNormInfer
+	if train {
+		bn = e.BatchNormTrain
+	}
+	if err := bn(s.c, s.y, &s.bn); err != nil {
 		return fmt.Errorf("%s: %w", s.spec.bn, err)
 	}
 	if relu {
@@ -537,22 +585,24 @@ func (tr *Trainer) convBN(s *convBNState, in *Tensor, relu bool) error {
 	return nil
 }
 
-func (tr *Trainer) forward() error {
+// forward runs the network on the bound batch in training mode (batch
+// statistics, running statistics updated) or evaluation mode.
+func (tr *Trainer) forward(train bool) error {
 	e := tr.e
-	if err := tr.convBN(tr.stem, tr.x, true); err != nil {
+	if err := tr.convBN(tr.stem, tr.x, true, train); err != nil {
 		return err
 	}
 	cur := tr.stem.y
 	for _, b := range tr.blocks {
-		if err := tr.convBN(b.conv1, b.in, true); err != nil {
+		if err := tr.convBN(b.conv1, b.in, true, train); err != nil {
 			return err
 		}
-		if err := tr.convBN(b.conv2, b.conv1.y, false); err != nil {
+		if err := tr.convBN(b.conv2, b.conv1.y, false, train); err != nil {
 			return err
 		}
 		short := b.in
 		if b.down != nil {
-			if err := tr.convBN(b.down, b.in, false); err != nil {
+			if err := tr.convBN(b.down, b.in, false, train); err != nil {
 				return err
 			}
 			short = b.down.y

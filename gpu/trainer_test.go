@@ -686,3 +686,67 @@ func TestTrainerSmallerBatchesAndDropout(t *testing.T) {
 		t.Error("SetLogitDropout(1) succeeded")
 	}
 }
+
+// TestTrainerPredict: Predict gives the CPU's evaluation-mode logits (batch
+// norm with running statistics) for more clips than the trainer holds, and
+// changes no weight or statistic.
+func TestTrainerPredict(t *testing.T) {
+	testPredict(t, NewHostEngine(), tinyConfig, 1e-5)
+}
+
+// testPredict checks Predict on e: after three training steps, the logits
+// of 7 clips, 3 at a time, within rtol of the CPU's.
+func testPredict(t *testing.T, e *Engine, cfg resnet3d.Config, rtol float64) {
+	ctx := context.Background()
+	const n, tt, h, w, clips = 3, 4, 20, 20, 7
+	m, _ := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 2)))
+	tr, err := NewTrainer(e, m, n, tt, h, w, 1, nn.NewAdam(1e-2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	data := rand.New(rand.NewPCG(5, 5))
+	for range 3 { // move the running statistics away from 0 and 1
+		x, y := batch(data, cfg, n, tt, h, w)
+		if _, err := tr.Step(ctx, x, y); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tr.SyncToHost(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := nn.StateDict(m)
+	snap := map[string][]float32{}
+	for k, v := range before {
+		snap[k] = slices.Clone(v.Data())
+	}
+	x, _ := batch(data, cfg, clips, tt, h, w)
+	got := make([]float32, clips)
+	if err := tr.Predict(ctx, x, got); err != nil {
+		t.Fatal(err)
+	}
+	g := nn.NewGraph(false, nil)
+	xn := g.Input("x", clips, 3, tt, h, w)
+	logits, err := m.Forward(g, xn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := nn.NewEvaluator(g)
+	defer prog.Close()
+	if _, err := prog.Run(ctx, nn.Feed{Node: xn, Data: x}); err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "logits", got, values(t, logits.Value()), rtol)
+	if err := tr.SyncToHost(); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := nn.StateDict(m)
+	for k, v := range after {
+		if !slices.Equal(v.Data(), snap[k]) {
+			t.Errorf("Predict changed %s", k)
+		}
+	}
+	if err := tr.Predict(ctx, x[:10], got[:1]); err == nil {
+		t.Error("Predict with a short clip succeeded")
+	}
+}

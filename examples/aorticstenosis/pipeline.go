@@ -145,7 +145,7 @@ func openDevice(device string, log *slog.Logger) (*gpu.Engine, error) {
 		}
 		return nil, fmt.Errorf("-device cuda: %w", err)
 	}
-	log.Info("fine-tuning trains on the GPU; pretraining, evaluation and Grad-CAM run on the CPU", "gpu", e.Name())
+	log.Info("fine-tuning and evaluation run on the GPU; pretraining and Grad-CAM on the CPU", "gpu", e.Name())
 	return e, nil
 }
 
