@@ -143,6 +143,16 @@ func TestCUDATinyTrainerMatchesCPU(t *testing.T) {
 	compareWithCPU(t, e, tinyConfig, 3, 4, 20, 20, gpuStepTol)
 }
 
+// TestCUDASSLTrainerMatchesCPU: MI-SimCLR+FO steps of R3D-18 and SimCLR
+// steps of the tiny encoder on the GPU against pretrain's graph on the CPU.
+func TestCUDASSLTrainerMatchesCPU(t *testing.T) {
+	e := requireCUDA(t)
+	r3d := resnet3d.R3D18(1)
+	r3d.NumClasses = 0
+	compareSSLWithCPU(t, e, r3d, 4, 3, 8, 32, 32, true, gpuStepTol) // groups 0, 0, 1
+	compareSSLWithCPU(t, e, tinyEncoder, 0, 3, 4, 20, 20, false, gpuStepTol)
+}
+
 // TestCUDAPredict: evaluation-mode logits of the tiny model and R3D-18 on
 // the GPU, against the CPU's.
 func TestCUDAPredict(t *testing.T) {

@@ -1,0 +1,324 @@
+package gpu
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/vidssl/vidssl/contrastive"
+	"github.com/vidssl/vidssl/nn"
+	"github.com/vidssl/vidssl/pretext"
+	"github.com/vidssl/vidssl/resnet3d"
+)
+
+// sslModel is an encoder with its heads.
+type sslModel struct {
+	enc   *resnet3d.Model
+	proj  *contrastive.ProjectionHead
+	order *pretext.OrderHead
+}
+
+func newSSLModel(t *testing.T, cfg resnet3d.Config, k int) sslModel {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(5, 6))
+	enc, err := resnet3d.New(cfg, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sslModel{enc: enc}
+	if m.proj, err = contrastive.NewProjectionHead(cfg.FeatureDim(), rng); err != nil {
+		t.Fatal(err)
+	}
+	if k > 0 {
+		if m.order, err = pretext.NewOrderHead(cfg.FeatureDim(), k, rng); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
+}
+
+func (m sslModel) params() []*nn.Param {
+	ps := append(m.enc.Params(), m.proj.Params()...)
+	if m.order != nil {
+		ps = append(ps, m.order.Params()...)
+	}
+	return ps
+}
+
+// sslCPU is pretrain's training graph (see pretrain.Run) on the CPU.
+type sslCPU struct {
+	prog           *nn.Program
+	x1, x2, groups *G.Node
+	y1, y2         *G.Node
+	ntxent         *G.Node
+	ce1, ce2       *G.Node
+	o1, o2         *G.Node
+}
+
+func buildSSLCPU(t *testing.T, m sslModel, n, tt, h, w int, masked bool, cfg SSLConfig, opt *nn.Adam) *sslCPU {
+	t.Helper()
+	g := nn.NewGraph(true, nil)
+	s := &sslCPU{}
+	in := m.enc.Config.InChannels
+	s.x1, s.x2 = g.Input("view1", n, in, tt, h, w), g.Input("view2", n, in, tt, h, w)
+	must := func(n *G.Node, err error) *G.Node {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	o1, err := m.enc.ForwardAll(g, s.x1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2, err := m.enc.ForwardAll(g, s.x2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z1, z2 := must(m.proj.Forward(g, o1.Features)), must(m.proj.Forward(g, o2.Features))
+	if masked {
+		s.groups = g.Input("groups", n)
+	}
+	s.ntxent = must(contrastive.NTXent(z1, z2, s.groups, cfg.Tau))
+	loss := must(G.Mul(s.ntxent, G.NewConstant(float32(cfg.ContrastiveWeight))))
+	if m.order != nil {
+		s.y1, s.y2 = g.Input("order1", n), g.Input("order2", n)
+		s.o1, s.o2 = must(m.order.Forward(g, o1.Features)), must(m.order.Forward(g, o2.Features))
+		s.ce1, s.ce2 = must(pretext.Loss(s.o1, s.y1)), must(pretext.Loss(s.o2, s.y2))
+		order := must(G.Mul(must(G.Add(s.ce1, s.ce2)), G.NewConstant(float32(cfg.OrderWeight/2))))
+		loss = must(G.Add(loss, order))
+	}
+	if s.prog, err = nn.NewTrainer(g, loss, opt); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// compareSSLWithCPU runs two self-supervised steps on e and on the CPU, each
+// from the engine's state, and compares them as compareWithCPU does: the
+// loss and its parts, every gradient, the running statistics and
+// num_batches_tracked with the CPU's, the updates and Adam moments with a
+// host Adam fed the engine's gradients.
+func compareSSLWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, k, n, tt, h, w int, masked bool, tol stepTol) {
+	t.Helper()
+	ctx := context.Background()
+	mCPU, mDev, mRef := newSSLModel(t, cfg, k), newSSLModel(t, cfg, k), newSSLModel(t, cfg, k)
+	scfg := SSLConfig{Tau: 0.5, ContrastiveWeight: 0.7, OrderWeight: 1.3}
+	adam := func() *nn.Adam {
+		a := nn.NewAdam(1e-3)
+		a.WeightDecay = 1e-4
+		return a
+	}
+	optCPU, optDev := adam(), adam()
+	cpu := buildSSLCPU(t, mCPU, n, tt, h, w, masked, scfg, optCPU)
+	defer cpu.prog.Close()
+	tr, err := NewSSLTrainer(e, mDev.enc, mDev.proj, mDev.order, n, tt, h, w, scfg, optDev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	byName := func(ps []*nn.Param) map[string]*nn.Param {
+		out := map[string]*nn.Param{}
+		for _, p := range ps {
+			out[p.Name] = p
+		}
+		return out
+	}
+	cpuParams, refParams := byName(mCPU.params()), byName(mRef.params())
+	rng := rand.New(rand.NewPCG(7, 8))
+	var wg, wu, ws worst
+	for step := 1; step <= 2; step++ {
+		before := map[string][]float32{}
+		for _, p := range mDev.params() {
+			before[p.Name] = slices.Clone(p.Data())
+			copy(cpuParams[p.Name].Data(), p.Data())
+		}
+		adamBefore := optDev.State()
+		if step > 1 {
+			if err := optCPU.SetState(adamBefore); err != nil {
+				t.Fatal(err)
+			}
+		}
+		x1 := randSlice(rng, n*cfg.InChannels*tt*h*w, 1)
+		x2 := randSlice(rng, n*cfg.InChannels*tt*h*w, 1)
+		feeds := []nn.Feed{{Node: cpu.x1, Data: x1}, {Node: cpu.x2, Data: x2}}
+		var groups, l1, l2 []int
+		if masked {
+			groups = make([]int, n)
+			for i := range groups {
+				groups[i] = i / 2 // pairs of pairs share a study
+			}
+			feeds = append(feeds, nn.Feed{Node: cpu.groups, Data: floats(groups)})
+		}
+		if k > 0 {
+			l1, l2 = make([]int, n), make([]int, n)
+			for i := range l1 {
+				l1[i], l2[i] = rng.IntN(mDev.order.Classes()), rng.IntN(mDev.order.Classes())
+			}
+			feeds = append(feeds, nn.Feed{Node: cpu.y1, Data: floats(l1)}, nn.Feed{Node: cpu.y2, Data: floats(l2)})
+		}
+		lossCPU, err := cpu.prog.Run(ctx, feeds...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tr.Step(ctx, x1, x2, groups, l1, l2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ntx, _ := nn.ScalarValue(cpu.ntxent.Value())
+		want := []float32{lossCPU, ntx}
+		if k > 0 {
+			c1, _ := nn.ScalarValue(cpu.ce1.Value())
+			c2, _ := nn.ScalarValue(cpu.ce2.Value())
+			want = append(want, (c1+c2)/2)
+			hits := 0
+			for i, o := range []*G.Node{cpu.o1, cpu.o2} {
+				acc, err := pretext.Accuracy(values(t, o.Value()), [][]int{l1, l2}[i], mDev.order.Classes())
+				if err != nil {
+					t.Fatal(err)
+				}
+				hits += int(acc*float64(n) + 0.5)
+			}
+			if hits != got.OrderHits {
+				t.Errorf("step %d: %d order hits on the engine, %d on the CPU", step, got.OrderHits, hits)
+			}
+		}
+		have := []float32{float32(got.Loss), float32(got.NTXent), float32(got.Order)}[:len(want)]
+		closeTo(t, fmt.Sprintf("step %d loss, NT-Xent, order", step), have, want, tol.loss)
+		t.Logf("step %d: loss %.7f on the CPU, %.7f on %s (NT-Xent %.5f, order %.5f, %d order hits)", step, lossCPU, got.Loss, e.Name(), got.NTXent, got.Order, got.OrderHits)
+		if err := tr.SyncToHost(); err != nil {
+			t.Fatal(err)
+		}
+		grads, err := tr.Gradients()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gv := nn.GradValues(cpu.prog.Grads())
+		var learn []*nn.Param
+		var devGrads [][]float32
+		for i, p := range cpu.prog.Params() {
+			wg.check(t, fmt.Sprintf("step %d gradient", step), p.Name, grads[p.Name], values(t, gv[i]), tol.grad)
+			rp := refParams[p.Name]
+			copy(rp.Data(), before[p.Name])
+			learn, devGrads = append(learn, rp), append(devGrads, grads[p.Name])
+		}
+		if len(learn) != len(tr.learn) {
+			t.Fatalf("the CPU trains %d parameters, the engine %d", len(learn), len(tr.learn))
+		}
+		dev := byName(mDev.params())
+		for _, p := range mCPU.params() {
+			d := dev[p.Name].Data()
+			switch {
+			case strings.HasSuffix(p.Name, "num_batches_tracked"):
+				if d[0] != p.Data()[0] {
+					t.Errorf("step %d: %s = %v on the engine, %v on the CPU", step, p.Name, d[0], p.Data()[0])
+				}
+			case p.Buffer:
+				ws.check(t, fmt.Sprintf("step %d running statistic", step), p.Name, d, p.Data(), tol.state)
+			}
+		}
+		ref := adam()
+		if step > 1 {
+			if err := ref.SetState(adamBefore); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ref.StepSlices(learn, devGrads); err != nil {
+			t.Fatal(err)
+		}
+		for _, rp := range learn {
+			d := dev[rp.Name].Data()
+			ud, ur := make([]float32, len(d)), make([]float32, len(d))
+			for i, v := range before[rp.Name] {
+				ud[i], ur[i] = d[i]-v, rp.Data()[i]-v
+			}
+			wu.check(t, fmt.Sprintf("step %d update of", step), rp.Name, ud, ur, tol.update)
+		}
+		stDev := optDev.State()
+		for key, v := range ref.State() {
+			if !strings.HasSuffix(key, ".step") {
+				ws.check(t, fmt.Sprintf("step %d Adam", step), key, values(t, stDev[key]), values(t, v), tol.state)
+			}
+		}
+	}
+	t.Logf("largest relative L2 errors: gradient %.2g (%s), update %.2g (%s), state %.2g (%s)", wg.err, wg.name, wu.err, wu.name, ws.err, ws.name)
+}
+
+func floats(v []int) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+// tinyEncoder is tinyConfig without fc.
+var tinyEncoder = resnet3d.Config{InChannels: 3, Width: 4, Blocks: [4]int{1, 1, 1, 1}}
+
+// TestSSLTrainerMatchesCPU: the self-supervised step on the host engine
+// (the CUDA engine's code with plain-Go ops) against pretrain's graph on the
+// CPU, with and without frame order and same-group masking.
+func TestSSLTrainerMatchesCPU(t *testing.T) {
+	tol := stepTol{loss: 1e-5, grad: 1e-4, update: 1e-5, state: 1e-5}
+	t.Run("MI-SimCLR+FO", func(t *testing.T) { compareSSLWithCPU(t, NewHostEngine(), tinyEncoder, 4, 4, 4, 20, 20, true, tol) })
+	t.Run("SimCLR", func(t *testing.T) { compareSSLWithCPU(t, NewHostEngine(), tinyEncoder, 0, 3, 4, 20, 20, false, tol) })
+}
+
+func TestSSLTrainerErrors(t *testing.T) {
+	ctx := context.Background()
+	m := newSSLModel(t, tinyEncoder, 4)
+	scfg := SSLConfig{Tau: 0.1, ContrastiveWeight: 1, OrderWeight: 1}
+	e := NewHostEngine()
+	if _, err := NewSSLTrainer(e, m.enc, m.proj, m.order, 2, 4, 20, 20, SSLConfig{Tau: 0, ContrastiveWeight: 1}, nn.NewAdam(1e-3)); err == nil {
+		t.Error("temperature 0 accepted")
+	}
+	withFC, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 1)))
+	if _, err := NewSSLTrainer(e, withFC, m.proj, nil, 2, 4, 20, 20, scfg, nn.NewAdam(1e-3)); err == nil {
+		t.Error("an encoder with fc accepted")
+	}
+	tr, err := NewSSLTrainer(e, m.enc, m.proj, m.order, 2, 4, 20, 20, scfg, nn.NewAdam(1e-3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	clip := 3 * 4 * 20 * 20
+	x := make([]float32, 2*clip)
+	for _, c := range []struct {
+		name           string
+		x1, x2         []float32
+		groups, o1, o2 []int
+	}{
+		{"3 pairs", make([]float32, 3*clip), make([]float32, 3*clip), nil, []int{0, 0, 0}, []int{0, 0, 0}},
+		{"views of different sizes", x, x[:clip], nil, []int{0}, []int{0}},
+		{"no order labels", x, x, nil, nil, nil},
+		{"order class 24", x, x, nil, []int{0, 24}, []int{0, 1}},
+		{"one group id", x, x, []int{1}, []int{0, 1}, []int{0, 1}},
+	} {
+		if _, err := tr.Step(ctx, c.x1, c.x2, c.groups, c.o1, c.o2); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+	}
+	nan := slices.Clone(x)
+	nan[5] = float32(nan32())
+	before := slices.Clone(m.proj.First.Weight.Data())
+	if _, err := tr.Step(ctx, nan, x, nil, []int{0, 1}, []int{2, 3}); err == nil {
+		t.Error("a NaN input gave no error")
+	}
+	if err := tr.SyncToHost(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(before, m.proj.First.Weight.Data()) {
+		t.Error("a failed step changed the projection head")
+	}
+}
+
+func nan32() float64 {
+	var zero float64
+	return zero / zero
+}
