@@ -24,11 +24,16 @@
 // tests use, on every machine, to check the trainer against nn's CPU
 // training step.
 //
-// A [Trainer] walks a resnet3d.Model by its Config and torchvision's
-// parameter names. Parameters, gradients and Adam moments each live in one
-// device allocation, so the optimiser is one kernel launch per step;
-// SyncToHost copies parameters, batch-norm buffers and the Adam state back
-// into the model and the nn.Adam for checkpoints and CPU evaluation:
+// A [Trainer] runs the fine-tuning step (BCEWithLogits on the single logit,
+// optionally after dropout, as finetune does) and evaluation-mode
+// predictions; an [SSLTrainer] runs pretrain's self-supervised step (two
+// views, projection head, frame-order head, NT-Xent). Both walk a
+// resnet3d.Model by its Config and torchvision's parameter names and take
+// batches smaller than the one they were made for. Parameters, gradients
+// and Adam moments each live in one device allocation, so the optimiser is
+// one kernel launch per step; SyncToHost copies parameters, batch-norm
+// buffers and the Adam state back into the model and the nn.Adam for
+// checkpoints and CPU evaluation:
 //
 //	e, err := gpu.OpenCUDA(gpu.CUDAOptions{AllowTF32: true})
 //	if err != nil {
