@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vidssl/vidssl/contrastive"
+	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
 )
@@ -127,6 +128,13 @@ type Config struct {
 	Workers int
 	// CacheBytes caps the loader's cache of decoded videos (0: no cache).
 	CacheBytes int64
+
+	// Engine, when not nil, runs the training steps on it (a GPU opened
+	// with gpu.OpenCUDA) with a gpu.SSLTrainer: the model's weights,
+	// batch-norm statistics and Adam state stay on the engine and come back
+	// to the model for every checkpoint. Losses match the CPU's to float32
+	// rounding. The caller closes the engine. nil trains on the CPU.
+	Engine *gpu.Engine `json:"-"`
 
 	// Decode reads a video file; nil means video.ReadFile.
 	Decode func(path string) (*video.Video, error) `json:"-"`

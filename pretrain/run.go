@@ -14,6 +14,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/vidssl/vidssl/contrastive"
+	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/pretext"
 	"github.com/vidssl/vidssl/video"
@@ -114,7 +115,8 @@ type runner struct {
 	st      runState
 	resumed string
 	graph   *stepGraph
-	saved   *Position // position of the newest checkpoint on disk; nil: none
+	dev     *gpu.SSLTrainer // with cfg.Engine: made at the first step
+	saved   *Position       // position of the newest checkpoint on disk; nil: none
 }
 
 func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
@@ -219,6 +221,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	defer func() {
 		if r.graph != nil {
 			r.graph.prog.Close()
+		}
+		if r.dev != nil {
+			r.dev.Close()
 		}
 	}()
 	if r.st.Position.Epoch >= r.cfg.Epochs {
@@ -335,6 +340,11 @@ func (r *runner) interrupt(ctx context.Context) error {
 // interrupted checkpoints it supersedes (all others: none is further along,
 // since the run resumed from the furthest).
 func (r *runner) save(path string) error {
+	if r.dev != nil {
+		if err := r.dev.SyncToHost(); err != nil {
+			return fmt.Errorf("pretrain: %s: %w", r.cfg.Engine.Name(), err)
+		}
+	}
 	if err := saveCheckpoint(path, r.model, r.opt, &r.st); err != nil {
 		return err
 	}
@@ -444,6 +454,9 @@ func (r *runner) trainStep(ctx context.Context, step *video.Step) (stepOut, erro
 	v1, v2 := step.Views[0], step.Views[1]
 	if v1.Shape != v2.Shape {
 		return stepOut{}, fmt.Errorf("views of shapes %v and %v", v1.Shape, v2.Shape)
+	}
+	if r.cfg.Engine != nil {
+		return r.deviceStep(ctx, v1, v2)
 	}
 	if r.graph == nil {
 		g, err := r.build(v1.Shape)

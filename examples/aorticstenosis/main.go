@@ -45,7 +45,7 @@ func main() {
 	flag.Uint64Var(&o.Seed, "seed", 0, "seed of the label subsets, initialisations and data order")
 	flag.StringVar(&o.Stages, "stages", "all", "comma-separated stages to run: data, pretrain, finetune, gradcam, report (or all)")
 	flag.IntVar(&o.Workers, "workers", runtime.GOMAXPROCS(0), "goroutines decoding videos")
-	flag.StringVar(&o.Device, "device", "auto", "where fine-tuning trains: cpu, cuda (an NVIDIA GPU through CUDA 12/13 and cuDNN 9, found at run time), or auto (cuda when usable, else cpu)")
+	flag.StringVar(&o.Device, "device", "auto", "where pretraining, fine-tuning and evaluation run: cpu, cuda (an NVIDIA GPU through CUDA 12/13 and cuDNN 9, found at run time), or auto (cuda when usable, else cpu)")
 	flag.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()

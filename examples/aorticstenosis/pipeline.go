@@ -145,7 +145,7 @@ func openDevice(device string, log *slog.Logger) (*gpu.Engine, error) {
 		}
 		return nil, fmt.Errorf("-device cuda: %w", err)
 	}
-	log.Info("fine-tuning and evaluation run on the GPU; pretraining and Grad-CAM on the CPU", "gpu", e.Name())
+	log.Info("pretraining, fine-tuning and evaluation run on the GPU; Grad-CAM on the CPU", "gpu", e.Name())
 	return e, nil
 }
 
@@ -261,6 +261,7 @@ func (pl *pipeline) pretrain(ctx context.Context) error {
 		cfg.Seed = pl.o.Seed
 		cfg.Workers = pl.o.Workers
 		cfg.Preprocess = pl.preprocess()
+		cfg.Engine = pl.engine
 		dir := filepath.Join(pl.o.Out, "pretrain", m.String())
 		if !pl.o.stage("pretrain") {
 			ck, _, err := pretrain.LatestCheckpoint(dir)

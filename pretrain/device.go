@@ -1,0 +1,50 @@
+package pretrain
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/vidssl/vidssl/contrastive"
+	"github.com/vidssl/vidssl/gpu"
+	"github.com/vidssl/vidssl/video"
+)
+
+// deviceStep runs a training step on cfg.Engine, making the trainer (from
+// the model's and the optimiser's current state) at the first step; every
+// batch has the first one's shape (DropLast).
+func (r *runner) deviceStep(ctx context.Context, v1, v2 *video.Batch) (stepOut, error) {
+	cfg := r.cfg
+	s := v1.Shape
+	if r.dev == nil {
+		tr, err := gpu.NewSSLTrainer(cfg.Engine, r.model.Encoder, r.model.Projector, r.model.Order, s[0], s[2], s[3], s[4],
+			gpu.SSLConfig{Tau: cfg.Tau, ContrastiveWeight: cfg.ContrastiveWeight, OrderWeight: cfg.OrderWeight}, r.opt)
+		if err != nil {
+			return stepOut{}, fmt.Errorf("%s: %w", cfg.Engine.Name(), err)
+		}
+		r.dev = tr
+	}
+	var groups, l1, l2 []int
+	if cfg.MaskSameGroup {
+		codes := contrastive.GroupCodes(v1.Groups)
+		groups = make([]int, len(codes))
+		for i, c := range codes {
+			groups[i] = int(c)
+		}
+	}
+	if r.model.Order != nil {
+		l1, l2 = v1.Labels, v2.Labels
+	}
+	loss, err := r.dev.Step(ctx, v1.Data, v2.Data, groups, l1, l2)
+	if err != nil {
+		return stepOut{}, err
+	}
+	out := stepOut{loss: loss.Loss, ntxent: loss.NTXent, order: loss.Order}
+	if r.model.Order != nil {
+		out.hits, out.samples = loss.OrderHits, len(l1)+len(l2)
+	}
+	if math.IsNaN(out.loss) || math.IsInf(out.loss, 0) {
+		return stepOut{}, fmt.Errorf("loss is %v", out.loss)
+	}
+	return out, nil
+}

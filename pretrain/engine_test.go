@@ -1,0 +1,88 @@
+package pretrain
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/vidssl/vidssl/gpu"
+)
+
+// TestRunOnEngine pretrains MI-SimCLR+FO (masking on) on gpu's host engine
+// (the GPU trainer's code with plain-Go ops) and on the CPU: every epoch's
+// losses and frame-order accuracy agree, and so do the final weights; a
+// run resumed on the engine from the CPU's checkpoint continues it.
+func TestRunOnEngine(t *testing.T) {
+	testRunOn(t, gpu.NewHostEngine(), 1e-4, 1e-3)
+}
+
+// TestRunOnCUDA is TestRunOnEngine on a GPU; it skips without one.
+func TestRunOnCUDA(t *testing.T) {
+	if err := gpu.CUDAAvailable(); err != nil {
+		t.Skipf("no CUDA device: %v", err)
+	}
+	e, err := gpu.OpenCUDA(gpu.CUDAOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	testRunOn(t, e, 1e-2, 5e-2)
+}
+
+func testRunOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
+	ctx := context.Background()
+	m := testData(t)
+	cfg := tinyConfig(MISimCLRFO)
+	cfg.Epochs = 2
+	cfg.CheckpointEvery = 1
+	var results [2]*Result
+	for i, eng := range []*gpu.Engine{nil, e} {
+		cfg.Engine = eng
+		res, err := Run(ctx, cfg, m, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		results[i] = res
+	}
+	hc, hd := results[0].History, results[1].History
+	if len(hc) != 2 || len(hd) != 2 {
+		t.Fatalf("%d and %d epochs", len(hc), len(hd))
+	}
+	for i := range hc {
+		t.Logf("epoch %d: loss %.6f / %.6f, NT-Xent %.6f / %.6f, order %.6f / %.6f, accuracy %.3f / %.3f (CPU / %s)", i+1,
+			hc[i].Loss, hd[i].Loss, hc[i].NTXent, hd[i].NTXent, hc[i].Order, hd[i].Order, hc[i].OrderAccuracy, hd[i].OrderAccuracy, e.Name())
+		for _, l := range [][2]float64{{hc[i].Loss, hd[i].Loss}, {hc[i].NTXent, hd[i].NTXent}, {hc[i].Order, hd[i].Order}} {
+			if math.Abs(l[0]-l[1]) > lossTol*math.Abs(l[0]) {
+				t.Errorf("epoch %d: %v on the CPU, %v on the engine", i+1, l[0], l[1])
+			}
+		}
+	}
+	// One epoch on the CPU, then the second on the engine from its
+	// checkpoint: the second epoch is the all-CPU run's.
+	dir := t.TempDir()
+	cfg.Engine, cfg.Epochs = nil, 1
+	if _, err := Run(ctx, cfg, m, dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Engine, cfg.Epochs = e, 2
+	res, err := Run(ctx, cfg, m, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ResumedFrom == "" || len(res.History) != 2 || math.Abs(res.History[1].Loss-hc[1].Loss) > lossTol*hc[1].Loss {
+		t.Errorf("resumed on the engine from %q: history %+v, want epoch 2's loss %v", res.ResumedFrom, res.History, hc[1].Loss)
+	}
+	sc, _ := results[0].Model.State()
+	sd, _ := results[1].Model.State()
+	for name, v := range sc {
+		c, d := v.Data().([]float32), sd[name].Data().([]float32)
+		var num, den float64
+		for j := range c {
+			num += float64(c[j]-d[j]) * float64(c[j]-d[j])
+			den += float64(c[j]) * float64(c[j])
+		}
+		if den > 0 && math.Sqrt(num/den) > weightTol {
+			t.Errorf("%s: relative L2 difference %.3g between the CPU's and the engine's final weights", name, math.Sqrt(num/den))
+		}
+	}
+}
