@@ -14,10 +14,11 @@
 #    gradient, running statistic and Adam moment tensor within 1e-2 and
 #    each parameter change within 5e-2 in relative L2 norm (see gpuStepTol
 #    in gpu/cuda_test.go for why per tensor).
-# 3. Fine-tunes a tiny model on echosynth videos on the GPU and on the CPU
-#    (finetune's TestFineTuneOnCUDA: losses within 1e-2, weights within
-#    5e-2) and runs the tiny preset of examples/aorticstenosis with
-#    -device cuda (built here, or .gpu/bin/finetune.test and
+# 3. Fine-tunes and pretrains (MI-SimCLR+FO) a tiny model on echosynth
+#    videos on the GPU and on the CPU (finetune's TestFineTuneOnCUDA and
+#    pretrain's TestRunOnCUDA: losses within 1e-2, weights within 5e-2) and
+#    runs the tiny preset of examples/aorticstenosis with -device cuda
+#    (built here, or .gpu/bin/{finetune,pretrain}.test and
 #    .gpu/bin/aorticstenosis built elsewhere).
 # 4. Benchmarks an R3D-18 training step at (88, 3, 16, 112, 112), or the
 #    largest batch that fits, in Go and, when a python with CUDA torch is
@@ -55,7 +56,7 @@ if [ -z "$BIN" ]; then
 fi
 
 echo "== equivalence tests (device ops and R3D-18 steps vs CPU)"
-timeout 150 "$BIN" -test.v -test.count=1 -test.timeout=145s \
+timeout 240 "$BIN" -test.v -test.count=1 -test.timeout=235s \
 	-test.run 'TestOpsMatchNN|TestCUDA' 2>&1 | tee "$OUT/equivalence.log" |
 	grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:|BENCH' | grep -v '^=== RUN'
 rc=${PIPESTATUS[0]}
@@ -77,19 +78,23 @@ testbin() {
 	fi
 }
 
-echo "== fine-tuning on the GPU vs the CPU (finetune.FineTune with Config.Engine)"
-FT=$(testbin finetune finetune)
-if [ -z "$FT" ]; then
-	echo "FAIL: no finetune test binary"
-	status=1
-else
-	(cd finetune && timeout 150 "$FT" -test.v -test.count=1 -test.timeout=145s -test.run 'TestFineTuneOnCUDA$') 2>&1 |
-		tee "$OUT/finetune.log" | grep -E '^(--- |PASS|FAIL|ok|panic)|_test.go:'
-	if [ "${PIPESTATUS[0]}" -ne 0 ] || ! grep -q -- '--- PASS: TestFineTuneOnCUDA' "$OUT/finetune.log"; then
-		echo "FAIL: fine-tuning on the GPU (log $OUT/finetune.log)"
+for t in finetune:TestFineTuneOnCUDA pretrain:TestRunOnCUDA; do
+	pkg=${t%%:*}
+	name=${t#*:}
+	echo "== $pkg on the GPU vs the CPU ($name)"
+	BINP=$(testbin "$pkg" "$pkg")
+	if [ -z "$BINP" ]; then
+		echo "FAIL: no $pkg test binary"
+		status=1
+		continue
+	fi
+	(cd "$pkg" && timeout 150 "$BINP" -test.v -test.count=1 -test.timeout=145s -test.run "$name\$") 2>&1 |
+		tee "$OUT/$pkg.log" | grep -E '^(--- |PASS|FAIL|ok|panic)|_test.go:'
+	if [ "${PIPESTATUS[0]}" -ne 0 ] || ! grep -q -- "--- PASS: $name" "$OUT/$pkg.log"; then
+		echo "FAIL: $pkg on the GPU (log $OUT/$pkg.log)"
 		status=1
 	fi
-fi
+done
 
 echo "== pipeline: examples/aorticstenosis -preset tiny -device cuda"
 EX=""
