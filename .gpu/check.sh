@@ -23,11 +23,14 @@
 # 4. Benchmarks an R3D-18 training step at (88, 3, 16, 112, 112), or the
 #    largest batch that fits, in Go and, when a python with CUDA torch is
 #    found, in PyTorch eager with cudnn.benchmark on the same GPU, and
-#    prints clips/s and the ratio.
+#    prints clips/s and the ratio; then the same for the self-supervised
+#    step (MI-SimCLR+FO, 392 pairs of 4 x 112 x 112 clips, or the most
+#    that fit; .gpu/bench_ssl_torch.py), in pairs/s.
 #
 # Logs go to $OUT (default /tmp/vidssl-gpu). Library search: see
 # internal/cuda (VIDSSL_CUDA_LIB_DIR, LD_LIBRARY_PATH, system and pip
-# nvidia/*/lib directories). BATCH, STEPS and TF32 (1) tune the benchmark.
+# nvidia/*/lib directories). BATCH, PAIRS, STEPS and TF32 (1) tune the
+# benchmarks.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/vidssl-gpu}
@@ -150,4 +153,24 @@ if [ -z "$PT_LINE" ]; then
 fi
 PT_CPS=$(sed -n 's/.* clips_per_s=\([0-9.]*\).*/\1/p' <<<"$PT_LINE")
 awk -v g="$GO_CPS" -v p="$PT_CPS" -v b="$B" 'BEGIN { printf "RESULT batch=%d go_clips_per_s=%.2f torch_clips_per_s=%.2f go/torch=%.3f\n", b, g, p, g / p }'
+
+echo "== benchmark: self-supervised step (MI-SimCLR+FO, two views of 4 x 112 x 112), Go then PyTorch"
+VIDSSL_GPU_BENCH=1 VIDSSL_GPU_BENCH_PAIRS=${PAIRS:-392} VIDSSL_GPU_BENCH_STEPS=${STEPS:-10} VIDSSL_GPU_BENCH_TF32=${TF32:-1} \
+	timeout 150 "$BIN" -test.v -test.count=1 -test.timeout=145s -test.run 'TestCUDASSLBenchmark$' 2>&1 |
+	tee "$OUT/bench_ssl_go.log" | grep -E 'BENCH|_test.go:|FAIL|panic'
+GO_LINE=$(grep '^BENCH go-ssl' "$OUT/bench_ssl_go.log" | tail -1)
+if [ -z "$GO_LINE" ]; then
+	echo "FAIL: no Go self-supervised benchmark result (log $OUT/bench_ssl_go.log)"
+	exit 1
+fi
+NP=$(sed -n 's/.* pairs=\([0-9]*\).*/\1/p' <<<"$GO_LINE")
+GO_PPS=$(sed -n 's/.* pairs_per_s=\([0-9.]*\).*/\1/p' <<<"$GO_LINE")
+(cd .gpu && timeout 150 "$PY" bench_ssl_torch.py --pairs "$NP" --steps "${STEPS:-10}" --tf32 "${TF32:-1}") 2>&1 | tee "$OUT/bench_ssl_torch.log" | grep -E 'BENCH|Error|error'
+PT_LINE=$(grep '^BENCH torch-ssl' "$OUT/bench_ssl_torch.log" | tail -1)
+if [ -z "$PT_LINE" ]; then
+	echo "SKIP: PyTorch self-supervised benchmark failed (log $OUT/bench_ssl_torch.log); Go: $GO_PPS pairs/s at $NP pairs"
+	exit $status
+fi
+PT_PPS=$(sed -n 's/.* pairs_per_s=\([0-9.]*\).*/\1/p' <<<"$PT_LINE")
+awk -v g="$GO_PPS" -v p="$PT_PPS" -v b="$NP" 'BEGIN { printf "RESULT ssl pairs=%d go_pairs_per_s=%.2f torch_pairs_per_s=%.2f go/torch=%.3f\n", b, g, p, g / p }'
 exit $status

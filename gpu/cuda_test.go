@@ -268,3 +268,77 @@ func TestCUDATrainBenchmark(t *testing.T) {
 	}
 	t.Fatal("no batch size fits")
 }
+
+// TestCUDASSLBenchmark measures MI-SimCLR+FO training steps of R3D-18 (two
+// views of 4 x 112 x 112 clips, the paper's pretraining shape; projection
+// and order heads, NT-Xent with tau 0.05, Adam; both views uploaded from
+// host memory every step) and prints a line
+//
+//	BENCH go-ssl device="..." pairs=392 pairs_per_s=... step_ms=...
+//
+// It runs only with VIDSSL_GPU_BENCH=1; VIDSSL_GPU_BENCH_PAIRS (392, the
+// paper's) is the number of pairs tried first (fewer after an out-of-memory
+// failure), VIDSSL_GPU_BENCH_STEPS and VIDSSL_GPU_BENCH_TF32 as for
+// TestCUDATrainBenchmark.
+func TestCUDASSLBenchmark(t *testing.T) {
+	if os.Getenv("VIDSSL_GPU_BENCH") == "" {
+		t.Skip("set VIDSSL_GPU_BENCH=1 to run the GPU benchmark")
+	}
+	requireCUDA(t)
+	e, err := OpenCUDA(CUDAOptions{AllowTF32: os.Getenv("VIDSSL_GPU_BENCH_TF32") != "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	const tt, h, w = 4, 112, 112
+	steps := envInt("VIDSSL_GPU_BENCH_STEPS", 10)
+	cfg := resnet3d.R3D18(1)
+	cfg.NumClasses = 0
+	m := newSSLModel(t, cfg, tt)
+	scfg := SSLConfig{Tau: 0.05, ContrastiveWeight: 1, OrderWeight: 1}
+	for n := envInt("VIDSSL_GPU_BENCH_PAIRS", 392); n >= 1; n = n * 3 / 4 {
+		tr, err := NewSSLTrainer(e, m.enc, m.proj, m.order, n, tt, h, w, scfg, nn.NewAdam(1e-4))
+		if IsOutOfMemory(err) {
+			t.Logf("%d pairs do not fit: %v", n, err)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(5, 6))
+		x1, x2 := randSlice(rng, n*3*tt*h*w, 1), randSlice(rng, n*3*tt*h*w, 1)
+		l1, l2 := make([]int, n), make([]int, n)
+		for i := range l1 {
+			l1[i], l2[i] = i%24, (i+7)%24
+		}
+		warm := time.Now()
+		for i := 0; i < 3 && err == nil; i++ {
+			_, err = tr.Step(ctx, x1, x2, nil, l1, l2)
+		}
+		if IsOutOfMemory(err) {
+			t.Logf("%d pairs run out of memory in the first steps: %v", n, err)
+			tr.Close()
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d pairs: 3 warm-up steps (with the algorithm search) took %v", n, time.Since(warm))
+		start := time.Now()
+		var loss SSLLoss
+		for range steps {
+			if loss, err = tr.Step(ctx, x1, x2, nil, l1, l2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		el := time.Since(start).Seconds()
+		fmt.Printf("BENCH go-ssl device=%q pairs=%d pairs_per_s=%.2f step_ms=%.1f loss=%.4f\n", e.Name(), n, float64(n*steps)/el, 1000*el/float64(steps), loss.Loss)
+		tr.Close()
+		return
+	}
+	t.Fatal("no batch size fits")
+}
