@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -109,42 +108,18 @@ func compareSSLWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, k, n, tt, h
 	t.Helper()
 	ctx := context.Background()
 	mCPU, mDev, mRef := newSSLModel(t, cfg, k), newSSLModel(t, cfg, k), newSSLModel(t, cfg, k)
+	hs := newStepHarness(t, tol, mCPU.params(), mDev.params(), mRef.params())
 	scfg := SSLConfig{Tau: 0.5, ContrastiveWeight: 0.7, OrderWeight: 1.3}
-	adam := func() *nn.Adam {
-		a := nn.NewAdam(1e-3)
-		a.WeightDecay = 1e-4
-		return a
-	}
-	optCPU, optDev := adam(), adam()
-	cpu := buildSSLCPU(t, mCPU, n, tt, h, w, masked, scfg, optCPU)
+	cpu := buildSSLCPU(t, mCPU, n, tt, h, w, masked, scfg, hs.optCPU)
 	defer cpu.prog.Close()
-	tr, err := NewSSLTrainer(e, mDev.enc, mDev.proj, mDev.order, n, tt, h, w, scfg, optDev)
+	tr, err := NewSSLTrainer(e, mDev.enc, mDev.proj, mDev.order, n, tt, h, w, scfg, hs.optDev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	byName := func(ps []*nn.Param) map[string]*nn.Param {
-		out := map[string]*nn.Param{}
-		for _, p := range ps {
-			out[p.Name] = p
-		}
-		return out
-	}
-	cpuParams, refParams := byName(mCPU.params()), byName(mRef.params())
 	rng := rand.New(rand.NewPCG(7, 8))
-	var wg, wu, ws worst
 	for step := 1; step <= 2; step++ {
-		before := map[string][]float32{}
-		for _, p := range mDev.params() {
-			before[p.Name] = slices.Clone(p.Data())
-			copy(cpuParams[p.Name].Data(), p.Data())
-		}
-		adamBefore := optDev.State()
-		if step > 1 {
-			if err := optCPU.SetState(adamBefore); err != nil {
-				t.Fatal(err)
-			}
-		}
+		hs.start(step)
 		x1 := randSlice(rng, n*cfg.InChannels*tt*h*w, 1)
 		x2 := randSlice(rng, n*cfg.InChannels*tt*h*w, 1)
 		feeds := []nn.Feed{{Node: cpu.x1, Data: x1}, {Node: cpu.x2, Data: x2}}
@@ -192,62 +167,9 @@ func compareSSLWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, k, n, tt, h
 		have := []float32{float32(got.Loss), float32(got.NTXent), float32(got.Order)}[:len(want)]
 		closeTo(t, fmt.Sprintf("step %d loss, NT-Xent, order", step), have, want, tol.loss)
 		t.Logf("step %d: loss %.7f on the CPU, %.7f on %s (NT-Xent %.5f, order %.5f, %d order hits)", step, lossCPU, got.Loss, e.Name(), got.NTXent, got.Order, got.OrderHits)
-		if err := tr.SyncToHost(); err != nil {
-			t.Fatal(err)
-		}
-		grads, err := tr.Gradients()
-		if err != nil {
-			t.Fatal(err)
-		}
-		gv := nn.GradValues(cpu.prog.Grads())
-		var learn []*nn.Param
-		var devGrads [][]float32
-		for i, p := range cpu.prog.Params() {
-			wg.check(t, fmt.Sprintf("step %d gradient", step), p.Name, grads[p.Name], values(t, gv[i]), tol.grad)
-			rp := refParams[p.Name]
-			copy(rp.Data(), before[p.Name])
-			learn, devGrads = append(learn, rp), append(devGrads, grads[p.Name])
-		}
-		if len(learn) != len(tr.learn) {
-			t.Fatalf("the CPU trains %d parameters, the engine %d", len(learn), len(tr.learn))
-		}
-		dev := byName(mDev.params())
-		for _, p := range mCPU.params() {
-			d := dev[p.Name].Data()
-			switch {
-			case strings.HasSuffix(p.Name, "num_batches_tracked"):
-				if d[0] != p.Data()[0] {
-					t.Errorf("step %d: %s = %v on the engine, %v on the CPU", step, p.Name, d[0], p.Data()[0])
-				}
-			case p.Buffer:
-				ws.check(t, fmt.Sprintf("step %d running statistic", step), p.Name, d, p.Data(), tol.state)
-			}
-		}
-		ref := adam()
-		if step > 1 {
-			if err := ref.SetState(adamBefore); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := ref.StepSlices(learn, devGrads); err != nil {
-			t.Fatal(err)
-		}
-		for _, rp := range learn {
-			d := dev[rp.Name].Data()
-			ud, ur := make([]float32, len(d)), make([]float32, len(d))
-			for i, v := range before[rp.Name] {
-				ud[i], ur[i] = d[i]-v, rp.Data()[i]-v
-			}
-			wu.check(t, fmt.Sprintf("step %d update of", step), rp.Name, ud, ur, tol.update)
-		}
-		stDev := optDev.State()
-		for key, v := range ref.State() {
-			if !strings.HasSuffix(key, ".step") {
-				ws.check(t, fmt.Sprintf("step %d Adam", step), key, values(t, stDev[key]), values(t, v), tol.state)
-			}
-		}
+		hs.check(step, tr.net, cpu.prog)
 	}
-	t.Logf("largest relative L2 errors: gradient %.2g (%s), update %.2g (%s), state %.2g (%s)", wg.err, wg.name, wu.err, wu.name, ws.err, ws.name)
+	hs.log()
 }
 
 func floats(v []int) []float32 {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
@@ -143,46 +144,21 @@ func compareWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, n, tt, h, w in
 		}
 		models[i] = m
 	}
-	mCPU, mDev, mRef := models[0], models[1], models[2]
-	adam := func() *nn.Adam {
-		a := nn.NewAdam(1e-3)
-		a.WeightDecay = 1e-4
-		return a
-	}
-	optCPU, optDev := adam(), adam()
+	hs := newStepHarness(t, tol, models[0].Params(), models[1].Params(), models[2].Params())
 	const pw = 1.7
-	prog, xn, yn, err := resnet3d.NewClassifierTrainer(mCPU, n, tt, h, w, pw, optCPU, nil)
+	prog, xn, yn, err := resnet3d.NewClassifierTrainer(models[0], n, tt, h, w, pw, hs.optCPU, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer prog.Close()
-	tr, err := NewTrainer(e, mDev, n, tt, h, w, pw, optDev)
+	tr, err := NewTrainer(e, models[1], n, tt, h, w, pw, hs.optDev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	byName := func(m *resnet3d.Model) map[string]*nn.Param {
-		out := map[string]*nn.Param{}
-		for _, p := range m.Params() {
-			out[p.Name] = p
-		}
-		return out
-	}
-	cpuParams, refParams := byName(mCPU), byName(mRef)
 	rng := rand.New(rand.NewPCG(7, 8))
-	var wg, wu, ws worst
 	for step := 1; step <= 2; step++ {
-		before := map[string][]float32{}
-		for _, p := range mDev.Params() {
-			before[p.Name] = slices.Clone(p.Data())
-			copy(cpuParams[p.Name].Data(), p.Data())
-		}
-		adamBefore := optDev.State()
-		if step > 1 {
-			if err := optCPU.SetState(adamBefore); err != nil {
-				t.Fatal(err)
-			}
-		}
+		hs.start(step)
 		x, y := batch(rng, cfg, n, tt, h, w)
 		lossCPU, err := prog.Run(ctx, nn.Feed{Node: xn, Data: x}, nn.Feed{Node: yn, Data: y})
 		if err != nil {
@@ -194,68 +170,130 @@ func compareWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, n, tt, h, w in
 		}
 		closeTo(t, fmt.Sprintf("step %d loss", step), []float32{lossDev}, []float32{lossCPU}, tol.loss)
 		t.Logf("step %d: loss %.7f on the CPU, %.7f on %s", step, lossCPU, lossDev, e.Name())
-		if err := tr.SyncToHost(); err != nil {
-			t.Fatal(err)
+		hs.check(step, tr.net, prog)
+	}
+	hs.log()
+}
+
+// stepHarness is compareWithCPU's protocol for a CPU program and an engine
+// trainer over models of the same parameters (cpu, dev) and a third copy
+// (ref) for the host Adam.
+type stepHarness struct {
+	t                    *testing.T
+	tol                  stepTol
+	cpu, dev             []*nn.Param
+	cpuByName, refByName map[string]*nn.Param
+	optCPU, optDev       *nn.Adam
+	before               map[string][]float32
+	adamBefore           map[string]*tensor.Dense
+	wg, wu, ws           worst
+}
+
+func harnessAdam() *nn.Adam {
+	a := nn.NewAdam(1e-3)
+	a.WeightDecay = 1e-4
+	return a
+}
+
+func newStepHarness(t *testing.T, tol stepTol, cpu, dev, ref []*nn.Param) *stepHarness {
+	byName := func(ps []*nn.Param) map[string]*nn.Param {
+		out := map[string]*nn.Param{}
+		for _, p := range ps {
+			out[p.Name] = p
 		}
-		dev, _ := nn.StateDict(mDev)
-		stDev := optDev.State()
-		if s := values(t, stDev["fc.weight.step"]); s[0] != float32(step) {
-			t.Errorf("step %d: Adam step %v", step, s[0])
-		}
-		grads, err := tr.Gradients()
-		if err != nil {
-			t.Fatal(err)
-		}
-		gv := nn.GradValues(prog.Grads())
-		var learn []*nn.Param
-		var devGrads [][]float32
-		for i, p := range prog.Params() {
-			wg.check(t, fmt.Sprintf("step %d gradient", step), p.Name, grads[p.Name], values(t, gv[i]), tol.grad)
-			rp := refParams[p.Name]
-			copy(rp.Data(), before[p.Name])
-			learn, devGrads = append(learn, rp), append(devGrads, grads[p.Name])
-		}
-		for _, p := range mCPU.Params() {
-			d := dev[p.Name].Data()
-			switch {
-			case strings.HasSuffix(p.Name, "num_batches_tracked"):
-				if d[0] != float32(step) || p.Data()[0] != float32(step) {
-					t.Errorf("step %d: %s = %v on the engine, %v on the CPU", step, p.Name, d[0], p.Data()[0])
-				}
-			case p.Buffer:
-				ws.check(t, fmt.Sprintf("step %d running statistic", step), p.Name, d, p.Data(), tol.state)
-			}
-		}
-		ref := adam()
-		if step > 1 {
-			if err := ref.SetState(adamBefore); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := ref.StepSlices(learn, devGrads); err != nil {
-			t.Fatal(err)
-		}
-		for _, rp := range learn {
-			d := dev[rp.Name].Data()
-			ud, ur := make([]float32, len(d)), make([]float32, len(d))
-			for i, v := range before[rp.Name] {
-				ud[i], ur[i] = d[i]-v, rp.Data()[i]-v
-			}
-			wu.check(t, fmt.Sprintf("step %d update of", step), rp.Name, ud, ur, tol.update)
-		}
-		stRef := ref.State()
-		if len(stRef) != len(stDev) {
-			t.Fatalf("Adam state has %d entries on the engine, %d on the host", len(stDev), len(stRef))
-		}
-		for k, v := range stRef {
-			if strings.HasSuffix(k, ".step") {
-				closeTo(t, "Adam "+k, values(t, stDev[k]), values(t, v), 0)
-				continue
-			}
-			ws.check(t, fmt.Sprintf("step %d Adam", step), k, values(t, stDev[k]), values(t, v), tol.state)
+		return out
+	}
+	return &stepHarness{t: t, tol: tol, cpu: cpu, dev: dev, cpuByName: byName(cpu), refByName: byName(ref), optCPU: harnessAdam(), optDev: harnessAdam()}
+}
+
+// start copies the engine's state (weights, statistics, Adam) to the CPU.
+func (hs *stepHarness) start(step int) {
+	hs.before = map[string][]float32{}
+	for _, p := range hs.dev {
+		hs.before[p.Name] = slices.Clone(p.Data())
+		copy(hs.cpuByName[p.Name].Data(), p.Data())
+	}
+	hs.adamBefore = hs.optDev.State()
+	if step > 1 {
+		if err := hs.optCPU.SetState(hs.adamBefore); err != nil {
+			hs.t.Fatal(err)
 		}
 	}
-	t.Logf("largest relative L2 errors: gradient %.2g (%s), update %.2g (%s), state %.2g (%s)", wg.err, wg.name, wu.err, wu.name, ws.err, ws.name)
+}
+
+// check compares the step just run by prog and by the engine's trainer nt.
+func (hs *stepHarness) check(step int, nt *net, prog *nn.Program) {
+	t, tol := hs.t, hs.tol
+	t.Helper()
+	if err := nt.SyncToHost(); err != nil {
+		t.Fatal(err)
+	}
+	dev := map[string][]float32{}
+	for _, p := range hs.dev {
+		dev[p.Name] = p.Data()
+	}
+	stDev := hs.optDev.State()
+	grads, err := nt.Gradients()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gv := nn.GradValues(prog.Grads())
+	var learn []*nn.Param
+	var devGrads [][]float32
+	for i, p := range prog.Params() {
+		hs.wg.check(t, fmt.Sprintf("step %d gradient", step), p.Name, grads[p.Name], values(t, gv[i]), tol.grad)
+		rp := hs.refByName[p.Name]
+		copy(rp.Data(), hs.before[p.Name])
+		learn, devGrads = append(learn, rp), append(devGrads, grads[p.Name])
+	}
+	if len(learn) != len(nt.learn) {
+		t.Fatalf("the CPU trains %d parameters, the engine %d", len(learn), len(nt.learn))
+	}
+	for _, p := range hs.cpu {
+		d := dev[p.Name]
+		switch {
+		case strings.HasSuffix(p.Name, "num_batches_tracked"):
+			if d[0] != p.Data()[0] || d[0] <= hs.before[p.Name][0] {
+				t.Errorf("step %d: %s = %v on the engine, %v on the CPU, %v before", step, p.Name, d[0], p.Data()[0], hs.before[p.Name][0])
+			}
+		case p.Buffer:
+			hs.ws.check(t, fmt.Sprintf("step %d running statistic", step), p.Name, d, p.Data(), tol.state)
+		}
+	}
+	ref := harnessAdam()
+	if step > 1 {
+		if err := ref.SetState(hs.adamBefore); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ref.StepSlices(learn, devGrads); err != nil {
+		t.Fatal(err)
+	}
+	for _, rp := range learn {
+		d := dev[rp.Name]
+		ud, ur := make([]float32, len(d)), make([]float32, len(d))
+		for i, v := range hs.before[rp.Name] {
+			ud[i], ur[i] = d[i]-v, rp.Data()[i]-v
+		}
+		hs.wu.check(t, fmt.Sprintf("step %d update of", step), rp.Name, ud, ur, tol.update)
+	}
+	stRef := ref.State()
+	if len(stRef) != len(stDev) {
+		t.Fatalf("Adam state has %d entries on the engine, %d on the host", len(stDev), len(stRef))
+	}
+	for k, v := range stRef {
+		if strings.HasSuffix(k, ".step") {
+			if got := values(t, stDev[k]); got[0] != float32(step) {
+				t.Errorf("step %d: Adam %s = %v", step, k, got[0])
+			}
+			continue
+		}
+		hs.ws.check(t, fmt.Sprintf("step %d Adam", step), k, values(t, stDev[k]), values(t, v), tol.state)
+	}
+}
+
+func (hs *stepHarness) log() {
+	hs.t.Logf("largest relative L2 errors: gradient %.2g (%s), update %.2g (%s), state %.2g (%s)", hs.wg.err, hs.wg.name, hs.wu.err, hs.wu.name, hs.ws.err, hs.ws.name)
 }
 
 // TestTrainerMatchesCPU runs the step on the host engine, which shares every
