@@ -55,6 +55,11 @@
 //
 // Probe measures a model on held-out videos: frame-order accuracy and
 // same-study retrieval with frozen features (contrastive.RetrievalTop1).
-// The command pretrain/cmd/sslcheck pretrains on a synthetic echosynth data
-// set and reports both against a randomly initialised model.
+// The command pretrain/cmd/sslcheck pretrains on synthetic echosynth data
+// sets and reports both against a randomly initialised model. Frame order
+// can only be learnt where the heart visibly moves between a clip's frames:
+// on 32x32 echosynth videos at 30 fps (a quarter pixel of wall motion per
+// frame, under speckle that changes every frame) the order head stays at
+// chance, so sslcheck pretrains MI-SimCLR+FO on 64x64 videos at 10 fps
+// (about 1.4 pixels per frame); see its documentation.
 package pretrain
