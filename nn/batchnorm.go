@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -92,10 +93,26 @@ func (l *BatchNorm3dLayer) Forward(g *Graph, x *G.Node) (*G.Node, error) {
 	return l.Apply(x, g.Bind(l.Weight), g.Bind(l.Bias), g.Training)
 }
 
+// ForwardReLU is Forward followed by ReLU, as one op: the same values and
+// gradients as ReLU(Forward(g, x)) with one pass less over the activations in
+// each direction and one tensor less per step.
+func (l *BatchNorm3dLayer) ForwardReLU(g *Graph, x *G.Node) (*G.Node, error) {
+	return l.apply(x, g.Bind(l.Weight), g.Bind(l.Bias), g.Training, true)
+}
+
 // Apply is Forward with the weight and bias given as nodes (of shape (C)) and
 // the mode as a flag, for graphs not built through a [Graph]. The running
 // statistics are still the layer's buffers.
 func (l *BatchNorm3dLayer) Apply(x, weight, bias *G.Node, training bool) (*G.Node, error) {
+	return l.apply(x, weight, bias, training, false)
+}
+
+// ApplyReLU is Apply followed by ReLU, as one op (see ForwardReLU).
+func (l *BatchNorm3dLayer) ApplyReLU(x, weight, bias *G.Node, training bool) (*G.Node, error) {
+	return l.apply(x, weight, bias, training, true)
+}
+
+func (l *BatchNorm3dLayer) apply(x, weight, bias *G.Node, training, relu bool) (*G.Node, error) {
 	sx := shapeOf(x)
 	if len(sx) != 5 {
 		return nil, fmt.Errorf("nn: BatchNorm3d %s: input %v, want 5 dimensions (N, C, T, H, W)", l.Name, sx)
@@ -118,7 +135,7 @@ func (l *BatchNorm3dLayer) Apply(x, weight, bias *G.Node, training bool) (*G.Nod
 	if training && sx[0]*sx[2]*sx[3]*sx[4] < 2 {
 		return nil, fmt.Errorf("nn: BatchNorm3d %s: expected more than 1 value per channel when training, got input %v", l.Name, sx)
 	}
-	cfg := bnConfig{layer: l, training: training, eps: l.Eps, momentum: l.Momentum}
+	cfg := bnConfig{layer: l, training: training, relu: relu, eps: l.Eps, momentum: l.Momentum, cache: &bnCache{}}
 	y, err := G.ApplyOp(&bnOp{cfg: cfg}, x, weight, bias)
 	if err != nil {
 		return nil, fmt.Errorf("nn: BatchNorm3d %s of %v: %w", l.Name, sx, err)
@@ -130,7 +147,9 @@ func (l *BatchNorm3dLayer) Apply(x, weight, bias *G.Node, training bool) (*G.Nod
 type bnConfig struct {
 	layer         *BatchNorm3dLayer
 	training      bool
+	relu          bool // a ReLU follows, in the same op
 	eps, momentum float64
+	cache         *bnCache
 }
 
 func (c bnConfig) String() string {
@@ -138,7 +157,68 @@ func (c bnConfig) String() string {
 	if c.training {
 		mode = "train"
 	}
+	if c.relu {
+		mode += "+relu"
+	}
 	return fmt.Sprintf("%s, %s, eps=%g, momentum=%g", c.layer.Name, mode, c.eps, c.momentum)
+}
+
+// bnCache hands the per-channel statistics of a backward pass from the first
+// gradient op of a layer application that computes them to the others,
+// which would otherwise make the same pass over x and dy. Statistics are
+// valid for one execution of the forward op (gen, counted by its Do, which
+// a machine runs before the gradient ops) and the same x, dy (and ReLU
+// output) tensors.
+type bnCache struct {
+	mu    sync.Mutex
+	gen   uint64 // forward executions so far
+	valid uint64 // the gen the statistics below belong to; 0: none
+	key   [3]*float32
+	stats []bnStats
+}
+
+// bnStats are one channel's normalising statistics and moments.
+type bnStats struct {
+	mean, invstd float64
+	mo           bnMoments
+}
+
+func (c *bnCache) bump() {
+	c.mu.Lock()
+	c.gen++
+	c.mu.Unlock()
+}
+
+// lookup returns the statistics for the given tensors, or nil. A key
+// without x (the bias gradient's, which uses only dy's sum) matches any x.
+func (c *bnCache) lookup(key [3]*float32) []bnStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if key[0] == nil {
+		key[0] = c.key[0]
+	}
+	if c.valid != 0 && c.valid == c.gen && c.key == key {
+		return c.stats
+	}
+	return nil
+}
+
+// store records statistics computed for the given tensors in this execution.
+func (c *bnCache) store(key [3]*float32, stats []bnStats) {
+	c.mu.Lock()
+	c.valid, c.key, c.stats = c.gen, key, stats
+	c.mu.Unlock()
+}
+
+// bnKey identifies the tensors that statistics were computed from.
+func bnKey(x, y, dy []float32) [3]*float32 {
+	var k [3]*float32
+	for i, s := range [][]float32{x, y, dy} {
+		if len(s) > 0 {
+			k[i] = &s[0]
+		}
+	}
+	return k
 }
 
 // key is what an op of the given kind hashes: its String plus the layer's
@@ -180,12 +260,32 @@ type bnMoments struct {
 }
 
 // bnChannelMoments returns the moments of channel ch of x (N, C, S) and, when
-// dy is not nil, of dy against x.
-func bnChannelMoments(x, dy []float32, n, c, s, ch int, shift float64) bnMoments {
+// dy is not nil, of dy against x. When relu is not nil (the op's output after
+// its ReLU), dy counts only where relu > 0, as ReLU's gradient passes it.
+func bnChannelMoments(x, dy, relu []float32, n, c, s, ch int, shift float64) bnMoments {
 	mo := bnMoments{shift: shift}
 	for i := 0; i < n; i++ {
 		off := (i*c + ch) * s
 		xs := x[off : off+s]
+		if dy != nil && relu != nil {
+			ys, rs := dy[off:off+s], relu[off:off+s]
+			var sd, sdd, sdy, sdyd float64
+			for j, v := range xs {
+				d := float64(v) - shift
+				sd += d
+				sdd += d * d
+				if rs[j] > 0 {
+					g := float64(ys[j])
+					sdy += g
+					sdyd += g * d
+				}
+			}
+			mo.sd += sd
+			mo.sdd += sdd
+			mo.sdy += sdy
+			mo.sdyd += sdyd
+			continue
+		}
 		if dy == nil {
 			var sd, sdd float64
 			for _, v := range xs {
@@ -221,17 +321,18 @@ func (mo bnMoments) centredDot(mean float64) float64 { return mo.sdyd - (mean-mo
 // channelStats returns the mean and 1/sqrt(var+eps) that normalise channel ch
 // of x (N, C, S) (the batch's in training, the running statistics in
 // evaluation), the biased batch variance (training only), and the moments of
-// x and, when dy is not nil, of dy. In evaluation without dy it reads no data.
-func (c bnConfig) channelStats(x, dy []float32, n, nc, s, ch int) (mean, invstd, variance float64, mo bnMoments) {
+// x and, when dy is not nil, of dy (masked by relu > 0 when relu is not nil).
+// In evaluation without dy it reads no data.
+func (c bnConfig) channelStats(x, dy, relu []float32, n, nc, s, ch int) (mean, invstd, variance float64, mo bnMoments) {
 	if !c.training {
 		mean = float64(c.layer.RunningMean.Data()[ch])
 		invstd = 1 / math.Sqrt(float64(c.layer.RunningVar.Data()[ch])+c.eps)
 		if dy != nil {
-			mo = bnChannelMoments(x, dy, n, nc, s, ch, mean)
+			mo = bnChannelMoments(x, dy, relu, n, nc, s, ch, mean)
 		}
 		return mean, invstd, 0, mo
 	}
-	mo = bnChannelMoments(x, dy, n, nc, s, ch, float64(x[ch*s]))
+	mo = bnChannelMoments(x, dy, relu, n, nc, s, ch, float64(x[ch*s]))
 	m := float64(n * s)
 	dm := mo.sd / m
 	variance = max(mo.sdd/m-dm*dm, 0)
@@ -253,6 +354,7 @@ func (c bnConfig) checkRunning(what string, ch int) error {
 type bnOp struct {
 	opBase
 	cfg bnConfig
+	out outBuf
 }
 
 func (op *bnOp) Arity() int { return 3 }
@@ -294,13 +396,15 @@ func (op *bnOp) Do(vals ...G.Value) (G.Value, error) {
 	if op.cfg.training && m < 2 {
 		return nil, fmt.Errorf("nn: %s: expected more than 1 value per channel when training, got input %v", what, []int(sx))
 	}
-	out := newFloat32(sx...)
+	out := op.out.take(false, sx...)
+	defer op.out.put(out)
 	y := out.Data().([]float32)
 	rm, rv := op.cfg.layer.RunningMean.Data(), op.cfg.layer.RunningVar.Data()
 	mom := op.cfg.momentum
+	relu := op.cfg.relu
 	parallel.For(c, bnChannelGrain(m), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			mean, invstd, v, _ := op.cfg.channelStats(x, nil, n, c, s, ch)
+			mean, invstd, v, _ := op.cfg.channelStats(x, nil, nil, n, c, s, ch)
 			if op.cfg.training {
 				rm[ch] = float32((1-mom)*float64(rm[ch]) + mom*mean)
 				rv[ch] = float32((1-mom)*float64(rv[ch]) + mom*v*float64(m)/float64(m-1))
@@ -309,12 +413,19 @@ func (op *bnOp) Do(vals ...G.Value) (G.Value, error) {
 			b := float64(beta[ch]) - mean*a
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * s
+				ys := y[off : off+s]
 				for j, v := range x[off : off+s] {
-					y[off+j] = float32(float64(v)*a + b)
+					ys[j] = float32(float64(v)*a + b)
+				}
+				if relu {
+					for j, v := range ys {
+						ys[j] = max(v, 0)
+					}
 				}
 			}
 		}
 	})
+	op.cfg.cache.bump()
 	if op.cfg.training {
 		op.cfg.layer.NumBatchesTracked.Data()[0]++
 	}
@@ -323,28 +434,35 @@ func (op *bnOp) Do(vals ...G.Value) (G.Value, error) {
 
 func (op *bnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
-func (op *bnOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	x, gamma := inputs[0], inputs[1]
-	dx, err := G.ApplyOp(&bnGradOp{cfg: op.cfg, wrt: bnWRTInput}, x, gamma, grad)
+	// With a fused ReLU every gradient op also reads the output, whose sign
+	// masks grad.
+	tail := G.Nodes{grad}
+	if op.cfg.relu {
+		tail = G.Nodes{output, grad}
+	}
+	dx, err := G.ApplyOp(&bnGradOp{cfg: op.cfg, wrt: bnWRTInput}, append(G.Nodes{x, gamma}, tail...)...)
 	if err != nil {
 		return nil, err
 	}
-	dgamma, err := G.ApplyOp(&bnGradOp{cfg: op.cfg, wrt: bnWRTWeight}, x, grad)
+	dgamma, err := G.ApplyOp(&bnGradOp{cfg: op.cfg, wrt: bnWRTWeight}, append(G.Nodes{x}, tail...)...)
 	if err != nil {
 		return nil, err
 	}
-	dbeta, err := G.ApplyOp(&bnGradOp{cfg: op.cfg, wrt: bnWRTBias}, grad)
+	dbeta, err := G.ApplyOp(&bnGradOp{cfg: op.cfg, wrt: bnWRTBias}, tail...)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx, dgamma, dbeta}, nil
 }
 
-// Which gradient a bnGradOp computes.
+// Which gradient a bnGradOp computes. With a fused ReLU each op also takes
+// the forward output y, just before dy.
 const (
-	bnWRTInput  = iota // dx from (x, weight, dy)
-	bnWRTWeight        // dweight from (x, dy)
-	bnWRTBias          // dbias from (dy)
+	bnWRTInput  = iota // dx from (x, weight, [y,] dy)
+	bnWRTWeight        // dweight from (x, [y,] dy)
+	bnWRTBias          // dbias from ([y,] dy)
 )
 
 // bnGradOp is one part of BatchNorm3d's backward pass. With xhat = (x - mean)
@@ -356,25 +474,39 @@ const (
 //	dx      = weight * invstd * dy                                  (evaluation)
 //
 // In training, mean and invstd are recomputed from x; in evaluation they come
-// from the running statistics.
+// from the running statistics. With a fused ReLU, dy is first zeroed where
+// the output y is not positive. The first of the input and weight gradient
+// ops to run hands its per-channel sums to the others (bnCache).
 type bnGradOp struct {
 	opBase
 	cfg bnConfig
 	wrt int
+	out outBuf
 }
 
 var bnGradNames = [...]string{"BatchNorm3dGradInput", "BatchNorm3dGradWeight", "BatchNorm3dGradBias"}
 
-func (op *bnGradOp) Arity() int { return 3 - op.wrt }
+func (op *bnGradOp) Arity() int {
+	if op.cfg.relu {
+		return 4 - op.wrt
+	}
+	return 3 - op.wrt
+}
 func (op *bnGradOp) Type() hm.Type {
+	var dims []int
 	switch op.wrt {
 	case bnWRTInput:
-		return fnType(3, []int{5, 1, 5}, 5)
+		dims = []int{5, 1, 5, 5}
 	case bnWRTWeight:
-		return fnType(2, []int{5, 5}, 1)
+		dims = []int{5, 5, 5}
 	default:
-		return fnType(1, []int{5}, 1)
+		dims = []int{5, 5}
 	}
+	out := 5
+	if op.wrt != bnWRTInput {
+		out = 1
+	}
+	return fnType(op.Arity(), dims, out)
 }
 func (op *bnGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, ok := in[0].(tensor.Shape)
@@ -405,6 +537,13 @@ func (op *bnGradOp) Do(vals ...G.Value) (G.Value, error) {
 		ts[i], shapes[i] = d, s
 	}
 	dy, sdy := ts[len(ts)-1], shapes[len(ts)-1]
+	var relu []float32 // the forward output, whose sign masks dy
+	if op.cfg.relu {
+		relu = ts[len(ts)-2]
+		if !sameShape(shapes[len(ts)-2], sdy) {
+			return nil, fmt.Errorf("nn: %s: output %v and gradient %v differ in shape", what, []int(shapes[len(ts)-2]), []int(sdy))
+		}
+	}
 	if op.wrt == bnWRTBias {
 		n, c, s, err := bnDims(what, sdy)
 		if err != nil {
@@ -412,9 +551,15 @@ func (op *bnGradOp) Do(vals ...G.Value) (G.Value, error) {
 		}
 		out := newFloat32(c)
 		db := out.Data().([]float32)
+		if st := op.cfg.cache.lookup(bnKey(nil, relu, dy)); st != nil && len(st) == c {
+			for ch := range db {
+				db[ch] = float32(st[ch].mo.sdy)
+			}
+			return out, nil
+		}
 		parallel.For(c, bnChannelGrain(n*s), func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
-				db[ch] = float32(bnChannelSum(dy, n, c, s, ch))
+				db[ch] = float32(bnChannelSum(dy, relu, n, c, s, ch))
 			}
 		})
 		return out, nil
@@ -441,54 +586,106 @@ func (op *bnGradOp) Do(vals ...G.Value) (G.Value, error) {
 	if op.cfg.training && m < 2 {
 		return nil, fmt.Errorf("nn: %s: expected more than 1 value per channel when training, got input %v", what, []int(sx))
 	}
+	key := bnKey(x, relu, dy)
+	cached := op.cfg.cache.lookup(key)
+	if cached != nil && len(cached) != c {
+		cached = nil
+	}
+	// stats returns channel ch's statistics with dy's moments, from the
+	// cache or computed (and then recorded in fresh).
+	var fresh []bnStats
+	if cached == nil {
+		fresh = make([]bnStats, c)
+	}
+	stats := func(ch int) bnStats {
+		if cached != nil {
+			return cached[ch]
+		}
+		mean, invstd, _, mo := op.cfg.channelStats(x, dy, relu, n, c, s, ch)
+		fresh[ch] = bnStats{mean: mean, invstd: invstd, mo: mo}
+		return fresh[ch]
+	}
 	if op.wrt == bnWRTWeight {
 		out := newFloat32(c)
 		dg := out.Data().([]float32)
 		parallel.For(c, bnChannelGrain(m), func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
-				mean, invstd, _, mo := op.cfg.channelStats(x, dy, n, c, s, ch)
-				dg[ch] = float32(invstd * mo.centredDot(mean))
+				st := stats(ch)
+				dg[ch] = float32(st.invstd * st.mo.centredDot(st.mean))
 			}
 		})
+		if fresh != nil {
+			op.cfg.cache.store(key, fresh)
+		}
 		return out, nil
 	}
-	out := newFloat32(sx...)
+	out := op.out.take(false, sx...)
+	defer op.out.put(out)
 	dx := out.Data().([]float32)
 	parallel.For(c, bnChannelGrain(m), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			if !op.cfg.training {
-				_, invstd, _, _ := op.cfg.channelStats(x, nil, n, c, s, ch)
+				_, invstd, _, _ := op.cfg.channelStats(x, nil, nil, n, c, s, ch)
 				a := float64(gamma[ch]) * invstd
 				for i := 0; i < n; i++ {
 					off := (i*c + ch) * s
 					for j, v := range dy[off : off+s] {
+						if relu != nil && !(relu[off+j] > 0) {
+							v = 0
+						}
 						dx[off+j] = float32(a * float64(v))
 					}
 				}
 				continue
 			}
 			// dx = a * (dy - mean(dy) - (x-mean) * k), k = invstd^2 * mean(dy*(x-mean)).
-			mean, invstd, _, mo := op.cfg.channelStats(x, dy, n, c, s, ch)
+			st := stats(ch)
+			mean, invstd, mo := st.mean, st.invstd, st.mo
 			a := float64(gamma[ch]) * invstd
 			mdy := mo.sdy / float64(m)
 			k := invstd * invstd * mo.centredDot(mean) / float64(m)
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * s
-				xs, dys := x[off:off+s], dy[off:off+s]
+				xs, dys, dxs := x[off:off+s], dy[off:off+s], dx[off:off+s]
+				if relu != nil {
+					rs := relu[off : off+s]
+					for j := range xs {
+						g := float64(dys[j])
+						if !(rs[j] > 0) {
+							g = 0
+						}
+						dxs[j] = float32(a * (g - mdy - (float64(xs[j])-mean)*k))
+					}
+					continue
+				}
 				for j := range xs {
-					dx[off+j] = float32(a * (float64(dys[j]) - mdy - (float64(xs[j])-mean)*k))
+					dxs[j] = float32(a * (float64(dys[j]) - mdy - (float64(xs[j])-mean)*k))
 				}
 			}
 		}
 	})
+	if op.cfg.training && fresh != nil {
+		op.cfg.cache.store(key, fresh)
+	}
 	return out, nil
 }
 
-// bnChannelSum returns the sum of channel ch of t (N, C, S).
-func bnChannelSum(t []float32, n, c, s, ch int) float64 {
+// bnChannelSum returns the sum of channel ch of t (N, C, S), counting only
+// values where relu > 0 when relu is not nil.
+func bnChannelSum(t, relu []float32, n, c, s, ch int) float64 {
 	var sum float64
 	for i := 0; i < n; i++ {
-		for _, v := range t[(i*c+ch)*s : (i*c+ch+1)*s] {
+		off := (i*c + ch) * s
+		if relu != nil {
+			rs := relu[off : off+s]
+			for j, v := range t[off : off+s] {
+				if rs[j] > 0 {
+					sum += float64(v)
+				}
+			}
+			continue
+		}
+		for _, v := range t[off : off+s] {
 			sum += float64(v)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -268,5 +270,91 @@ func BenchmarkBatchNorm3dTrain(b *testing.B) {
 		if err := m.RunAll(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestBatchNorm3dReLU checks the fused batch norm + ReLU against
+// ReLU(BatchNorm3d) built from the two ops: outputs, the gradients of x,
+// weight and bias, and the running statistics, in both modes, over several
+// executions of one machine with new inputs (which exercises the reuse of
+// output tensors and of the statistics shared by the gradient ops).
+func TestBatchNorm3dReLU(t *testing.T) {
+	for _, training := range []bool{true, false} {
+		t.Run(map[bool]string{true: "train", false: "eval"}[training], func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(6, 7))
+			shape := []int{2, 3, 2, 3, 4}
+			type side struct {
+				l        *BatchNorm3dLayer
+				x, r, y  *G.Node
+				grads    G.Nodes
+				m        G.VM
+				fused    bool
+				xt, rt   *tensor.Dense
+				gt       *Graph
+				learnIdx int
+			}
+			base := ltBNLayer(rng, 3)
+			for i := range 3 {
+				base.Weight.Data()[i] = float32(0.5 + rng.Float64())
+				base.Bias.Data()[i] = float32(0.3 * rng.NormFloat64())
+			}
+			var sides [2]*side
+			for i, fused := range []bool{false, true} {
+				l := NewBatchNorm3dLayer("bn", 3)
+				for j, p := range l.Params() {
+					copy(p.Data(), base.Params()[j].Data())
+				}
+				g := NewGraph(training, nil)
+				s := &side{l: l, fused: fused, gt: g}
+				s.xt, s.rt = randTensor(rng, 0, shape...), randTensor(rng, 0, shape...)
+				s.x = G.NewTensor(g.Exp, tensor.Float32, 5, G.WithShape(shape...), G.WithName("x"), G.WithValue(s.xt))
+				s.r = G.NewTensor(g.Exp, tensor.Float32, 5, G.WithShape(shape...), G.WithName("r"), G.WithValue(s.rt))
+				var err error
+				if fused {
+					s.y, err = l.ForwardReLU(g, s.x)
+				} else {
+					if s.y, err = l.Forward(g, s.x); err == nil {
+						s.y, err = ReLU(s.y)
+					}
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				loss, err := ltWeightedSum(s.y, s.r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, learn := g.Learnables()
+				if s.grads, err = G.Grad(loss, append(G.Nodes{s.x}, learn...)...); err != nil {
+					t.Fatal(err)
+				}
+				s.m = G.NewTapeMachine(g.Exp)
+				defer s.m.Close()
+				sides[i] = s
+			}
+			opt := cmpopts.EquateApprox(1e-5, 1e-5)
+			for run := 0; run < 3; run++ {
+				x, r := randTensor(rng, 0, shape...), randTensor(rng, 0, shape...)
+				var outs [2][][]float32
+				for i, s := range sides {
+					copy(s.xt.Data().([]float32), x.Data().([]float32))
+					copy(s.rt.Data().([]float32), r.Data().([]float32))
+					s.m.Reset()
+					if err := s.m.RunAll(); err != nil {
+						t.Fatal(err)
+					}
+					outs[i] = append(outs[i], append([]float32(nil), ltData(t, s.y)...))
+					for _, gn := range s.grads {
+						outs[i] = append(outs[i], append([]float32(nil), ltData(t, gn)...))
+					}
+					outs[i] = append(outs[i], append([]float32(nil), s.l.RunningMean.Data()...), append([]float32(nil), s.l.RunningVar.Data()...))
+				}
+				for k, what := range []string{"y", "dx", "dweight", "dbias", "running_mean", "running_var"} {
+					if d := cmp.Diff(outs[0][k], outs[1][k], opt); d != "" {
+						t.Errorf("run %d: %s differs (-separate +fused):\n%s", run, what, d)
+					}
+				}
+			}
+		})
 	}
 }

@@ -228,6 +228,7 @@ type conv3dOp struct {
 	geo         convGeom
 	bias        bool
 	noInputGrad bool
+	out         outBuf
 }
 
 func (op *conv3dOp) Arity() int {
@@ -299,7 +300,8 @@ func (op *conv3dOp) Do(vals ...G.Value) (G.Value, error) {
 			return nil, err
 		}
 	}
-	out := newFloat32(g.yShape()...)
+	out := op.out.take(false, g.yShape()...)
+	defer op.out.put(out)
 	conv3dForward(blas.MustDefault(), g, x, w, b, out.Data().([]float32))
 	return out, nil
 }
@@ -335,6 +337,7 @@ func (op *conv3dOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 type conv3dDataGradOp struct {
 	opBase
 	geo convGeom
+	out outBuf
 }
 
 func (op *conv3dDataGradOp) Arity() int    { return 2 }
@@ -368,7 +371,8 @@ func (op *conv3dDataGradOp) Do(vals ...G.Value) (G.Value, error) {
 	if err := g.check(where, "output gradient", dys, g.yShape()); err != nil {
 		return nil, err
 	}
-	out := newFloat32(g.xShape()...)
+	out := op.out.take(false, g.xShape()...)
+	defer op.out.put(out)
 	conv3dBackwardData(blas.MustDefault(), g, w, dy, out.Data().([]float32))
 	return out, nil
 }
@@ -377,6 +381,7 @@ func (op *conv3dDataGradOp) Do(vals ...G.Value) (G.Value, error) {
 type conv3dFilterGradOp struct {
 	opBase
 	geo convGeom
+	out outBuf
 }
 
 func (op *conv3dFilterGradOp) Arity() int    { return 2 }
@@ -410,7 +415,8 @@ func (op *conv3dFilterGradOp) Do(vals ...G.Value) (G.Value, error) {
 	if err := g.check(where, "output gradient", dys, g.yShape()); err != nil {
 		return nil, err
 	}
-	out := newFloat32(g.wShape()...)
+	out := op.out.take(true, g.wShape()...)
+	defer op.out.put(out)
 	conv3dBackwardFilter(blas.MustDefault(), g, x, dy, out.Data().([]float32))
 	return out, nil
 }

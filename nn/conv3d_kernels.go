@@ -10,9 +10,10 @@ import (
 
 // The CPU convolution lowers each batch item to matrix products (SGEMM from
 // internal/blas). For a block of output rows (to, ho), vol2col writes the
-// K x Pb matrix col whose row k = (ci, kt, kh, kw) holds, for every output
+// K x Pb matrix col whose row k = (kt, ci, kh, kw) holds, for every output
 // position p of the block, the input value the kernel tap k sees at p (zero
-// in the padding). Then
+// in the padding), and W is the weight with its columns in the same order
+// (tapMajor). Then
 //
 //	forward:         Y[:, block]  = W (Cout x K) * col
 //	backward data:   dcol         = W^T * dY[:, block], added back by col2vol
@@ -30,6 +31,14 @@ import (
 //     along W the rows are split by phase, so those copies stay contiguous.
 //   - Convolutions with stride 1 along W and few output channels use the
 //     row-shift lowering of conv3d_shift.go, which copies a third as much.
+//   - Kernel taps that read only padding, for every output position, are
+//     dropped first (trimmed): at 4 frames R3D-18's layer3 and layer4 see a
+//     single frame, so two of their three temporal taps would multiply
+//     zeros, two thirds of their work.
+//   - Output frames whose temporal taps partly read padding (the first and
+//     last frames with padding 1) use only the rows of the taps that read
+//     input: with kT outermost in K those are a contiguous range of W's
+//     columns and col's rows (tapRuns). At 2 frames, one third of the work.
 //   - The input gradient of a stride-1 convolution is itself a convolution
 //     (of dy with the flipped, transposed kernel), which replaces col2vol's
 //     scattered additions by vol2col's copies where the batch is large
@@ -50,6 +59,10 @@ var minBlockCols = 512
 // a transposed convolution: below it, flipping and transposing the weight
 // costs more than col2vol's additions (R3D-18's layer3 and layer4).
 const transposedMinRatio = 16
+
+// useTrim enables dropping kernel taps that read only padding (trimmed);
+// tests turn it off to check the untrimmed paths on the same cases.
+var useTrim = true
 
 // useShift enables the row-shift lowering (conv3d_shift.go) where it applies;
 // tests turn it off to check the plain vol2col path on the same cases.
@@ -208,8 +221,8 @@ func vol2col(p *paddedInput, r0, r1 int, col []float32) {
 		for k := lo; k < hi; k++ {
 			kw := k % g.kw
 			kh := (k / g.kw) % g.kh
-			kt := (k / (g.kw * g.kh)) % g.kt
-			ci := k / (g.kw * g.kh * g.kt)
+			ci := (k / (g.kw * g.kh)) % g.cin
+			kt := k / (g.kw * g.kh * g.cin)
 			dst := col[k*pb : (k+1)*pb]
 			off, step := p.tap(kw)
 			for r := r0; r < r1; r++ {
@@ -242,6 +255,11 @@ func col2vol(p *paddedInput, col []float32, r0, r1 int) {
 	parallel.For(g.cin*nt, 1, func(lo, hi int) {
 		for task := lo; task < hi; task++ {
 			ci, t := task/nt, t0+task%nt
+			if t < g.pt || t >= g.pt+g.t {
+				// A padding plane: discarded, and the rows of col that
+				// would land here were not computed (tapRuns).
+				continue
+			}
 			for kt := 0; kt < g.kt; kt++ {
 				num := t - kt
 				if num < 0 || num%g.st != 0 {
@@ -254,7 +272,7 @@ func col2vol(p *paddedInput, col []float32, r0, r1 int) {
 				rs, re := max(r0, to*g.oh), min(r1, (to+1)*g.oh)
 				for kh := 0; kh < g.kh; kh++ {
 					for kw := 0; kw < g.kw; kw++ {
-						k := ((ci*g.kt+kt)*g.kh+kh)*g.kw + kw
+						k := ((kt*g.cin+ci)*g.kh+kh)*g.kw + kw
 						src := col[k*pb : (k+1)*pb]
 						off, step := p.tap(kw)
 						for r := rs; r < re; r++ {
@@ -279,9 +297,128 @@ func col2vol(p *paddedInput, col []float32, r0, r1 int) {
 	})
 }
 
+// trimmed returns the geometry of g without the kernel taps that read only
+// padding at every output position, and the first tap kept per dimension (T,
+// H, W); the same convolution, with less work. ok is false when no tap can
+// be dropped.
+func (g *convGeom) trimmed() (tg convGeom, first [3]int, ok bool) {
+	if !useTrim {
+		return convGeom{}, first, false
+	}
+	tg = *g
+	k := [3]*int{&tg.kt, &tg.kh, &tg.kw}
+	pad := [3]*int{&tg.pt, &tg.ph, &tg.pw}
+	stride, in, out := [3]int{g.st, g.sh, g.sw}, [3]int{g.t, g.h, g.w}, [3]int{g.ot, g.oh, g.ow}
+	for d := 0; d < 3; d++ {
+		lo, hi := -1, -1 // the first and last taps that read input
+		for i := 0; i < *k[d]; i++ {
+			if a, b := validRange(i, stride[d], *pad[d], in[d], out[d]); a < b {
+				if lo < 0 {
+					lo = i
+				}
+				hi = i
+			}
+		}
+		if lo < 0 || (lo == 0 && hi == *k[d]-1) || lo > *pad[d] {
+			continue
+		}
+		// Output o reads input o*s - p + i = o*s - (p-lo) + (i-lo): the kept
+		// taps with the padding reduced by lo, provided that gives the same
+		// number of outputs (the padding stays symmetric).
+		nk, np := hi-lo+1, *pad[d]-lo
+		if (in[d]+2*np-nk)/stride[d]+1 != out[d] {
+			continue
+		}
+		*k[d], *pad[d], first[d] = nk, np, lo
+		ok = true
+	}
+	return tg, first, ok
+}
+
+// trimWeight copies into wt, a kernel of tg, the taps of w (a kernel of g)
+// that tg keeps, from first on; with add it does the reverse, adding wt into
+// those taps of w.
+func trimWeight(g, tg *convGeom, first [3]int, w, wt []float32, add bool) {
+	kv, tkv := g.kt*g.kh*g.kw, tg.kt*tg.kh*tg.kw
+	parallel.For(g.cout*g.cin, max(1, copyGrain/kv), func(lo, hi int) {
+		for f := lo; f < hi; f++ {
+			src, dst := w[f*kv:(f+1)*kv], wt[f*tkv:(f+1)*tkv]
+			for kt := 0; kt < tg.kt; kt++ {
+				for kh := 0; kh < tg.kh; kh++ {
+					s := src[((kt+first[0])*g.kh+kh+first[1])*g.kw+first[2]:][:tg.kw]
+					d := dst[(kt*tg.kh+kh)*tg.kw:][:tg.kw]
+					if add {
+						for i, v := range d {
+							s[i] += v
+						}
+					} else {
+						copy(d, s)
+					}
+				}
+			}
+		}
+	})
+}
+
+// tapRange returns the temporal kernel taps [a, b) that read input, not
+// padding, for output frame to.
+func (g *convGeom) tapRange(to int) (a, b int) {
+	t0 := to*g.st - g.pt
+	a, b = max(0, -t0), min(g.kt, g.t-t0)
+	return a, max(a, b)
+}
+
+// tapRuns splits the output rows [lo, hi) into runs of whole frames (but for
+// the ends) that read the same temporal taps [a, b), and calls f on each.
+func (g *convGeom) tapRuns(lo, hi int, f func(r0, r1, a, b int)) {
+	for r := lo; r < hi; {
+		a, b := g.tapRange(r / g.oh)
+		end := min(hi, (r/g.oh+1)*g.oh)
+		for end < hi {
+			if a2, b2 := g.tapRange(end / g.oh); a2 != a || b2 != b {
+				break
+			}
+			end = min(hi, end+g.oh)
+		}
+		f(r, end, a, b)
+		r = end
+	}
+}
+
+// tapMajor reorders a weight w (Cout, Cin, kT, kH, kW) as (Cout, kT, Cin, kH,
+// kW) into wr, the K order of vol2col; with add it does the reverse, adding
+// wr into w.
+func tapMajor(g *convGeom, w, wr []float32, add bool) {
+	kv := g.kh * g.kw
+	parallel.For(g.cout, max(1, copyGrain/g.kdim()), func(lo, hi int) {
+		for co := lo; co < hi; co++ {
+			for ci := 0; ci < g.cin; ci++ {
+				for kt := 0; kt < g.kt; kt++ {
+					s := w[((co*g.cin+ci)*g.kt+kt)*kv:][:kv]
+					d := wr[((co*g.kt+kt)*g.cin+ci)*kv:][:kv]
+					if add {
+						for i, v := range d {
+							s[i] += v
+						}
+					} else {
+						copy(d, s)
+					}
+				}
+			}
+		}
+	})
+}
+
 // conv3dForward computes y = conv(x, w) + b (b may be nil) into y, which
 // must hold N*Cout*To*Ho*Wo values.
 func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
+	if tg, first, ok := g.trimmed(); ok {
+		wbuf := getScratch(tg.cout * tg.kdim())
+		trimWeight(g, &tg, first, w, *wbuf, false)
+		conv3dForward(bl, &tg, x, *wbuf, b, y)
+		putScratch(wbuf)
+		return
+	}
 	k, p := g.kdim(), g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
 	switch {
@@ -293,8 +430,10 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 		conv3dForwardShift(bl, g, x, w, y)
 	default:
 		rows, total := g.blockRows(), g.ot*g.oh
-		buf := getScratch(k * rows * g.ow)
-		col := *buf
+		buf, wbuf := getScratch(k*rows*g.ow), getScratch(len(w))
+		col, wr := *buf, *wbuf
+		tapMajor(g, w, wr, false)
+		kk := k / g.kt // rows per temporal tap
 		xp := newPaddedInput(g, false)
 		for n := 0; n < g.n; n++ {
 			yn := y[n*outN : (n+1)*outN]
@@ -304,11 +443,21 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 				pb := (r1 - r0) * g.ow
 				c := col[:k*pb]
 				vol2col(xp, r0, r1, c)
-				bl.Sgemm(false, false, g.cout, pb, k, 1, w, k, c, pb, 0, yn[r0*g.ow:], p)
+				g.tapRuns(r0, r1, func(s0, s1, a, b int) {
+					off, cols := (s0-r0)*g.ow, (s1-s0)*g.ow
+					if a == b { // every tap reads padding
+						for co := 0; co < g.cout; co++ {
+							clear(yn[co*p+s0*g.ow:][:cols])
+						}
+						return
+					}
+					bl.Sgemm(false, false, g.cout, cols, (b-a)*kk, 1, wr[a*kk:], k, c[a*kk*pb+off:], pb, 0, yn[s0*g.ow:], p)
+				})
 			}
 		}
 		xp.release()
 		putScratch(buf)
+		putScratch(wbuf)
 	}
 	if b != nil {
 		parallel.For(g.n*g.cout, max(1, copyGrain/p), func(lo, hi int) {
@@ -326,6 +475,13 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 // conv3dBackwardData computes dx, the gradient of the input, from w and dy
 // into dx, which must hold N*Cin*T*H*W values (overwritten).
 func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
+	if tg, first, ok := g.trimmed(); ok {
+		wbuf := getScratch(tg.cout * tg.kdim())
+		trimWeight(g, &tg, first, w, *wbuf, false)
+		conv3dBackwardData(bl, &tg, *wbuf, dy, dx)
+		putScratch(wbuf)
+		return
+	}
 	k, p := g.kdim(), g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
 	if g.pointwise() {
@@ -345,8 +501,10 @@ func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 		return
 	}
 	rows, total := g.blockRows(), g.ot*g.oh
-	buf := getScratch(k * rows * g.ow)
-	col := *buf
+	buf, wbuf := getScratch(k*rows*g.ow), getScratch(len(w))
+	col, wr := *buf, *wbuf
+	tapMajor(g, w, wr, false)
+	kk := k / g.kt
 	// The gradient accumulates in a padded buffer, laid out as vol2col's
 	// input, so that col2vol adds along contiguous runs without bounds checks.
 	dxp := newPaddedInput(g, true)
@@ -357,13 +515,20 @@ func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 			r1 := min(r0+rows, total)
 			pb := (r1 - r0) * g.ow
 			c := col[:k*pb]
-			bl.Sgemm(true, false, k, pb, g.cout, 1, w, k, dyn[r0*g.ow:], p, 0, c, pb)
+			// Only the rows of taps that read input; col2vol skips the rest.
+			g.tapRuns(r0, r1, func(s0, s1, a, b int) {
+				if a < b {
+					off := (s0 - r0) * g.ow
+					bl.Sgemm(true, false, (b-a)*kk, (s1-s0)*g.ow, g.cout, 1, wr[a*kk:], k, dyn[s0*g.ow:], p, 0, c[a*kk*pb+off:], pb)
+				}
+			})
 			col2vol(dxp, c, r0, r1)
 		}
 		dxp.store(dx[n*inN : (n+1)*inN])
 	}
 	dxp.release()
 	putScratch(buf)
+	putScratch(wbuf)
 }
 
 // transposed returns the geometry of the convolution that maps dy to dx when
@@ -406,6 +571,15 @@ func flipTranspose(g *convGeom, w, wt []float32) {
 // conv3dBackwardFilter computes dw, the gradient of the weight, from x and
 // dy into dw, which must be zeroed and hold Cout*K values.
 func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
+	if tg, first, ok := g.trimmed(); ok {
+		// The dropped taps read only padding: their gradient is zero.
+		wbuf := getScratch(tg.cout * tg.kdim())
+		clear(*wbuf)
+		conv3dBackwardFilter(bl, &tg, x, dy, *wbuf)
+		trimWeight(g, &tg, first, dw, *wbuf, true)
+		putScratch(wbuf)
+		return
+	}
 	k, p := g.kdim(), g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
 	if g.pointwise() {
@@ -419,8 +593,10 @@ func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 		return
 	}
 	rows, total := g.blockRows(), g.ot*g.oh
-	buf := getScratch(k * rows * g.ow)
-	col := *buf
+	buf, wbuf := getScratch(k*rows*g.ow), getScratch(len(dw))
+	col, dwr := *buf, *wbuf
+	clear(dwr)
+	kk := k / g.kt
 	xp := newPaddedInput(g, false)
 	for n := 0; n < g.n; n++ {
 		dyn := dy[n*outN : (n+1)*outN]
@@ -430,11 +606,18 @@ func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 			pb := (r1 - r0) * g.ow
 			c := col[:k*pb]
 			vol2col(xp, r0, r1, c)
-			bl.Sgemm(false, true, g.cout, k, pb, 1, dyn[r0*g.ow:], p, c, pb, 1, dw, k)
+			g.tapRuns(r0, r1, func(s0, s1, a, b int) {
+				if a < b {
+					off := (s0 - r0) * g.ow
+					bl.Sgemm(false, true, g.cout, (b-a)*kk, (s1-s0)*g.ow, 1, dyn[s0*g.ow:], p, c[a*kk*pb+off:], pb, 1, dwr[a*kk:], k)
+				}
+			})
 		}
 	}
+	tapMajor(g, dw, dwr, true)
 	xp.release()
 	putScratch(buf)
+	putScratch(wbuf)
 }
 
 // sumChannels sets out[c] to the sum over items and positions of x, laid out

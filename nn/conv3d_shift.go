@@ -8,7 +8,7 @@ import (
 // The row-shift lowering serves convolutions with stride 1 along W and a
 // kernel wider than one (R3D-18's 3x3x3 convolutions, and the backward-data
 // pass of the stride-1 ones). Instead of one vol2col row per kernel tap
-// (ci, kt, kh, kw), vol2rows writes one row per (ci, kt, kh) holding whole
+// (kt, ci, kh, kw), vol2rows writes one row per (kt, ci, kh) holding whole
 // zero-padded input rows, Wp = W + 2*pw wide, a third of the copying for a
 // 3-wide kernel. The kw taps then read that matrix shifted by kw columns,
 // one SGEMM each:
@@ -33,7 +33,7 @@ func (g *convGeom) shiftable() bool {
 // wp is the padded input width, the width of the row-shift grid.
 func (g *convGeom) wp() int { return g.w + 2*g.pw }
 
-// krows is the number of rows of the row-shift matrix: Cin*kT*kH.
+// krows is the number of rows of the row-shift matrix: kT*Cin*kH.
 func (g *convGeom) krows() int { return g.cin * g.kt * g.kh }
 
 // shiftBlockRows returns how many output rows go in one row-shift block.
@@ -46,8 +46,8 @@ func (g *convGeom) shiftBlockRows() int {
 	return (rows + nb - 1) / nb
 }
 
-// vol2rows fills col (Cin*kT*kH x (r1-r0)*Wp) from the padded item in p,
-// for output rows [r0, r1): row (ci, kt, kh) holds for each output row
+// vol2rows fills col (kT*Cin*kH x (r1-r0)*Wp) from the padded item in p,
+// for output rows [r0, r1): row (kt, ci, kh) holds for each output row
 // (to, ho) the padded input row (to*st+kt, ho*sh+kh) of channel ci. With
 // stride 1 along H the rows of one output frame are contiguous in p, and
 // are copied at once.
@@ -57,8 +57,8 @@ func vol2rows(p *paddedInput, r0, r1 int, col []float32) {
 	parallel.For(g.krows(), max(1, copyGrain/pb), func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			kh := j % g.kh
-			kt := (j / g.kh) % g.kt
-			ci := j / (g.kh * g.kt)
+			ci := (j / g.kh) % g.cin
+			kt := j / (g.kh * g.cin)
 			dst := col[j*pb : (j+1)*pb]
 			for r := r0; r < r1; {
 				to, ho := r/g.oh, r%g.oh
@@ -77,18 +77,40 @@ func vol2rows(p *paddedInput, r0, r1 int, col []float32) {
 	})
 }
 
-// regroupByKw writes w (Cout, Cin*kT*kH, kW) as kW matrices Cout x Cin*kT*kH
-// into wr, one per kw.
+// shiftRow returns the row of the row-shift matrix, (kt, ci, kh), that
+// holds w's (co, ci, kt, kh, :) taps, whose index in w is j*kW, j = (co*Cin +
+// ci)*kT*kH + kt*kH + kh.
+func (g *convGeom) shiftRow(j int) int {
+	kh := j % g.kh
+	kt := (j / g.kh) % g.kt
+	ci := (j / (g.kh * g.kt)) % g.cin
+	return (kt*g.cin+ci)*g.kh + kh
+}
+
+// regroupByKw writes w (Cout, Cin, kT, kH, kW) as kW matrices Cout x
+// (kT*Cin*kH) into wr, one per kw, with columns in vol2rows's row order.
 func regroupByKw(g *convGeom, w, wr []float32) {
 	kr := g.krows()
 	for co := 0; co < g.cout; co++ {
 		for j := 0; j < kr; j++ {
 			src := w[(co*kr+j)*g.kw : (co*kr+j+1)*g.kw]
+			jr := g.shiftRow(j)
 			for kw, v := range src {
-				wr[(kw*g.cout+co)*kr+j] = v
+				wr[(kw*g.cout+co)*kr+jr] = v
 			}
 		}
 	}
+}
+
+// shiftRun returns where the grid columns of output rows [s0, s1) start in
+// a block of rows [r0, r1), and how many the products cover: all of them,
+// but for the last run of the block, whose last kW-1 would read past it.
+func (g *convGeom) shiftRun(r0, r1, s0, s1 int) (start, cols int) {
+	start, cols = (s0-r0)*g.wp(), (s1-s0)*g.wp()
+	if s1 == r1 {
+		cols -= g.kw - 1
+	}
+	return start, cols
 }
 
 // conv3dForwardShift is conv3dForward's row-shift lowering, without bias.
@@ -100,6 +122,7 @@ func conv3dForwardShift(bl blas.Impl, g *convGeom, x, w, y []float32) {
 	defer func() { putScratch(wbuf); putScratch(cbuf); putScratch(obuf) }()
 	wr, col, wide := *wbuf, *cbuf, *obuf
 	regroupByKw(g, w, wr)
+	kk := g.cin * g.kh // rows per temporal tap
 	xp := newPaddedInput(g, false)
 	defer xp.release()
 	for n := 0; n < g.n; n++ {
@@ -109,16 +132,26 @@ func conv3dForwardShift(bl blas.Impl, g *convGeom, x, w, y []float32) {
 			r1 := min(r0+rows, total)
 			nr := r1 - r0
 			pb := nr * wp
-			cols := pb - (g.kw - 1) // the last grid columns read past the block
 			c := col[:kr*pb]
 			vol2rows(xp, r0, r1, c)
-			for kw := 0; kw < g.kw; kw++ {
-				beta := float32(1)
-				if kw == 0 {
-					beta = 0
+			// Frames whose temporal taps partly read padding use only the
+			// rows of the others (tapRuns).
+			g.tapRuns(r0, r1, func(s0, s1, a, b int) {
+				start, cols := g.shiftRun(r0, r1, s0, s1)
+				if a == b {
+					for co := 0; co < g.cout; co++ {
+						clear(wide[co*pb+start:][:cols])
+					}
+					return
 				}
-				bl.Sgemm(false, false, g.cout, cols, kr, 1, wr[kw*g.cout*kr:(kw+1)*g.cout*kr], kr, c[kw:], pb, beta, wide, pb)
-			}
+				for kw := 0; kw < g.kw; kw++ {
+					beta := float32(1)
+					if kw == 0 {
+						beta = 0
+					}
+					bl.Sgemm(false, false, g.cout, cols, (b-a)*kk, 1, wr[kw*g.cout*kr+a*kk:], kr, c[a*kk*pb+start+kw:], pb, beta, wide[start:], pb)
+				}
+			})
 			parallel.For(g.cout, max(1, copyGrain/pb), func(lo, hi int) {
 				for co := lo; co < hi; co++ {
 					for r := 0; r < nr; r++ {
@@ -139,6 +172,7 @@ func conv3dBackwardFilterShift(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 	defer func() { putScratch(wbuf); putScratch(cbuf); putScratch(obuf) }()
 	dwr, col, wide := *wbuf, *cbuf, *obuf
 	clear(dwr)
+	kk := g.cin * g.kh // rows per temporal tap
 	xp := newPaddedInput(g, false)
 	defer xp.release()
 	for n := 0; n < g.n; n++ {
@@ -148,7 +182,6 @@ func conv3dBackwardFilterShift(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 			r1 := min(r0+rows, total)
 			nr := r1 - r0
 			pb := nr * wp
-			cols := pb - (g.kw - 1)
 			c := col[:kr*pb]
 			vol2rows(xp, r0, r1, c)
 			// dy on the grid, zero in the columns that no output owns.
@@ -161,16 +194,23 @@ func conv3dBackwardFilterShift(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 					}
 				}
 			})
-			for kw := 0; kw < g.kw; kw++ {
-				bl.Sgemm(false, true, g.cout, kr, cols, 1, wide, pb, c[kw:], pb, 1, dwr[kw*g.cout*kr:(kw+1)*g.cout*kr], kr)
-			}
+			g.tapRuns(r0, r1, func(s0, s1, a, b int) {
+				if a == b {
+					return
+				}
+				start, cols := g.shiftRun(r0, r1, s0, s1)
+				for kw := 0; kw < g.kw; kw++ {
+					bl.Sgemm(false, true, g.cout, (b-a)*kk, cols, 1, wide[start:], pb, c[a*kk*pb+start+kw:], pb, 1, dwr[kw*g.cout*kr+a*kk:], kr)
+				}
+			})
 		}
 	}
 	for co := 0; co < g.cout; co++ {
 		for j := 0; j < kr; j++ {
 			d := dw[(co*kr+j)*g.kw : (co*kr+j+1)*g.kw]
+			jr := g.shiftRow(j)
 			for kw := range d {
-				d[kw] = dwr[(kw*g.cout+co)*kr+j]
+				d[kw] = dwr[(kw*g.cout+co)*kr+jr]
 			}
 		}
 	}

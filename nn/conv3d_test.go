@@ -106,20 +106,23 @@ func convRunGrad(t *testing.T, build func(in []*G.Node) (*G.Node, error), inputs
 }
 
 // convBlockSizes runs f with each lowering (row-shift where it applies, and
-// plain vol2col) and with the default vol2col block size and a tiny one,
-// which splits every case into many blocks.
+// plain vol2col), with and without trimming padding-only taps, and with the
+// default vol2col block size and a tiny one, which splits every case into
+// many blocks.
 func convBlockSizes(t *testing.T, f func(t *testing.T)) {
-	for _, shift := range []bool{true, false} {
-		for _, block := range []int{colBlockFloats, 64} {
-			t.Run(fmt.Sprintf("shift=%t/block=%d", shift, block), func(t *testing.T) {
-				oldShift, oldBlock, oldMin := useShift, colBlockFloats, minBlockCols
-				useShift, colBlockFloats = shift, block
-				if block < oldBlock {
-					minBlockCols = 1
-				}
-				defer func() { useShift, colBlockFloats, minBlockCols = oldShift, oldBlock, oldMin }()
-				f(t)
-			})
+	for _, trim := range []bool{true, false} {
+		for _, shift := range []bool{true, false} {
+			for _, block := range []int{colBlockFloats, 64} {
+				t.Run(fmt.Sprintf("trim=%t/shift=%t/block=%d", trim, shift, block), func(t *testing.T) {
+					oldTrim, oldShift, oldBlock, oldMin := useTrim, useShift, colBlockFloats, minBlockCols
+					useTrim, useShift, colBlockFloats = trim, shift, block
+					if block < oldBlock {
+						minBlockCols = 1
+					}
+					defer func() { useTrim, useShift, colBlockFloats, minBlockCols = oldTrim, oldShift, oldBlock, oldMin }()
+					f(t)
+				})
+			}
 		}
 	}
 }
@@ -186,6 +189,19 @@ func TestConv3dBackends(t *testing.T) {
 		{[]int{2, 2, 3, 5, 11}, []int{2, 2, 1, 2, 4}, [3]int{1, 1, 3}, [3]int{0, 1, 2}},
 		{[]int{1, 2, 2, 3, 3}, []int{8, 2, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}}, // small batch: col2vol
 		{[]int{1, 3, 4, 9, 8}, []int{2, 3, 3, 3, 1}, [3]int{2, 3, 2}, [3]int{1, 1, 0}},
+		// Kernel taps that read only padding (trimmed): one frame (layer3
+		// and layer4 at 4 frames), two frames at stride 2, one row too.
+		{[]int{2, 4, 1, 5, 6}, []int{3, 4, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
+		{[]int{2, 3, 2, 5, 6}, []int{4, 3, 3, 3, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}},
+		{[]int{2, 3, 1, 1, 7}, []int{3, 3, 3, 3, 3}, [3]int{2, 1, 1}, [3]int{1, 1, 1}},
+		{[]int{1, 2, 1, 1, 1}, []int{3, 2, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
+		// Frames whose temporal taps partly read padding (tapRuns): two
+		// frames (row-shift), stride 2 (vol2col and col2vol), and frames
+		// that read nothing but padding.
+		{[]int{2, 3, 2, 5, 6}, []int{4, 3, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
+		{[]int{2, 3, 3, 5, 6}, []int{4, 3, 3, 3, 3}, [3]int{2, 1, 2}, [3]int{1, 1, 1}},
+		{[]int{1, 2, 1, 3, 3}, []int{3, 2, 1, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
+		{[]int{1, 2, 1, 3, 3}, []int{3, 2, 1, 3, 3}, [3]int{1, 1, 2}, [3]int{1, 1, 1}},
 	} {
 		x, w := randTensor(rng, 0, c.x...), randTensor(rng, 0, c.w...)
 		g := convGeomFor(t, x, w, c.stride, c.pad)
@@ -199,6 +215,13 @@ func TestConv3dBackends(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%v", bl.Name(), c.w), func(t *testing.T) {
 				convBlockSizes(t, func(t *testing.T) {
 					y, dx, dw := newFloat32(g.yShape()...), newFloat32(g.xShape()...), newFloat32(g.wShape()...)
+					// y and dx must be overwritten whole (ops reuse their
+					// output tensors); dw is zeroed by contract.
+					for _, d := range [][]float32{y.Data().([]float32), dx.Data().([]float32)} {
+						for i := range d {
+							d[i] = float32(math.NaN())
+						}
+					}
 					conv3dForward(bl, &g, xd, wd, nil, y.Data().([]float32))
 					conv3dBackwardData(bl, &g, wd, dyd, dx.Data().([]float32))
 					conv3dBackwardFilter(bl, &g, xd, dyd, dw.Data().([]float32))
@@ -540,6 +563,44 @@ func TestConv3dConcurrent(t *testing.T) {
 				}()
 			}
 			wg.Wait()
+		}
+	}
+}
+
+// TestConvTrimmed checks which kernel taps trimmed drops: those that read
+// only padding, as at R3D-18's layer3 and layer4 with 4-frame clips.
+func TestConvTrimmed(t *testing.T) {
+	for _, c := range []struct {
+		x, w        []int
+		stride, pad [3]int
+		ok          bool
+		k, p, first [3]int
+	}{
+		{x: []int{8, 256, 1, 14, 14}, w: []int{256, 256, 3, 3, 3}, stride: [3]int{1, 1, 1}, pad: [3]int{1, 1, 1}, ok: true, k: [3]int{1, 3, 3}, p: [3]int{0, 1, 1}, first: [3]int{1, 0, 0}},
+		{x: []int{8, 128, 2, 28, 28}, w: []int{256, 128, 3, 3, 3}, stride: [3]int{2, 2, 2}, pad: [3]int{1, 1, 1}, ok: true, k: [3]int{2, 3, 3}, p: [3]int{0, 1, 1}, first: [3]int{1, 0, 0}},
+		{x: []int{8, 256, 1, 14, 14}, w: []int{512, 256, 3, 3, 3}, stride: [3]int{2, 2, 2}, pad: [3]int{1, 1, 1}, ok: true, k: [3]int{1, 3, 3}, p: [3]int{0, 1, 1}, first: [3]int{1, 0, 0}},
+		{x: []int{1, 2, 1, 1, 1}, w: []int{3, 2, 3, 3, 3}, stride: [3]int{1, 1, 1}, pad: [3]int{1, 1, 1}, ok: true, k: [3]int{1, 1, 1}, first: [3]int{1, 1, 1}},
+		{x: []int{8, 64, 4, 56, 56}, w: []int{64, 64, 3, 3, 3}, stride: [3]int{1, 1, 1}, pad: [3]int{1, 1, 1}},
+		{x: []int{8, 128, 2, 28, 28}, w: []int{128, 128, 3, 3, 3}, stride: [3]int{1, 1, 1}, pad: [3]int{1, 1, 1}},
+		{x: []int{2, 3, 2, 4, 4}, w: []int{3, 3, 3, 3, 3}, stride: [3]int{1, 1, 1}, pad: [3]int{2, 1, 1}},
+	} {
+		g, err := newConvGeom("test", c.x, c.w, nil, false, c.stride, c.pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg, first, ok := g.trimmed()
+		if ok != c.ok {
+			t.Errorf("x %v w %v: trimmed ok = %t, want %t", c.x, c.w, ok, c.ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if k, p := [3]int{tg.kt, tg.kh, tg.kw}, [3]int{tg.pt, tg.ph, tg.pw}; k != c.k || p != c.p || first != c.first {
+			t.Errorf("x %v w %v: kernel %v padding %v first %v, want %v %v %v", c.x, c.w, k, p, first, c.k, c.p, c.first)
+		}
+		if !tg.yShape().Eq(g.yShape()) {
+			t.Errorf("x %v w %v: trimmed output %v, want %v", c.x, c.w, tg.yShape(), g.yShape())
 		}
 	}
 }

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"hash"
+	"sync/atomic"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -41,6 +42,39 @@ func float32s(op string, v G.Value) ([]float32, tensor.Shape, error) {
 func newFloat32(shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
 }
+
+// outBuf keeps an op's output tensor from one execution of its graph to the
+// next, so that a training step reuses the memory of the last step's
+// activations and gradients instead of allocating (and faulting in) them
+// anew: at R3D-18's sizes that is gigabytes a step. The tape machine binds
+// the tensor to the op's node, where it stays until the next execution
+// overwrites it in place; a caller that keeps a node's value across runs
+// must copy it (the programs in this module do). Ops hold an outBuf in a
+// field of their own, never in a shared or copied struct, so that no two
+// nodes share a tensor.
+type outBuf struct {
+	t atomic.Pointer[tensor.Dense]
+}
+
+// take returns a float32 tensor of the given shape for the op's output: the
+// one the op returned last time when the shape matches, else a new one. Its
+// values are undefined unless zero is true. The op gives it back with put
+// once it has computed it (defer b.put(t)); a concurrent Do in between gets
+// a tensor of its own.
+func (b *outBuf) take(zero bool, shape ...int) *tensor.Dense {
+	if t := b.t.Swap(nil); t != nil {
+		if d, ok := t.Data().([]float32); ok && sameShape(t.Shape(), shape) && len(d) == tensor.Shape(shape).TotalSize() {
+			if zero {
+				clear(d)
+			}
+			return t
+		}
+	}
+	return newFloat32(shape...)
+}
+
+// put keeps t for the next take.
+func (b *outBuf) put(t *tensor.Dense) { b.t.Store(t) }
 
 // scalar32 returns a float32 scalar value.
 func scalar32(v float32) G.Value { return G.NewF32(v) }

@@ -58,6 +58,10 @@ func NewEvaluator(g *Graph) *Program {
 // Run copies the feeds into their nodes, runs the graph and, for a trainer,
 // applies the optimiser. It returns the loss (0 for an evaluator). When the
 // run or the update fails (a NaN loss, say), no parameter is changed.
+//
+// nn's large ops (convolution, batch norm, ReLU, Add) compute into the
+// tensors they returned on the previous run, so the values of their nodes
+// are valid until the next Run: copy what must outlive it.
 func (p *Program) Run(ctx context.Context, feeds ...Feed) (float32, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err

@@ -37,6 +37,7 @@ func (ReLULayer) Params() []*Param { return nil }
 type reluOp struct {
 	opBase
 	dims int
+	out  outBuf
 }
 
 func (op *reluOp) Arity() int { return 1 }
@@ -58,7 +59,8 @@ func (op *reluOp) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newFloat32(shape...)
+	out := op.out.take(false, shape...)
+	defer op.out.put(out)
 	y := out.Data().([]float32)
 	parallel.For(len(x), elementGrain, func(lo, hi int) {
 		for i, v := range x[lo:hi] {
@@ -82,6 +84,7 @@ func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 type reluGradOp struct {
 	opBase
 	dims int
+	out  outBuf
 }
 
 func (op *reluGradOp) Arity() int { return 2 }
@@ -110,13 +113,17 @@ func (op *reluGradOp) Do(vals ...G.Value) (G.Value, error) {
 	if !shape.Eq(dshape) {
 		return nil, fmt.Errorf("nn: ReLU backward: output %v and gradient %v differ in shape", shape, dshape)
 	}
-	out := newFloat32(shape...)
+	out := op.out.take(false, shape...)
+	defer op.out.put(out)
 	dx := out.Data().([]float32)
 	parallel.For(len(y), elementGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if y[i] > 0 {
-				dx[i] = dy[i]
+		y, dy, dx := y[lo:hi], dy[lo:hi], dx[lo:hi]
+		for i, v := range y {
+			g := dy[i]
+			if !(v > 0) { // NaN too, as PyTorch
+				g = 0
 			}
+			dx[i] = g
 		}
 	})
 	return out, nil

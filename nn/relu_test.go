@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -68,5 +69,38 @@ func TestGradcheckHandlesScalarOutputs(t *testing.T) {
 	}, []*tensor.Dense{logits, targets}, []bool{true, false}, gradcheck.Options{Eps: 1e-2})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpsReuseOutputs checks that an op computes into the tensor it returned
+// last time (so that a training step allocates nothing anew), and correctly.
+func TestOpsReuseOutputs(t *testing.T) {
+	op := &reluOp{dims: 2}
+	x1 := tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, -2, 3, -4}))
+	x2 := tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{-1, 2, -3, 4}))
+	y1, err := op.Do(x1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := y1.Data().([]float32); !cmp.Equal(got, []float32{1, 0, 3, 0}) {
+		t.Fatalf("first run: %v", got)
+	}
+	y2, err := op.Do(x2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y1 != y2 {
+		t.Error("the second run allocated a new output")
+	}
+	if got := y2.Data().([]float32); !cmp.Equal(got, []float32{0, 2, 0, 4}) {
+		t.Errorf("second run: %v", got)
+	}
+	x3 := tensor.New(tensor.WithShape(4), tensor.WithBacking([]float32{1, 2, 3, 4}))
+	y3, err := op.Do(x3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !y3.Shape().Eq(tensor.Shape{4}) || y3 == y2 {
+		t.Errorf("a new shape reused the old output: %v", y3.Shape())
 	}
 }

@@ -158,6 +158,20 @@ func Add(a, b *G.Node) (*G.Node, error) {
 	return n, nil
 }
 
+// AddReLU returns max(a + b, 0) elementwise, as ReLU(Add(a, b)) but in one
+// op: the end of a ResNet block.
+func AddReLU(a, b *G.Node) (*G.Node, error) {
+	sa, sb := tensor.Shape(shapeOf(a)), tensor.Shape(shapeOf(b))
+	if !sameShape(sa, sb) {
+		return nil, fmt.Errorf("nn: AddReLU: shapes %v and %v differ", []int(sa), []int(sb))
+	}
+	n, err := G.ApplyOp(&addOp{dims: a.Dims(), relu: true}, a, b)
+	if err != nil {
+		return nil, fmt.Errorf("nn: AddReLU of %v: %w", []int(sa), err)
+	}
+	return n, nil
+}
+
 // sameShape reports whether two shapes are equal dimension by dimension.
 // (tensor.Shape.Eq also equates a vector of n with an n x 1 matrix.)
 func sameShape(a, b tensor.Shape) bool {
@@ -172,10 +186,13 @@ func sameShape(a, b tensor.Shape) bool {
 	return true
 }
 
-// addOp adds two same-shape tensors; both inputs receive the output gradient.
+// addOp adds two same-shape tensors, followed by a ReLU when relu is set;
+// both inputs receive the output gradient (through the ReLU's).
 type addOp struct {
 	opBase
 	dims int
+	relu bool
+	out  outBuf
 }
 
 func (op *addOp) Arity() int { return 2 }
@@ -185,7 +202,12 @@ func (op *addOp) Type() hm.Type {
 func (op *addOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
-func (op *addOp) String() string        { return fmt.Sprintf("Add%d", op.dims) }
+func (op *addOp) String() string {
+	if op.relu {
+		return fmt.Sprintf("AddReLU%d", op.dims)
+	}
+	return fmt.Sprintf("Add%d", op.dims)
+}
 func (op *addOp) Hashcode() uint32      { return hashOf(op) }
 func (op *addOp) WriteHash(h hash.Hash) { writeHash(h, op) }
 
@@ -204,11 +226,19 @@ func (op *addOp) Do(vals ...G.Value) (G.Value, error) {
 	if !sameShape(sa, sb) {
 		return nil, fmt.Errorf("nn: Add: shapes %v and %v differ", []int(sa), []int(sb))
 	}
-	out := newFloat32(sa...)
+	out := op.out.take(false, sa...)
+	defer op.out.put(out)
 	y := out.Data().([]float32)
 	parallel.For(len(y), elementGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			y[i] = a[i] + b[i]
+		a, b, y := a[lo:hi], b[lo:hi], y[lo:hi]
+		if op.relu {
+			for i, v := range a {
+				y[i] = max(v+b[i], 0)
+			}
+			return
+		}
+		for i, v := range a {
+			y[i] = v + b[i]
 		}
 	})
 	return out, nil
@@ -216,7 +246,14 @@ func (op *addOp) Do(vals ...G.Value) (G.Value, error) {
 
 func (op *addOp) DiffWRT(int) []bool { return []bool{true, true} }
 
-func (op *addOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+func (op *addOp) SymDiff(_ G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if op.relu {
+		d, err := G.ApplyOp(&reluGradOp{dims: op.dims}, output, grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{d, d}, nil
+	}
 	return G.Nodes{grad, grad}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -81,6 +82,30 @@ func TestAdd(t *testing.T) {
 	_, err = Add(g.Input("col", 4, 1), g.Input("vec", 4))
 	if err == nil {
 		t.Error("Add of (4, 1) and (4): no error")
+	}
+	if _, err := AddReLU(g.Input("col2", 4, 1), g.Input("vec2", 4)); err == nil {
+		t.Error("AddReLU of (4, 1) and (4): no error")
+	}
+}
+
+func TestAddReLU(t *testing.T) {
+	g := NewGraph(false, nil)
+	a := G.NewTensor(g.Exp, tensor.Float32, 2, G.WithShape(2, 2), G.WithName("a"), G.WithValue(tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, -2, 3, -4}))))
+	b := G.NewTensor(g.Exp, tensor.Float32, 2, G.WithShape(2, 2), G.WithName("b"), G.WithValue(tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, 1, -5, 5}))))
+	y, err := AddReLU(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ltRun(t, g.Exp)
+	if got, want := ltData(t, y), []float32{2, 0, 0, 1}; !cmp.Equal(got, want) {
+		t.Errorf("AddReLU = %v, want %v", got, want)
+	}
+	rng := rand.New(rand.NewPCG(23, 24))
+	x := randTensor(rng, 0.2, 2, 3, 2, 2, 1)
+	// relu(x + x), with x away from the kink.
+	if err := gradcheck.Check(func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) { return AddReLU(in[0], in[0]) },
+		[]*tensor.Dense{x}, []bool{true}, gradcheck.Options{Tol: 1e-3}); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -76,6 +76,15 @@ func (c convBN) forward(g *nn.Graph, x *G.Node) (*G.Node, error) {
 	return c.bn.Forward(g, y)
 }
 
+// forwardReLU is forward followed by ReLU, fused into the batch norm op.
+func (c convBN) forwardReLU(g *nn.Graph, x *G.Node) (*G.Node, error) {
+	y, err := c.conv.Forward(g, x)
+	if err != nil {
+		return nil, err
+	}
+	return c.bn.ForwardReLU(g, y)
+}
+
 func (c convBN) params() []*nn.Param { return append(c.conv.Params(), c.bn.Params()...) }
 
 // BasicBlock is torchvision's video BasicBlock: relu(bn(conv(relu(bn(conv(x))))) + shortcut(x)).
@@ -99,11 +108,8 @@ func newBasicBlock(prefix string, cin, cout, stride int, rng *rand.Rand) *BasicB
 
 // Forward adds the block to g.
 func (b *BasicBlock) Forward(g *nn.Graph, x *G.Node) (*G.Node, error) {
-	y, err := b.conv1.forward(g, x)
+	y, err := b.conv1.forwardReLU(g, x)
 	if err != nil {
-		return nil, err
-	}
-	if y, err = nn.ReLU(y); err != nil {
 		return nil, err
 	}
 	if y, err = b.conv2.forward(g, y); err != nil {
@@ -115,10 +121,7 @@ func (b *BasicBlock) Forward(g *nn.Graph, x *G.Node) (*G.Node, error) {
 			return nil, err
 		}
 	}
-	if y, err = nn.Add(y, short); err != nil {
-		return nil, err
-	}
-	return nn.ReLU(y)
+	return nn.AddReLU(y, short)
 }
 
 // Params returns the block's parameters and buffers.
@@ -179,11 +182,8 @@ func (m *Model) ForwardAll(g *nn.Graph, x *G.Node) (*Outputs, error) {
 	if s := x.Shape(); s.Dims() != 5 || s[1] != m.Config.InChannels {
 		return nil, fmt.Errorf("resnet3d: input shape %v, want (N, %d, T, H, W)", []int(s), m.Config.InChannels)
 	}
-	y, err := m.stem.forward(g, x)
+	y, err := m.stem.forwardReLU(g, x)
 	if err != nil {
-		return nil, fmt.Errorf("resnet3d: stem: %w", err)
-	}
-	if y, err = nn.ReLU(y); err != nil {
 		return nil, fmt.Errorf("resnet3d: stem: %w", err)
 	}
 	return m.ForwardFrom(g, y, 0)

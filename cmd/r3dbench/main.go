@@ -7,7 +7,11 @@
 //	go run ./cmd/r3dbench -shapes 8x4x112x112 -steps 5
 //
 // Each measurement runs in a child process of its own, so that peak RSS
-// (VmHWM) is that run's alone. To profile the Go step:
+// (VmHWM) is that run's alone. Besides the mean over the timed steps it
+// reports the fastest step of each side ("best"): on a machine shared with
+// other jobs the mean swings with their load (PyTorch's OpenMP threads
+// suffer most), while the best step of a few is close to the unloaded speed.
+// To profile the Go step:
 //
 //	go run ./cmd/r3dbench -worker 8x4x112x112 -steps 2 -cpuprofile cpu.prof && go tool pprof -top cpu.prof
 package main
@@ -18,6 +22,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -26,6 +31,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vidssl/vidssl/internal/blas"
@@ -34,9 +40,11 @@ import (
 )
 
 type result struct {
-	ClipsPerSec float64 `json:"clips_per_sec"`
-	PeakRSSMiB  float64 `json:"peak_rss_mib"`
-	Error       string  `json:"error,omitempty"`
+	ClipsPerSec     float64 `json:"clips_per_sec"`      // mean over the timed steps
+	BestClipsPerSec float64 `json:"best_clips_per_sec"` // the fastest step
+	CPUSecPerStep   float64 `json:"cpu_sec_per_step"`   // user+system CPU time of the process per timed step
+	PeakRSSMiB      float64 `json:"peak_rss_mib"`
+	Error           string  `json:"error,omitempty"`
 }
 
 func main() {
@@ -48,9 +56,9 @@ func main() {
 	flag.Parse()
 	if *worker != "" {
 		if os.Getenv("GOGC") == "" {
-			// Each training step allocates its activations anew; collecting
-			// sooner reuses that memory instead of faulting in fresh pages,
-			// which is both faster and smaller (see the README).
+			// nn's large ops reuse their outputs, but gorgonia's own ops and
+			// the small tensors are allocated anew each step; collecting
+			// sooner reuses that memory instead of faulting in fresh pages.
 			debug.SetGCPercent(25)
 		}
 		if *cpuprofile != "" {
@@ -72,22 +80,25 @@ func main() {
 	}
 	threads := runtime.GOMAXPROCS(0)
 	fmt.Printf("R3D-18 training step (forward, BCEWithLogits, backward, Adam), %d threads, Go BLAS: %s\n\n", threads, blas.Active())
-	fmt.Printf("%-16s %12s %12s %10s %12s %12s %10s %10s\n", "shape", "Go clips/s", "Go RSS MiB", "", "Py clips/s", "Py RSS MiB", "speed", "RSS")
+	fmt.Printf("%-16s %10s %8s %8s %10s %10s %8s %8s %10s %7s %7s %7s %7s\n", "shape", "Go clips/s", "Go best", "Go CPU s", "Go RSS MiB", "Py clips/s", "Py best", "Py CPU s", "Py RSS MiB", "speed", "best", "CPU", "RSS")
 	for _, s := range strings.Split(*shapes, ",") {
 		g := runChild(os.Args[0], []string{"-worker", s, "-steps", strconv.Itoa(*steps)})
 		p := runChild(*python, []string{"-c", torchScript, s, strconv.Itoa(*steps), strconv.Itoa(threads)})
-		line := fmt.Sprintf("%-16s %12s %12s %10s", s, num(g.ClipsPerSec, g.Error), num(g.PeakRSSMiB, g.Error), "")
+		line := fmt.Sprintf("%-16s %10s %8s %8s %10s", s, num(g.ClipsPerSec, g.Error), num(g.BestClipsPerSec, g.Error), num(g.CPUSecPerStep, g.Error), num(g.PeakRSSMiB, g.Error))
 		if p.Error != "" {
 			line += fmt.Sprintf(" PyTorch: %s", p.Error)
 		} else {
-			line += fmt.Sprintf(" %12.2f %12.0f %9.2fx %9.2fx", p.ClipsPerSec, p.PeakRSSMiB, g.ClipsPerSec/p.ClipsPerSec, g.PeakRSSMiB/p.PeakRSSMiB)
+			line += fmt.Sprintf(" %10.2f %8.2f %8.2f %10.0f %6.2fx %6.2fx %6.2fx %6.2fx", p.ClipsPerSec, p.BestClipsPerSec, p.CPUSecPerStep, p.PeakRSSMiB,
+				g.ClipsPerSec/p.ClipsPerSec, g.BestClipsPerSec/p.BestClipsPerSec, p.CPUSecPerStep/g.CPUSecPerStep, g.PeakRSSMiB/p.PeakRSSMiB)
 		}
 		fmt.Println(line)
 		if g.Error != "" {
 			fmt.Fprintln(os.Stderr, "Go:", g.Error)
 		}
 	}
-	fmt.Println("\nspeed = Go clips/s / PyTorch clips/s (higher is better); RSS = Go peak RSS / PyTorch peak RSS (lower is better)")
+	fmt.Println("\nspeed = Go clips/s / PyTorch clips/s (means; higher is better); best = the same for each side's fastest step;")
+	fmt.Println("CPU = PyTorch CPU seconds per step / Go's (higher is better for Go; less sensitive to other jobs' load);")
+	fmt.Println("RSS = Go peak RSS / PyTorch peak RSS (lower is better)")
 }
 
 func num(v float64, err string) string {
@@ -160,14 +171,28 @@ func measureGo(shape string, steps int) result {
 	if _, err := tr.Run(ctx, nn.Feed{Node: x, Data: data}, nn.Feed{Node: y, Data: labels}); err != nil {
 		return result{Error: err.Error()}
 	}
+	cpu0 := cpuSeconds()
 	start := time.Now()
+	best := math.Inf(1)
 	for i := 0; i < steps; i++ {
+		t0 := time.Now()
 		if _, err := tr.Run(ctx, nn.Feed{Node: x, Data: data}, nn.Feed{Node: y, Data: labels}); err != nil {
 			return result{Error: err.Error()}
 		}
+		best = min(best, time.Since(t0).Seconds())
 	}
 	sec := time.Since(start).Seconds()
-	return result{ClipsPerSec: float64(n*steps) / sec, PeakRSSMiB: peakRSS()}
+	cpu := (cpuSeconds() - cpu0) / float64(steps)
+	return result{ClipsPerSec: float64(n*steps) / sec, BestClipsPerSec: float64(n) / best, CPUSecPerStep: cpu, PeakRSSMiB: peakRSS()}
+}
+
+// cpuSeconds returns the user and system CPU time this process has used.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // peakRSS reads this process's peak resident set size (VmHWM) in MiB.
@@ -206,9 +231,18 @@ def step():
     loss.backward()
     opt.step()
 step()
+def cpu():
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+cpu0 = cpu()
 start = time.time()
+best = float("inf")
 for _ in range(steps):
+    t0 = time.time()
     step()
+    best = min(best, time.time() - t0)
 sec = time.time() - start
-print(json.dumps({"clips_per_sec": n * steps / sec, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"clips_per_sec": n * steps / sec, "best_clips_per_sec": n / best,
+                  "cpu_sec_per_step": (cpu() - cpu0) / steps,
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `

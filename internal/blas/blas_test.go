@@ -52,7 +52,10 @@ func TestSgemmMatchesDefinition(t *testing.T) {
 		for _, tc := range []struct {
 			ta, tb  bool
 			m, n, k int
-		}{{false, false, 7, 5, 3}, {true, false, 4, 9, 6}, {false, true, 33, 17, 65}, {true, true, 3, 2, 1}, {false, false, 1, 1, 300}} {
+		}{{false, false, 7, 5, 3}, {true, false, 4, 9, 6}, {false, true, 33, 17, 65}, {true, true, 3, 2, 1}, {false, false, 1, 1, 300},
+			// Large enough that OpenBLAS's Sgemm splits them across goroutines,
+			// by columns and by rows, with parts that are not whole panels.
+			{false, false, 40, 330, 80}, {true, true, 40, 330, 80}, {false, true, 330, 40, 80}, {true, false, 330, 40, 80}} {
 			rowsA, colsA := tc.m, tc.k
 			if tc.ta {
 				rowsA, colsA = tc.k, tc.m

@@ -2,6 +2,7 @@ package blas
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/ebitengine/purego"
@@ -16,7 +17,18 @@ const (
 
 type openblasImpl struct {
 	sgemm func(order, transA, transB, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
+	// split is true when OpenBLAS runs single-threaded and Sgemm splits
+	// large products across goroutines itself (see Sgemm).
+	split bool
 }
+
+// splitMinWork is the least m*n*k worth splitting across goroutines, and
+// splitAlign the multiple of columns (or rows) each part holds: OpenBLAS's
+// kernels work on 16-wide panels.
+const (
+	splitMinWork = 1 << 20
+	splitAlign   = 16
+)
 
 var (
 	openblasOnce sync.Once
@@ -63,6 +75,16 @@ func loadOpenBLAS() (impl *openblasImpl, err error) {
 	}
 	impl = &openblasImpl{}
 	purego.RegisterFunc(&impl.sgemm, sym)
+	// OpenBLAS's own threads wait for work by spinning on sched_yield, which
+	// takes a core from the Go code (batch norm, vol2col, ...) that runs
+	// between products. Run OpenBLAS on the calling thread instead, and
+	// split each large product across goroutines (Sgemm).
+	if set, e := purego.Dlsym(lib, "openblas_set_num_threads"); e == nil {
+		var setThreads func(int32)
+		purego.RegisterFunc(&setThreads, set)
+		setThreads(1)
+		impl.split = true
+	}
 	return impl, nil
 }
 
@@ -80,15 +102,59 @@ func (o *openblasImpl) Sgemm(transA, transB bool, m, n, k int, alpha float32, a 
 	if transB {
 		tb = cblasTrans
 	}
-	var pa, pb *float32
-	if k > 0 {
-		pa, pb = &a[0], &b[0]
-	} else {
-		// With k == 0, C = beta*C; OpenBLAS does not read A or B.
+	if k == 0 {
+		// C = beta*C; OpenBLAS does not read A or B.
 		var zero float32
-		pa, pb = &zero, &zero
+		o.sgemm(cblasRowMajor, ta, tb, int32(m), int32(n), 0, alpha, &zero, int32(lda), &zero, int32(ldb), beta, &c[0], int32(ldc))
+		return
 	}
-	o.sgemm(cblasRowMajor, ta, tb, int32(m), int32(n), int32(k), alpha, pa, int32(lda), pb, int32(ldb), beta, &c[0], int32(ldc))
+	parts := 1
+	if o.split && m*n*k >= splitMinWork {
+		parts = min(runtime.GOMAXPROCS(0), (max(m, n)+splitAlign-1)/splitAlign)
+	}
+	if parts <= 1 {
+		o.sgemm(cblasRowMajor, ta, tb, int32(m), int32(n), int32(k), alpha, &a[0], int32(lda), &b[0], int32(ldb), beta, &c[0], int32(ldc))
+		return
+	}
+	// Split the larger of C's dimensions into parts of whole 16-wide panels,
+	// one goroutine each. Columns j0.. of C are columns j0.. of op(B); rows
+	// i0.. of C are rows i0.. of op(A).
+	splitN := n >= m
+	size := n
+	if !splitN {
+		size = m
+	}
+	chunk := (size + parts - 1) / parts
+	chunk = (chunk + splitAlign - 1) / splitAlign * splitAlign
+	var wg sync.WaitGroup
+	for lo := 0; lo < size; lo += chunk {
+		hi := min(lo+chunk, size)
+		run := func() {
+			if splitN {
+				bo := lo // op(B) columns: B columns, or B rows when transposed
+				if transB {
+					bo = lo * ldb
+				}
+				o.sgemm(cblasRowMajor, ta, tb, int32(m), int32(hi-lo), int32(k), alpha, &a[0], int32(lda), &b[bo], int32(ldb), beta, &c[lo], int32(ldc))
+				return
+			}
+			ao := lo * lda // op(A) rows: A rows, or A columns when transposed
+			if transA {
+				ao = lo
+			}
+			o.sgemm(cblasRowMajor, ta, tb, int32(hi-lo), int32(n), int32(k), alpha, &a[ao], int32(lda), &b[0], int32(ldb), beta, &c[lo*ldc], int32(ldc))
+		}
+		if hi == size {
+			run() // the last part on the calling goroutine
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run()
+		}()
+	}
+	wg.Wait()
 }
 
 // checkGemm panics, as gonum does, when a slice is too short for its matrix, so
