@@ -111,7 +111,7 @@ if [ -z "$EX" ]; then
 	status=1
 else
 	rm -rf /tmp/vidssl-tiny-cuda
-	if timeout 300 "$EX" -preset tiny -device cuda -quiet -out /tmp/vidssl-tiny-cuda >"$OUT/pipeline.log" 2>&1; then
+	if timeout 120 "$EX" -preset tiny -device cuda -quiet -out /tmp/vidssl-tiny-cuda >"$OUT/pipeline.log" 2>&1; then
 		grep -E 'device=|level=(WARN|ERROR)|done' "$OUT/pipeline.log"
 		cp /tmp/vidssl-tiny-cuda/results.csv "$OUT/pipeline-results.csv" 2>/dev/null && cat "$OUT/pipeline-results.csv"
 	else
