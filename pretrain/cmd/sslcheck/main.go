@@ -10,7 +10,7 @@
 //
 // each against the same model at its random initialisation.
 //
-//	go run ./pretrain/cmd/sslcheck                # about 7 minutes on 2 cores
+//	go run ./pretrain/cmd/sslcheck                # about 6 minutes on 2 cores
 //	go run ./pretrain/cmd/sslcheck -epochs 60 -studies 200 -seed 2
 //
 // # Frame order needs visible motion
