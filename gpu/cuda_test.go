@@ -225,8 +225,31 @@ func TestCUDATrainBenchmark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for n := envInt("VIDSSL_GPU_BENCH_BATCH", 88); n >= 1; n = n * 3 / 4 {
+	n, el, loss := benchLargestFit(t, e, envInt("VIDSSL_GPU_BENCH_BATCH", 88), steps, func(n int) (func() (float64, error), func(), error) {
 		tr, err := NewTrainer(e, m, n, tt, h, w, 1.5, nn.NewAdam(1e-4))
+		if err != nil {
+			return nil, nil, err
+		}
+		x, y := batch(rand.New(rand.NewPCG(5, 6)), cfg, n, tt, h, w)
+		step := func() (float64, error) {
+			loss, err := tr.Step(ctx, x, y)
+			return float64(loss), err
+		}
+		return step, func() { tr.Close() }, nil
+	})
+	fmt.Printf("BENCH go device=%q batch=%d clips_per_s=%.2f step_ms=%.1f loss=%.4f\n", e.Name(), n, float64(n*steps)/el, 1000*el/float64(steps), loss)
+}
+
+// benchLargestFit times the training steps of the largest batch that fits
+// on e, trying start clips (or pairs) first and a quarter fewer after each
+// out-of-memory failure: prepare makes a trainer for n and returns its step
+// and its close. It returns the batch, the seconds of steps timed steps
+// after 3 warm-up steps (which include cuDNN's algorithm search), and the
+// last step's loss, which must not be NaN.
+func benchLargestFit(t *testing.T, e *Engine, start, steps int, prepare func(n int) (step func() (float64, error), closeFn func(), err error)) (int, float64, float64) {
+	t.Helper()
+	for n := start; n >= 1; n = n * 3 / 4 {
+		step, closeFn, err := prepare(n)
 		if IsOutOfMemory(err) {
 			t.Logf("batch %d does not fit: %v", n, err)
 			continue
@@ -234,39 +257,38 @@ func TestCUDATrainBenchmark(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x, y := batch(rand.New(rand.NewPCG(5, 6)), cfg, n, tt, h, w)
 		warm := time.Now()
 		for i := 0; i < 3 && err == nil; i++ {
-			_, err = tr.Step(ctx, x, y)
+			_, err = step()
 		}
 		if IsOutOfMemory(err) {
 			t.Logf("batch %d runs out of memory in the first steps: %v", n, err)
-			tr.Close()
+			closeFn()
 			continue
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("batch %d: 3 warm-up steps (with the algorithm search) took %v", n, time.Since(warm))
-		start := time.Now()
-		var loss float32
+		begin := time.Now()
+		var loss float64
 		for range steps {
-			if loss, err = tr.Step(ctx, x, y); err != nil {
+			if loss, err = step(); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if err := e.Sync(); err != nil {
 			t.Fatal(err)
 		}
-		el := time.Since(start).Seconds()
-		if math.IsNaN(float64(loss)) {
+		el := time.Since(begin).Seconds()
+		closeFn()
+		if math.IsNaN(loss) {
 			t.Errorf("loss is NaN")
 		}
-		fmt.Printf("BENCH go device=%q batch=%d clips_per_s=%.2f step_ms=%.1f loss=%.4f\n", e.Name(), n, float64(n*steps)/el, 1000*el/float64(steps), loss)
-		tr.Close()
-		return
+		return n, el, loss
 	}
 	t.Fatal("no batch size fits")
+	return 0, 0, 0
 }
 
 // TestCUDASSLBenchmark measures MI-SimCLR+FO training steps of R3D-18 (two
@@ -297,14 +319,10 @@ func TestCUDASSLBenchmark(t *testing.T) {
 	cfg.NumClasses = 0
 	m := newSSLModel(t, cfg, tt)
 	scfg := SSLConfig{Tau: 0.05, ContrastiveWeight: 1, OrderWeight: 1}
-	for n := envInt("VIDSSL_GPU_BENCH_PAIRS", 392); n >= 1; n = n * 3 / 4 {
+	n, el, loss := benchLargestFit(t, e, envInt("VIDSSL_GPU_BENCH_PAIRS", 392), steps, func(n int) (func() (float64, error), func(), error) {
 		tr, err := NewSSLTrainer(e, m.enc, m.proj, m.order, n, tt, h, w, scfg, nn.NewAdam(1e-4))
-		if IsOutOfMemory(err) {
-			t.Logf("%d pairs do not fit: %v", n, err)
-			continue
-		}
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 		rng := rand.New(rand.NewPCG(5, 6))
 		x1, x2 := randSlice(rng, n*3*tt*h*w, 1), randSlice(rng, n*3*tt*h*w, 1)
@@ -312,33 +330,11 @@ func TestCUDASSLBenchmark(t *testing.T) {
 		for i := range l1 {
 			l1[i], l2[i] = i%24, (i+7)%24
 		}
-		warm := time.Now()
-		for i := 0; i < 3 && err == nil; i++ {
-			_, err = tr.Step(ctx, x1, x2, nil, l1, l2)
+		step := func() (float64, error) {
+			loss, err := tr.Step(ctx, x1, x2, nil, l1, l2)
+			return loss.Loss, err
 		}
-		if IsOutOfMemory(err) {
-			t.Logf("%d pairs run out of memory in the first steps: %v", n, err)
-			tr.Close()
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("%d pairs: 3 warm-up steps (with the algorithm search) took %v", n, time.Since(warm))
-		start := time.Now()
-		var loss SSLLoss
-		for range steps {
-			if loss, err = tr.Step(ctx, x1, x2, nil, l1, l2); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		el := time.Since(start).Seconds()
-		fmt.Printf("BENCH go-ssl device=%q pairs=%d pairs_per_s=%.2f step_ms=%.1f loss=%.4f\n", e.Name(), n, float64(n*steps)/el, 1000*el/float64(steps), loss.Loss)
-		tr.Close()
-		return
-	}
-	t.Fatal("no batch size fits")
+		return step, func() { tr.Close() }, nil
+	})
+	fmt.Printf("BENCH go-ssl device=%q pairs=%d pairs_per_s=%.2f step_ms=%.1f loss=%.4f\n", e.Name(), n, float64(n*steps)/el, 1000*el/float64(steps), loss)
 }

@@ -340,6 +340,15 @@ func batchView(full *Tensor, m int) (*Tensor, error) {
 	return full.View(0, shape...)
 }
 
+// rows is a tensor of up to n rows (one per clip) and its view of the
+// first bound rows.
+type rows struct{ full, cur *Tensor }
+
+func (r *rows) bind(m int) (err error) {
+	r.cur, err = batchView(r.full, m)
+	return err
+}
+
 // bind points p's activations at the first m clips of the full-size
 // tensors, so that a step can run on a batch smaller than the one the
 // trainer was made for (an epoch's last batch, say).
@@ -669,4 +678,12 @@ func (nt *net) Close() error {
 	}
 	nt.owned = nil
 	return first
+}
+
+// growTo returns s resized to n elements, reallocating only to grow.
+func growTo(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
 }

@@ -54,15 +54,6 @@ type sslHead struct {
 	a, z, dz, da, o, do, dfeatO, labels rows
 }
 
-// rows is a tensor of up to n rows (one per clip) and its view of the
-// first bound rows.
-type rows struct{ full, cur *Tensor }
-
-func (r *rows) bind(m int) (err error) {
-	r.cur, err = batchView(r.full, m)
-	return err
-}
-
 // NewSSLTrainer prepares a self-supervised training step on e for pairs of
 // batches of up to n clips of t x h x w: enc must be an R3D without fc
 // (NumClasses 0), projector its projection head, and order its frame-order
@@ -316,12 +307,4 @@ func (tr *SSLTrainer) orderLoss(k int, labels []int, out *SSLLoss) error {
 		tr.dob[i] *= s
 	}
 	return e.Upload(hd.do.cur, tr.dob)
-}
-
-// growTo returns s resized to n elements, reallocating only to grow.
-func growTo(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
@@ -22,9 +21,8 @@ type Trainer struct {
 	pass      *pass
 	posWeight float32
 
-	// The head's tensors for the bound batch (views of full).
-	y, logits, dlogits, dropped *Tensor
-	full                        struct{ y, logits, dlogits, dropped *Tensor }
+	// The head's tensors, one row per clip.
+	y, logits, dlogits, dropped rows
 
 	// Dropout on the logit (SetLogitDropout).
 	dropP         float64
@@ -55,9 +53,8 @@ func NewTrainer(e *Engine, m *resnet3d.Model, n, t, h, w int, posWeight float32,
 		return nil, err
 	}
 	tr := &Trainer{net: nt, pass: nt.passes[0], posWeight: posWeight}
-	f := &tr.full
-	for _, a := range []**Tensor{&f.y, &f.logits, &f.dlogits, &f.dropped} {
-		if *a, err = nt.alloc(n, 1); err != nil {
+	for _, r := range tr.head() {
+		if r.full, err = nt.alloc(n, 1); err != nil {
 			nt.Close()
 			return nil, err
 		}
@@ -74,18 +71,16 @@ func (tr *Trainer) bind(m int) error {
 	if err := tr.net.bind(tr.pass, m); err != nil {
 		return err
 	}
-	if tr.y != nil && tr.y.shape[0] == m {
-		return nil
-	}
-	var err error
-	f := &tr.full
-	for _, v := range []struct{ dst, src **Tensor }{{&tr.y, &f.y}, {&tr.logits, &f.logits}, {&tr.dlogits, &f.dlogits}, {&tr.dropped, &f.dropped}} {
-		if *v.dst, err = batchView(*v.src, m); err != nil {
+	for _, r := range tr.head() {
+		if err := r.bind(m); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// head returns the head's tensors.
+func (tr *Trainer) head() []*rows { return []*rows{&tr.y, &tr.logits, &tr.dlogits, &tr.dropped} }
 
 // clipLen returns the number of values of one clip.
 func (tr *Trainer) clipLen() int { return tr.pass.full.x.Len() / tr.n }
@@ -112,30 +107,29 @@ func (tr *Trainer) SetLogitDropout(p float64, rng *rand.Rand) error {
 // anyway).
 func (tr *Trainer) droppedBCE() (float32, error) {
 	e, m := tr.e, tr.pass.bound
-	tr.mask = slices.Grow(tr.mask[:0], m)[:m]
-	tr.hostBuf = slices.Grow(tr.hostBuf[:0], m)[:m]
+	tr.mask, tr.hostBuf = growTo(tr.mask, m), growTo(tr.hostBuf, m)
 	z := tr.hostBuf
-	if err := e.Download(z, tr.logits); err != nil {
+	if err := e.Download(z, tr.logits.cur); err != nil {
 		return 0, err
 	}
 	nn.DropoutMask(tr.dropRng, tr.dropP, tr.mask)
 	for i := range z {
 		z[i] *= tr.mask[i]
 	}
-	if err := e.Upload(tr.dropped, z); err != nil {
+	if err := e.Upload(tr.dropped.cur, z); err != nil {
 		return 0, err
 	}
-	loss, err := e.BCEWithLogits(tr.dropped, tr.y, tr.dlogits, tr.posWeight)
+	loss, err := e.BCEWithLogits(tr.dropped.cur, tr.y.cur, tr.dlogits.cur, tr.posWeight)
 	if err != nil {
 		return loss, err
 	}
-	if err := e.Download(z, tr.dlogits); err != nil {
+	if err := e.Download(z, tr.dlogits.cur); err != nil {
 		return loss, err
 	}
 	for i := range z {
 		z[i] *= tr.mask[i]
 	}
-	return loss, e.Upload(tr.dlogits, z)
+	return loss, e.Upload(tr.dlogits.cur, z)
 }
 
 // Step runs one training step on a batch: x holds m <= n clips (m,
@@ -165,25 +159,25 @@ func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 	if err := e.Upload(p.x, x); err != nil {
 		return 0, err
 	}
-	if err := e.Upload(tr.y, y); err != nil {
+	if err := e.Upload(tr.y.cur, y); err != nil {
 		return 0, err
 	}
 	if err := tr.forward(p, true); err != nil {
 		return 0, err
 	}
-	if err := e.Linear(p.feat, tr.params["fc.weight"], tr.params["fc.bias"], tr.logits); err != nil {
+	if err := e.Linear(p.feat, tr.params["fc.weight"], tr.params["fc.bias"], tr.logits.cur); err != nil {
 		return 0, err
 	}
 	var loss float32
 	if tr.dropP > 0 {
 		loss, err = tr.droppedBCE()
 	} else {
-		loss, err = e.BCEWithLogits(tr.logits, tr.y, tr.dlogits, tr.posWeight)
+		loss, err = e.BCEWithLogits(tr.logits.cur, tr.y.cur, tr.dlogits.cur, tr.posWeight)
 	}
 	if err != nil {
 		return loss, err
 	}
-	if err := e.LinearBackward(p.feat, tr.params["fc.weight"], tr.dlogits, p.dfeat, p.grads["fc.weight"], p.grads["fc.bias"]); err != nil {
+	if err := e.LinearBackward(p.feat, tr.params["fc.weight"], tr.dlogits.cur, p.dfeat, p.grads["fc.weight"], p.grads["fc.bias"]); err != nil {
 		return loss, err
 	}
 	if err := tr.backward(p); err != nil {
@@ -217,10 +211,10 @@ func (tr *Trainer) Predict(ctx context.Context, x, logits []float32) error {
 		if err := tr.forward(p, false); err != nil {
 			return err
 		}
-		if err := e.Linear(p.feat, tr.params["fc.weight"], tr.params["fc.bias"], tr.logits); err != nil {
+		if err := e.Linear(p.feat, tr.params["fc.weight"], tr.params["fc.bias"], tr.logits.cur); err != nil {
 			return err
 		}
-		if err := e.Download(logits[off:off+m], tr.logits); err != nil {
+		if err := e.Download(logits[off:off+m], tr.logits.cur); err != nil {
 			return err
 		}
 	}
