@@ -70,9 +70,13 @@ func (r Range) check(name string) error {
 	return nil
 }
 
-// Nuisance holds the ranges of the per-video acquisition parameters: what
-// changes between two recordings of the same heart. Each video draws every
-// parameter independently and uniformly from its range.
+// Nuisance holds ranges of the acquisition parameters: how a heart was
+// recorded rather than what it looks like. Config.Nuisance holds the ranges
+// from which each study draws its settings (machine, preset, sonographer,
+// the patient's acoustic window); Config.VideoJitter holds the ranges,
+// around 0, by which each video of a study strays from them. Every
+// parameter is drawn independently and uniformly from its range. A video's
+// value is its study's draw plus its own jitter draw.
 type Nuisance struct {
 	// GainDB is the overall receive gain in dB added to every pixel before
 	// log compression; ±6 dB moves tissue by about ±30 grey levels, more
@@ -134,13 +138,24 @@ type Config struct {
 	// PatientTiltDeg is the range of the patients' own long-axis angle: the
 	// LV long axis rises towards the aorta by this many degrees.
 	PatientTiltDeg Range
-	// Nuisance holds the per-video acquisition ranges.
+	// Nuisance holds the ranges of the study-level acquisition settings:
+	// each study draws one value of each parameter, shared by its videos.
 	Nuisance Nuisance
+	// VideoJitter holds the ranges (around 0) of each video's departure
+	// from its study's settings: how much a sonographer changes between the
+	// PLAX clips of one exam. See the package documentation for why the
+	// defaults are small. All zero makes a study's videos differ only in
+	// start phase, speckle and noise; setting Nuisance to the centres of
+	// its ranges and VideoJitter to their half-widths gives every video
+	// independent settings drawn from the whole range.
+	VideoJitter Nuisance
 }
 
 // DefaultConfig returns the default data set: 200 studies of 2-5 videos,
 // 32 frames of 112x112 grey at 30 frames per second, 22% severe stenosis
-// (as in the paper's data), and a 75/10/15 split.
+// (as in the paper's data), a 75/10/15 split, study-level acquisition
+// settings drawn from wide ranges and small within-study jitter (see the
+// package documentation, "Acquisition").
 func DefaultConfig() Config {
 	return Config{
 		Seed:           1,
@@ -165,6 +180,17 @@ func DefaultConfig() Config {
 			ShiftCM:           Range{-0.5, 0.5},
 			HeartRateDeltaBPM: Range{-7, 7},
 			NoiseLevel:        Range{0.004, 0.018},
+		},
+		VideoJitter: Nuisance{
+			GainDB:            Range{-1.5, 1.5},
+			DynamicRangeDB:    Range{0, 0},
+			TGCDB:             Range{-1, 1},
+			DepthCM:           Range{-0.5, 0.5},
+			SectorDeg:         Range{-1, 1},
+			TiltDeg:           Range{-3, 3},
+			ShiftCM:           Range{-0.25, 0.25},
+			HeartRateDeltaBPM: Range{-3, 3},
+			NoiseLevel:        Range{-0.001, 0.001},
 		},
 	}
 }
@@ -193,26 +219,14 @@ func (c Config) Validate() error {
 	if err := checkWeights("Split", c.Split[:]); err != nil {
 		return err
 	}
-	n := c.Nuisance
-	ranges := []struct {
-		name string
-		r    Range
-		lo   float64
-		hi   float64
+	for _, r := range []struct {
+		name   string
+		r      Range
+		lo, hi float64
 	}{
 		{"HeartRateBPM", c.HeartRateBPM, 20, 250},
 		{"PatientTiltDeg", c.PatientTiltDeg, -45, 45},
-		{"Nuisance.GainDB", n.GainDB, -40, 40},
-		{"Nuisance.DynamicRangeDB", n.DynamicRangeDB, 10, 120},
-		{"Nuisance.TGCDB", n.TGCDB, -40, 40},
-		{"Nuisance.DepthCM", n.DepthCM, 8, 30},
-		{"Nuisance.SectorDeg", n.SectorDeg, 10, 60},
-		{"Nuisance.TiltDeg", n.TiltDeg, -45, 45},
-		{"Nuisance.ShiftCM", n.ShiftCM, -3, 3},
-		{"Nuisance.HeartRateDeltaBPM", n.HeartRateDeltaBPM, -50, 50},
-		{"Nuisance.NoiseLevel", n.NoiseLevel, 0, 1},
-	}
-	for _, r := range ranges {
+	} {
 		if err := r.r.check(r.name); err != nil {
 			return err
 		}
@@ -220,10 +234,55 @@ func (c Config) Validate() error {
 			return fmt.Errorf("echosynth: %s [%g, %g] outside [%g, %g]", r.name, r.r.Min, r.r.Max, r.lo, r.hi)
 		}
 	}
-	if c.HeartRateBPM.Min+n.HeartRateDeltaBPM.Min < 20 {
-		return errors.New("echosynth: HeartRateBPM.Min + Nuisance.HeartRateDeltaBPM.Min below 20 bpm")
+	n, j := c.Nuisance.ranges(), c.VideoJitter.ranges()
+	for i, b := range nuisanceBounds {
+		if err := n[i].check("Nuisance." + b.name); err != nil {
+			return err
+		}
+		if err := j[i].check("VideoJitter." + b.name); err != nil {
+			return err
+		}
+		if lo, hi := n[i].Min+j[i].Min, n[i].Max+j[i].Max; lo < b.lo || hi > b.hi {
+			return fmt.Errorf("echosynth: Nuisance.%s plus VideoJitter.%s spans [%g, %g], outside [%g, %g]", b.name, b.name, lo, hi, b.lo, b.hi)
+		}
+	}
+	if c.HeartRateBPM.Min+c.Nuisance.HeartRateDeltaBPM.Min+c.VideoJitter.HeartRateDeltaBPM.Min < 20 {
+		return errors.New("echosynth: HeartRateBPM.Min + Nuisance.HeartRateDeltaBPM.Min + VideoJitter.HeartRateDeltaBPM.Min below 20 bpm")
 	}
 	return nil
+}
+
+// nuisanceBounds are the names of Nuisance's fields, in ranges' order, with
+// the physically sensible bounds of a study's setting plus a video's jitter.
+var nuisanceBounds = [...]struct {
+	name   string
+	lo, hi float64
+}{
+	{"GainDB", -40, 40},
+	{"DynamicRangeDB", 10, 120},
+	{"TGCDB", -40, 40},
+	{"DepthCM", 8, 30},
+	{"SectorDeg", 10, 60},
+	{"TiltDeg", -45, 45},
+	{"ShiftCM", -3, 3},
+	{"HeartRateDeltaBPM", -50, 50},
+	{"NoiseLevel", 0, 1},
+}
+
+// ranges returns n's ranges in nuisanceBounds' order.
+func (n Nuisance) ranges() [len(nuisanceBounds)]Range {
+	return [...]Range{n.GainDB, n.DynamicRangeDB, n.TGCDB, n.DepthCM, n.SectorDeg, n.TiltDeg, n.ShiftCM, n.HeartRateDeltaBPM, n.NoiseLevel}
+}
+
+// Scale returns n with every range shrunk (f < 1) or widened (f > 1) around
+// its centre by f; Scale(0) fixes every parameter at its centre.
+func (n Nuisance) Scale(f float64) Nuisance {
+	for _, r := range []*Range{&n.GainDB, &n.DynamicRangeDB, &n.TGCDB, &n.DepthCM, &n.SectorDeg,
+		&n.TiltDeg, &n.ShiftCM, &n.HeartRateDeltaBPM, &n.NoiseLevel} {
+		c, h := (r.Min+r.Max)/2, (r.Max-r.Min)/2*f
+		r.Min, r.Max = c-h, c+h
+	}
+	return n
 }
 
 func checkWeights(name string, w []float64) error {

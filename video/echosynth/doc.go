@@ -7,7 +7,8 @@
 //
 // A data set (Config) is a number of studies, one per patient, each with
 // 2-5 videos. The videos of a study share the patient's heart (Anatomy) and
-// differ in how they were recorded (Nuisance). Each patient has a stenosis
+// the exam's acquisition settings (Config.Nuisance), and differ a little in
+// how each clip was recorded (Config.VideoJitter; see Acquisition). Each patient has a stenosis
 // grade, none, mild, moderate or severe (Config.Mix; 22% severe by
 // default, as in the paper's data); the label is 1 for severe. Studies lists
 // the studies with a stratified study-level train/val/test split, Generate
@@ -92,7 +93,37 @@
 // so neighbouring grades overlap and moderate versus severe is hard. The
 // cues are local to the valve, a few pixels in a 112x112 frame: the mean
 // brightness of a frame says almost nothing about the grade, because the
-// per-video gain (Nuisance.GainDB) moves it much more.
+// acquisition gain (Nuisance.GainDB) moves it much more.
+//
+// # Acquisition
+//
+// The acquisition settings (Nuisance) are drawn at two levels, because that
+// is how an echo exam is recorded. A transthoracic exam is one sitting of
+// one patient with one sonographer on one machine. Before the first clip
+// the sonographer picks the machine's adult cardiac preset, which fixes the
+// dynamic range, sector width, noise floor and most of the time-gain
+// compensation, and sets depth and overall gain for this patient's body
+// habitus and acoustic window (standard PLAX views are recorded at 14-17 cm
+// of depth). The parasternal long-axis clips of one exam, usually two to
+// five loops of a few beats each, are then recorded minutes apart from the
+// same parasternal window, often without lifting the probe: between clips
+// the sonographer nudges the gain by a click or two, may step the depth by
+// half a centimetre, and re-angles the probe by a few degrees to open the
+// valve or the outflow tract; the heart rate drifts by a few beats per
+// minute. Another exam, even of a similar patient, is another preset,
+// machine, sonographer and window. So each study draws its settings from
+// Config.Nuisance's wide ranges (the spread between exams) and each of its
+// videos adds a small departure from Config.VideoJitter: gain ±1.5 dB, TGC
+// ±1 dB, depth ±0.5 cm, sector ±1 degree, tilt ±3 degrees, probe position
+// ±0.25 cm, heart rate ±3 bpm, noise ±0.001, and the same dynamic range.
+// The start phase, speckle, clock and overlay brightness are new in every
+// video. These ranges were fixed from this reasoning, before any
+// self-supervised result on the new data was seen; earlier versions drew
+// every video's settings independently from the whole range, as if each
+// clip of an exam came from another machine and sonographer, which made
+// two videos of one study as different in acquisition as two studies.
+// Zoomed, off-axis and colour-Doppler clips, which a real exam also holds,
+// are not simulated.
 //
 // # Ultrasound
 //

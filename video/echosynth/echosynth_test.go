@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -610,5 +612,71 @@ func BenchmarkGenerate(b *testing.B) {
 		if _, _, err := Generate(cfg, i%cfg.Studies, 0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAcquisitionLevels checks the two levels of acquisition settings: the
+// videos of one study stay within VideoJitter of each other, while studies
+// spread over Nuisance's ranges; and that Validate bounds their sum.
+func TestAcquisitionLevels(t *testing.T) {
+	cfg := small(32, 4)
+	cfg.Studies = 30
+	studies := mustStudies(t, cfg)
+	j := cfg.VideoJitter
+	var depths []float64
+	for _, st := range studies {
+		var infos []*VideoInfo
+		for v := range st.Videos {
+			_, info, err := Generate(cfg, st.Index, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			infos = append(infos, info)
+		}
+		depths = append(depths, infos[0].DepthCM)
+		for _, info := range infos[1:] {
+			for _, c := range []struct {
+				name string
+				a, b float64
+				r    Range
+			}{
+				{"gain", info.GainDB, infos[0].GainDB, j.GainDB},
+				{"dynamic range", info.DynamicRangeDB, infos[0].DynamicRangeDB, j.DynamicRangeDB},
+				{"depth", info.DepthCM, infos[0].DepthCM, j.DepthCM},
+				{"TGC", info.TGCDB, infos[0].TGCDB, j.TGCDB},
+				{"heart rate", info.HeartRateBPM, infos[0].HeartRateBPM, j.HeartRateDeltaBPM},
+			} {
+				if d := math.Abs(c.a - c.b); d > c.r.Max-c.r.Min+1e-9 {
+					t.Errorf("%s: %s differs by %.3f between videos, more than the jitter's width %.3f", st.ID, c.name, d, c.r.Max-c.r.Min)
+				}
+			}
+		}
+	}
+	lo, hi := slices.Min(depths), slices.Max(depths)
+	if hi-lo < 2 {
+		t.Errorf("study depths span %.2f-%.2f cm, want most of Nuisance.DepthCM %v", lo, hi, cfg.Nuisance.DepthCM)
+	}
+
+	bad := small(32, 4)
+	bad.VideoJitter.DepthCM = Range{-20, 1}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "VideoJitter.DepthCM") {
+		t.Errorf("depth 13.5-20 cm below 8 cm accepted: %v", err)
+	}
+	bad = small(32, 4)
+	bad.VideoJitter.GainDB = Range{2, -2}
+	if err := bad.Validate(); err == nil {
+		t.Error("an inverted jitter range was accepted")
+	}
+}
+
+// TestNuisanceScale checks Scale around the centre.
+func TestNuisanceScale(t *testing.T) {
+	n := DefaultConfig().Nuisance
+	z := n.Scale(0)
+	if z.DepthCM.Min != z.DepthCM.Max || z.DepthCM.Min != (n.DepthCM.Min+n.DepthCM.Max)/2 {
+		t.Errorf("Scale(0).DepthCM = %v, want the centre of %v", z.DepthCM, n.DepthCM)
+	}
+	if d := n.Scale(2).GainDB; d.Min != 2*n.GainDB.Min || d.Max != 2*n.GainDB.Max {
+		t.Errorf("Scale(2).GainDB = %v, want twice %v", d, n.GainDB)
 	}
 }

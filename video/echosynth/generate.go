@@ -67,7 +67,8 @@ type VideoInfo struct {
 	Name string
 	// GainDB, DynamicRangeDB, TGCDB, DepthCM, TiltDeg (the total: patient
 	// plus video), ShiftXCM, ShiftYCM and NoiseLevel are the acquisition
-	// parameters (see Nuisance).
+	// parameters: the study's settings plus this video's jitter (see
+	// Nuisance).
 	GainDB, DynamicRangeDB, TGCDB, DepthCM, TiltDeg float64
 	ShiftXCM, ShiftYCM, NoiseLevel                  float64
 	// HeartRateBPM is the heart rate during this video.
@@ -220,21 +221,24 @@ func Generate(cfg Config, studyIndex, videoIndex int) (*video.Video, *VideoInfo,
 		return nil, nil, fmt.Errorf("echosynth: study %s has %d videos, no video %d", st.ID, st.Videos, videoIndex)
 	}
 	a := &st.Anatomy
-	n := cfg.Nuisance
 
+	// The study's settings, then this video's departures from them.
+	srng := newRand(cfg.Seed, tagAcquisition, studyIndex, 0)
 	rng := newRand(cfg.Seed, tagVideo, studyIndex, videoIndex)
 	T := cfg.framesFor(rng)
 	info := &VideoInfo{Study: st, Video: videoIndex, Name: fmt.Sprintf("%s_%d", st.ID, videoIndex)}
-	info.GainDB = n.GainDB.draw(rng)
-	info.DynamicRangeDB = n.DynamicRangeDB.draw(rng)
-	info.TGCDB = n.TGCDB.draw(rng)
-	info.DepthCM = n.DepthCM.draw(rng)
-	halfDeg := n.SectorDeg.draw(rng)
-	info.TiltDeg = a.TiltDeg + n.TiltDeg.draw(rng)
-	info.ShiftXCM = n.ShiftCM.draw(rng)
-	info.ShiftYCM = n.ShiftCM.draw(rng)
-	info.HeartRateBPM = a.HeartRateBPM + n.HeartRateDeltaBPM.draw(rng)
-	info.NoiseLevel = n.NoiseLevel.draw(rng)
+	n, j := cfg.Nuisance, cfg.VideoJitter
+	draw := func(study, video Range) float64 { return study.draw(srng) + video.draw(rng) }
+	info.GainDB = draw(n.GainDB, j.GainDB)
+	info.DynamicRangeDB = draw(n.DynamicRangeDB, j.DynamicRangeDB)
+	info.TGCDB = draw(n.TGCDB, j.TGCDB)
+	info.DepthCM = draw(n.DepthCM, j.DepthCM)
+	halfDeg := draw(n.SectorDeg, j.SectorDeg)
+	info.TiltDeg = a.TiltDeg + draw(n.TiltDeg, j.TiltDeg)
+	info.ShiftXCM = draw(n.ShiftCM, j.ShiftCM)
+	info.ShiftYCM = draw(n.ShiftCM, j.ShiftCM)
+	info.HeartRateBPM = a.HeartRateBPM + draw(n.HeartRateDeltaBPM, j.HeartRateDeltaBPM)
+	info.NoiseLevel = max(0, draw(n.NoiseLevel, j.NoiseLevel))
 	info.StartPhase = rng.Float64()
 	clock := fmt.Sprintf("%02d:%02d:%02d", 7+rng.IntN(11), rng.IntN(60), rng.IntN(60))
 	textVal := uint8(190 + rng.IntN(60))
@@ -252,9 +256,8 @@ func Generate(cfg Config, studyIndex, videoIndex int) (*video.Video, *VideoInfo,
 	v.FPS = cfg.FPS
 	v.Source = "echosynth:" + info.Name
 
-	srng := newRand(cfg.Seed, tagSpeckle, studyIndex, videoIndex)
 	nk := (T-1)/speckleStep + 2
-	fields := s.speckleFields(srng, 2*nk)
+	fields := s.speckleFields(newRand(cfg.Seed, tagSpeckle, studyIndex, videoIndex), 2*nk)
 
 	cyc := newCycle(info.HeartRateBPM, a.SystoleStretch)
 	tau := -info.TiltDeg * math.Pi / 180

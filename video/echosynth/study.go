@@ -100,6 +100,7 @@ const (
 	tagVideo
 	tagSplit
 	tagSpeckle
+	tagAcquisition
 )
 
 // mix64 is the splitmix64 finaliser: a bijective scrambling of x.

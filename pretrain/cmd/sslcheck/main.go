@@ -89,7 +89,7 @@ func main() {
 	flag.IntVar(&o.frames, "frames", 16, "frames per video")
 	flag.IntVar(&o.size, "size", 32, "frame height and width")
 	flag.Float64Var(&o.fps, "fps", 30, "frame rate of the synthetic videos")
-	flag.Float64Var(&o.nuisance, "nuisance", 1, "scale of the per-video acquisition ranges around their centres (1: echosynth's defaults)")
+	flag.Float64Var(&o.nuisance, "nuisance", 1, "scale of the within-study acquisition jitter (echosynth.Config.VideoJitter) around its centre (1: echosynth's defaults)")
 	flag.StringVar(&o.methods, "methods", "mi-simclr-fo,mi-simclr,simclr", "comma-separated methods to pretrain")
 	flag.IntVar(&o.epochs, "epochs", 0, "epochs (0: the preset's)")
 	flag.IntVar(&o.width, "width", 0, "encoder width (0: the preset's)")
@@ -261,7 +261,7 @@ type dataset struct {
 func makeDataset(ctx context.Context, log *slog.Logger, dir string, o options, size int, fps float64) (*dataset, error) {
 	dcfg := echosynth.DefaultConfig()
 	dcfg.Studies, dcfg.Frames, dcfg.Height, dcfg.Width, dcfg.FPS = o.studies, o.frames, size, size, fps
-	scaleNuisance(&dcfg.Nuisance, o.nuisance)
+	dcfg.VideoJitter = dcfg.VideoJitter.Scale(o.nuisance)
 	start := time.Now()
 	dataDir := filepath.Join(dir, fmt.Sprintf("echosynth-%d-%d-%d-%g-n%g", o.studies, o.frames, size, fps, o.nuisance))
 	manifest, err := echosynth.WriteDataset(ctx, dataDir, dcfg, nil)
@@ -280,14 +280,4 @@ func makeDataset(ctx context.Context, log *slog.Logger, dir string, o options, s
 	}
 	log.Info("data", "dir", dataDir, "videos", len(m.Records), "train", len(m.Subset(video.SplitTrain).Records), "held_out", len(held.Records), "took", time.Since(start).Round(time.Millisecond))
 	return &dataset{dir: dataDir, all: m, held: held}, nil
-}
-
-// scaleNuisance shrinks (or widens) every per-video acquisition range around
-// its centre by f: the smaller f, the more alike the videos of one study.
-func scaleNuisance(n *echosynth.Nuisance, f float64) {
-	for _, r := range []*echosynth.Range{&n.GainDB, &n.DynamicRangeDB, &n.TGCDB, &n.DepthCM, &n.SectorDeg,
-		&n.TiltDeg, &n.ShiftCM, &n.HeartRateDeltaBPM, &n.NoiseLevel} {
-		c, h := (r.Min+r.Max)/2, (r.Max-r.Min)/2*f
-		r.Min, r.Max = c-h, c+h
-	}
 }
