@@ -136,6 +136,10 @@ type Config struct {
 	// rounding. The caller closes the engine. nil trains on the CPU.
 	Engine *gpu.Engine `json:"-"`
 
+	// Monitor, when not nil, evaluates the frozen encoder with a linear
+	// and a k-NN probe every Monitor.Every epochs (see Monitor).
+	Monitor *Monitor `json:"-"`
+
 	// Decode reads a video file; nil means video.ReadFile.
 	Decode func(path string) (*video.Video, error) `json:"-"`
 	// Preprocess, when not nil, runs on each decoded video (for example
@@ -226,7 +230,7 @@ func (c Config) Validate() error {
 	case c.CheckpointEvery < 0 || c.Workers < 0 || c.CacheBytes < 0:
 		return fmt.Errorf("pretrain: config: negative CheckpointEvery (%d), Workers (%d) or CacheBytes (%d)", c.CheckpointEvery, c.Workers, c.CacheBytes)
 	}
-	return nil
+	return c.Monitor.validate()
 }
 
 // identity is what must not change between a run and its resumption: every

@@ -31,10 +31,22 @@ type EpochStats struct {
 	// Seconds is the epoch's wall-clock time (summed over the parts of an
 	// interrupted epoch).
 	Seconds float64 `json:"seconds"`
+	// Probed is set when Config.Monitor evaluated the encoder after this
+	// epoch; LinearAUROC and KNNAUROC are then the study-level AUROCs of
+	// the frozen encoder's linear and k-NN probes (see Monitor).
+	Probed      bool    `json:"probed,omitempty"`
+	LinearAUROC float64 `json:"linear_auroc,omitempty"`
+	KNNAUROC    float64 `json:"knn_auroc,omitempty"`
 }
 
 // historyHeader is the header of history.csv.
-var historyHeader = []string{"epoch", "steps", "loss", "ntxent", "order", "order_accuracy", "seconds"}
+// linear_auroc and knn_auroc are empty in epochs the monitor skipped;
+// ReadHistory also reads histories written before they existed.
+var historyHeader = []string{"epoch", "steps", "loss", "ntxent", "order", "order_accuracy", "seconds", "linear_auroc", "knn_auroc"}
+
+// historyColumnsBefore is the number of columns of histories written before
+// the monitor's.
+const historyColumnsBefore = 7
 
 // writeHistory writes the history CSV atomically: a temporary file in dir,
 // renamed over HistoryName.
@@ -44,7 +56,11 @@ func writeHistory(dir string, hist []EpochStats) error {
 	w.Write(historyHeader)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, h := range hist {
-		w.Write([]string{strconv.Itoa(h.Epoch), strconv.Itoa(h.Steps), f(h.Loss), f(h.NTXent), f(h.Order), f(h.OrderAccuracy), strconv.FormatFloat(h.Seconds, 'f', 3, 64)})
+		lin, knn := "", ""
+		if h.Probed {
+			lin, knn = f(h.LinearAUROC), f(h.KNNAUROC)
+		}
+		w.Write([]string{strconv.Itoa(h.Epoch), strconv.Itoa(h.Steps), f(h.Loss), f(h.NTXent), f(h.Order), f(h.OrderAccuracy), strconv.FormatFloat(h.Seconds, 'f', 3, 64), lin, knn})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -68,13 +84,13 @@ func ReadHistory(path string) ([]EpochStats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pretrain: read history %s: %w", path, err)
 	}
-	if len(rows) == 0 || len(rows[0]) != len(historyHeader) || rows[0][0] != historyHeader[0] {
+	if len(rows) == 0 || (len(rows[0]) != len(historyHeader) && len(rows[0]) != historyColumnsBefore) || rows[0][0] != historyHeader[0] {
 		return nil, fmt.Errorf("pretrain: read history %s: want the header %v", path, historyHeader)
 	}
 	out := make([]EpochStats, 0, len(rows)-1)
 	for i, r := range rows[1:] {
 		var h EpochStats
-		var errs [7]error
+		var errs [9]error
 		h.Epoch, errs[0] = strconv.Atoi(r[0])
 		h.Steps, errs[1] = strconv.Atoi(r[1])
 		h.Loss, errs[2] = strconv.ParseFloat(r[2], 64)
@@ -82,6 +98,11 @@ func ReadHistory(path string) ([]EpochStats, error) {
 		h.Order, errs[4] = strconv.ParseFloat(r[4], 64)
 		h.OrderAccuracy, errs[5] = strconv.ParseFloat(r[5], 64)
 		h.Seconds, errs[6] = strconv.ParseFloat(r[6], 64)
+		if len(r) == len(historyHeader) && r[7] != "" {
+			h.Probed = true
+			h.LinearAUROC, errs[7] = strconv.ParseFloat(r[7], 64)
+			h.KNNAUROC, errs[8] = strconv.ParseFloat(r[8], 64)
+		}
 		for k, e := range errs {
 			if e != nil {
 				return nil, fmt.Errorf("pretrain: read history %s: row %d, column %s: %w", path, i+2, historyHeader[k], e)

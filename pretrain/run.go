@@ -277,8 +277,11 @@ func (r *runner) epoch(ctx context.Context, epoch int, res *Result) error {
 		r.st.Position.Step = p.Steps
 		prog := Progress{Epoch: epoch, Epochs: r.cfg.Epochs, Step: p.Steps, Steps: r.steps, Loss: out.loss, NTXent: out.ntxent, Order: out.order}
 		if p.Steps == r.steps {
-			stats, path, err := r.finishEpoch(epoch)
+			stats, path, err := r.finishEpoch(ctx, epoch)
 			if err != nil {
+				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+					return r.interrupt(ctx)
+				}
 				return err
 			}
 			prog.Done, prog.Checkpoint = &stats, path
@@ -296,9 +299,10 @@ func (r *runner) epoch(ctx context.Context, epoch int, res *Result) error {
 	return nil
 }
 
-// finishEpoch records an epoch's summary, rewrites the history and writes
-// the epoch's checkpoint when one is due.
-func (r *runner) finishEpoch(epoch int) (EpochStats, string, error) {
+// finishEpoch records an epoch's summary, runs the monitor when it is due,
+// rewrites the history and writes the epoch's checkpoint when one is due.
+// A monitor cancelled by ctx leaves the epoch recorded without its probes.
+func (r *runner) finishEpoch(ctx context.Context, epoch int) (EpochStats, string, error) {
 	p := r.st.Partial
 	n := float64(p.Steps)
 	stats := EpochStats{Epoch: epoch, Steps: p.Steps, Loss: p.Loss / n, NTXent: p.NTXent / n, Order: p.Order / n, Seconds: p.Seconds}
@@ -308,6 +312,14 @@ func (r *runner) finishEpoch(epoch int) (EpochStats, string, error) {
 	r.st.History = append(r.st.History, stats)
 	r.st.Position = Position{Epoch: epoch}
 	r.st.Partial = partial{}
+	if mon := r.cfg.Monitor; mon != nil && (epoch%mon.Every == 0 || epoch == r.cfg.Epochs) {
+		res, err := r.monitor(ctx)
+		if err != nil {
+			return stats, "", fmt.Errorf("pretrain: epoch %d: %w", epoch, err)
+		}
+		stats.Probed, stats.LinearAUROC, stats.KNNAUROC = true, res.LinearAUROC, res.KNNAUROC
+		r.st.History[len(r.st.History)-1] = stats
+	}
 	if err := writeHistory(r.dir, r.st.History); err != nil {
 		return stats, "", err
 	}
