@@ -71,6 +71,20 @@ func TestAUROCByFraction(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPNG(t, buf.Bytes(), 640, 400)
+
+	// A dashed series in the first series' colour, and a bad style.
+	series := fractionSeries()
+	probe := series[0]
+	probe.Name, probe.Style, probe.Dashed = probe.Name+" (linear probe)", 1, true
+	buf.Reset()
+	if err := AUROCByFraction(&buf, append(series, probe), o); err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, buf.Bytes(), 640, 400)
+	probe.Style = -1
+	if err := AUROCByFraction(&buf, append(series, probe), o); err == nil {
+		t.Error("Style -1 accepted")
+	}
 }
 
 func TestFiles(t *testing.T) {

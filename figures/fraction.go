@@ -23,6 +23,13 @@ type FractionPoint struct {
 type FractionSeries struct {
 	Name   string
 	Points []FractionPoint
+	// Style, when >= 1, gives the series the colour and glyph of series
+	// Style-1 instead of its own (so that two evaluations of one
+	// initialisation share a colour); 0 means the series' own index.
+	Style int
+	// Dashed draws the line dashed (for example a linear probe next to
+	// fine-tuning).
+	Dashed bool
 }
 
 func checkFraction(fn string, series []FractionSeries) error {
@@ -36,6 +43,9 @@ func checkFraction(fn string, series []FractionSeries) error {
 		}
 		if len(s.Points) == 0 {
 			return fmt.Errorf("%s: %w: no points", where, errNoData)
+		}
+		if s.Style < 0 {
+			return fmt.Errorf("%s: Style %d, want >= 0", where, s.Style)
 		}
 		seen := make(map[float64]bool)
 		for i, pt := range s.Points {
@@ -145,8 +155,15 @@ func drawFraction(fn string, w io.Writer, series []FractionSeries, o Options) er
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
-		c, shape := style(k)
+		si := k
+		if s.Style > 0 {
+			si = s.Style - 1
+		}
+		c, shape := style(si)
 		line.Color, line.Width = c, vg.Points(1.5)
+		if s.Dashed {
+			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
 		scatter.Color, scatter.Shape, scatter.Radius = c, shape, vg.Points(3)
 		bars.Color, bars.Width = c, vg.Points(1)
 		bars.CapWidth = vg.Points(6)

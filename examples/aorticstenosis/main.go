@@ -38,12 +38,12 @@ import (
 
 func main() {
 	var o options
-	flag.StringVar(&o.Preset, "preset", "quick", "settings: quick (CPU, minutes), paper (the paper's, for a GPU) or tiny (tests)")
+	flag.StringVar(&o.Preset, "preset", "quick", "settings: quick (CPU, minutes), demo (the CPU benchmark that can answer whether pretraining helps; about an hour), paper (the paper's, for a GPU) or tiny (tests)")
 	flag.StringVar(&o.Out, "out", "aorticstenosis-out", "output directory")
 	flag.StringVar(&o.Data, "data", "", "a real data set: a directory with manifest.csv (path, patient_id, study_id, label, split) or train.csv/val.csv/test.csv in the paper's columns (fpath, acc_num, av_stenosis); default: synthetic echoes in OUT/data")
 	flag.StringVar(&o.Kinetics, "kinetics", "", "torchvision r3d_18 Kinetics-400 weights (.pth) for the Kinetics-400 initialisation (paper preset)")
-	flag.Uint64Var(&o.Seed, "seed", 0, "seed of the label subsets, initialisations and data order")
-	flag.StringVar(&o.Stages, "stages", "all", "comma-separated stages to run: data, pretrain, finetune, gradcam, report (or all)")
+	flag.Uint64Var(&o.Seed, "seed", 0, "seed of the synthetic data set, the label subsets, initialisations and data order")
+	flag.StringVar(&o.Stages, "stages", "all", "comma-separated stages to run: data, pretrain, finetune, probe, gradcam, report (or all)")
 	flag.IntVar(&o.Workers, "workers", runtime.GOMAXPROCS(0), "goroutines decoding videos")
 	flag.StringVar(&o.Device, "device", "auto", "where pretraining, fine-tuning and evaluation run: cpu, cuda (an NVIDIA GPU through CUDA 12/13 and cuDNN 9, found at run time), or auto (cuda when usable, else cpu)")
 	flag.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
@@ -118,9 +118,9 @@ func (o options) stage(name string) bool {
 func (o options) validate() error {
 	for _, s := range strings.Split(o.Stages, ",") {
 		switch strings.TrimSpace(s) {
-		case "all", "data", "pretrain", "finetune", "gradcam", "report":
+		case "all", "data", "pretrain", "finetune", "probe", "gradcam", "report":
 		default:
-			return fmt.Errorf("-stages: unknown stage %q (want data, pretrain, finetune, gradcam, report or all)", s)
+			return fmt.Errorf("-stages: unknown stage %q (want data, pretrain, finetune, probe, gradcam, report or all)", s)
 		}
 	}
 	switch o.Device {

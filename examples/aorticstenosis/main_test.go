@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/vidssl/vidssl/gpu"
+	"github.com/vidssl/vidssl/pretrain"
 )
 
 // TestTinyPipeline runs the whole pipeline with the tiny preset and checks
@@ -26,19 +27,33 @@ func TestTinyPipeline(t *testing.T) {
 	inits := []string{"Random", "SimCLR", "MI-SimCLR", "MI-SimCLR+FO"}
 
 	rows := readCSV(t, filepath.Join(out, "results.csv"))
-	wantHeader := []string{"initialisation", "fraction", "train_studies", "level", "n", "positives", "auroc", "auroc_lower", "auroc_upper"}
+	wantHeader := []string{"initialisation", "evaluation", "fraction", "train_studies", "level", "n", "positives", "auroc", "auroc_lower", "auroc_upper"}
 	for i, h := range wantHeader {
 		if rows[0][i] != h {
 			t.Fatalf("results.csv column %d is %q, want %q", i, rows[0][i], h)
 		}
 	}
-	// 4 initialisations x 2 fractions x 2 levels.
-	if len(rows)-1 != len(inits)*2*2 {
-		t.Errorf("results.csv has %d rows, want %d", len(rows)-1, len(inits)*2*2)
+	// 4 initialisations x 2 fractions x (fine-tuning at 2 levels + the
+	// linear probe at study level).
+	if len(rows)-1 != len(inits)*2*3 {
+		t.Errorf("results.csv has %d rows, want %d", len(rows)-1, len(inits)*2*3)
 	}
+	probes := 0
+	for _, r := range rows[1:] {
+		if r[1] == "linear probe" {
+			probes++
+			if r[4] != "study" {
+				t.Errorf("a linear probe row at level %q", r[4])
+			}
+		}
+	}
+	if probes != len(inits)*2 {
+		t.Errorf("results.csv has %d linear probe rows, want %d", probes, len(inits)*2)
+	}
+	// Both evaluations compare 3 initialisations with Random at 2 fractions.
 	cmp := readCSV(t, filepath.Join(out, "comparisons.csv"))
-	if len(cmp)-1 != (len(inits)-1)*2 {
-		t.Errorf("comparisons.csv has %d rows, want %d", len(cmp)-1, (len(inits)-1)*2)
+	if len(cmp)-1 != (len(inits)-1)*2*2 {
+		t.Errorf("comparisons.csv has %d rows, want %d", len(cmp)-1, (len(inits)-1)*2*2)
 	}
 	for _, name := range []string{"figure2.png", "figure3.png", "roc-10.png", "roc-100.png"} {
 		f, err := os.Open(filepath.Join(out, name))
@@ -58,10 +73,21 @@ func TestTinyPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range inits {
-		if !strings.Contains(string(summary), "| "+name+" |") {
-			t.Errorf("summary.md has no row for %s", name)
+	for i, name := range inits {
+		// A fine-tuning and a linear-probe row; the self-supervised ones
+		// also have a pretraining row and 2 x 2 comparisons.
+		want := 2
+		if i > 0 {
+			want = 7
 		}
+		if n := strings.Count(string(summary), "| "+name+" |"); n != want {
+			t.Errorf("summary.md has %d rows for %s, want %d", n, name, want)
+		}
+	}
+	// The pretraining monitor probed every epoch (tiny: 1 epoch).
+	hist, err := pretrain.ReadHistory(filepath.Join(out, "pretrain", "mi-simclr-fo", pretrain.HistoryName))
+	if err != nil || len(hist) == 0 || !hist[len(hist)-1].Probed {
+		t.Errorf("MI-SimCLR+FO's last epoch was not probed: %+v %v", hist, err)
 	}
 	for _, name := range inits {
 		if _, err := os.Stat(filepath.Join(out, "finetune", name, "100%", "history.csv")); err != nil {
@@ -79,6 +105,11 @@ func TestTinyPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	probePath := filepath.Join(out, "probe", "SimCLR", "10%", "metrics.json")
+	probeBefore, err := os.Stat(probePath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := run(context.Background(), o, log); err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +119,9 @@ func TestTinyPipeline(t *testing.T) {
 	}
 	if !after.ModTime().Equal(before.ModTime()) {
 		t.Error("a rerun with the same settings fine-tuned again")
+	}
+	if probeAfter, err := os.Stat(probePath); err != nil || !probeAfter.ModTime().Equal(probeBefore.ModTime()) {
+		t.Errorf("a rerun with the same settings probed again (%v)", err)
 	}
 }
 

@@ -50,7 +50,10 @@ type initSpec struct {
 
 // unitResult is one fine-tuning run and its test evaluation.
 type unitResult struct {
-	Init      string
+	Init string
+	// Eval is evalFineTune or evalLinear (empty in results written before
+	// linear probes: fine-tuning).
+	Eval      string
 	Fraction  float64
 	Studies   int // training studies used
 	LR        float64
@@ -73,6 +76,8 @@ type pipeline struct {
 	data    *video.Manifest
 	inits   []initSpec
 	results []*unitResult
+	// probes are the linear probes' results, in results' order.
+	probes  []*unitResult
 	ssl     map[string][]pretrain.EpochStats
 	started time.Time
 	// engine, when not nil, is the GPU that fine-tuning trains on.
@@ -87,6 +92,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The synthetic data set is drawn anew for every seed (seed 0 keeps
+	// echosynth's default data set).
+	p.Data.Seed += o.Seed
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}
@@ -108,6 +116,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	if err := pl.finetune(ctx); err != nil {
 		return fmt.Errorf("finetune: %w", err)
+	}
+	if err := pl.linearProbes(ctx); err != nil {
+		return fmt.Errorf("probe: %w", err)
 	}
 	if o.stage("gradcam") {
 		if err := pl.gradcam(ctx); err != nil {
@@ -262,6 +273,9 @@ func (pl *pipeline) pretrain(ctx context.Context) error {
 		cfg.Workers = pl.o.Workers
 		cfg.Preprocess = pl.preprocess()
 		cfg.Engine = pl.engine
+		if every := pl.p.Probe.MonitorEvery; every > 0 {
+			cfg.Monitor = &pretrain.Monitor{Every: every, Train: train, Test: pl.data.Subset("val"), Clips: pl.p.Probe.Clips}
+		}
 		dir := filepath.Join(pl.o.Out, "pretrain", m.String())
 		if !pl.o.stage("pretrain") {
 			ck, _, err := pretrain.LatestCheckpoint(dir)
@@ -272,10 +286,16 @@ func (pl *pipeline) pretrain(ctx context.Context) error {
 			continue
 		}
 		bar := pl.bar(cfg.Epochs, "pretrain "+sslInitName[m])
+		probed := ""
 		cfg.Progress = func(p pretrain.Progress) {
+			if d := p.Done; d != nil && d.Probed {
+				probed = fmt.Sprintf(" probe@%d linear %.3f k-NN %.3f", d.Epoch, d.LinearAUROC, d.KNNAUROC)
+				pl.log.Info("monitor", "method", sslInitName[m], "epoch", d.Epoch, "ntxent", d.NTXent, "order accuracy", d.OrderAccuracy,
+					"val linear probe AUROC", d.LinearAUROC, "val k-NN AUROC", d.KNNAUROC)
+			}
 			bar.ChangeMax(p.Epochs * max(p.Steps, 1))
 			bar.Set((p.Epoch-1)*p.Steps + p.Step)
-			bar.Describe(fmt.Sprintf("pretrain %-12s epoch %d/%d loss %.3f", sslInitName[m], p.Epoch, p.Epochs, p.Loss))
+			bar.Describe(fmt.Sprintf("pretrain %-12s epoch %d/%d loss %.3f%s", sslInitName[m], p.Epoch, p.Epochs, p.Loss, probed))
 		}
 		res, err := pretrain.Run(ctx, cfg, train, dir)
 		bar.Finish()
@@ -404,7 +424,7 @@ func (pl *pipeline) finetuneUnit(ctx context.Context, in initSpec, f float64, st
 		return nil, err
 	}
 	r := &unitResult{
-		Init: in.Name, Fraction: f, Studies: len(studies), LR: res.LR, PosWeight: res.PosWeight,
+		Init: in.Name, Eval: evalFineTune, Fraction: f, Studies: len(studies), LR: res.LR, PosWeight: res.PosWeight,
 		BestEpoch: res.Runs[res.Chosen].BestEpoch, Video: ev.Video, Study: ev.Study,
 		Predictions: ev.Predictions, Dir: dir, Seconds: time.Since(start).Seconds(),
 	}
@@ -462,9 +482,15 @@ func (pl *pipeline) loadModel(r *unitResult) (*resnet3d.Model, error) {
 	return m, nil
 }
 
-// result returns the unit of an initialisation and fraction, or nil.
+// result returns the fine-tuning unit of an initialisation and fraction,
+// or nil.
 func (pl *pipeline) result(init string, f float64) *unitResult {
-	for _, r := range pl.results {
+	return find(pl.results, init, f)
+}
+
+// find returns the unit of an initialisation and fraction in set, or nil.
+func find(set []*unitResult, init string, f float64) *unitResult {
+	for _, r := range set {
 		if r.Init == init && r.Fraction == f {
 			return r
 		}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,9 +73,11 @@ func readPredictions(path string) (finetune.Predictions, error) {
 }
 
 // comparison is a paired comparison of one initialisation with Random at
-// one label fraction, at study level.
+// one label fraction, at study level, for one evaluation (fine-tuning or
+// the linear probe).
 type comparison struct {
 	Init     string
+	Eval     string
 	Fraction float64
 	Paired   metrics.Paired
 	DeLong   metrics.DeLongResult
@@ -82,32 +85,43 @@ type comparison struct {
 
 func (pl *pipeline) comparisons() ([]comparison, error) {
 	var out []comparison
-	for _, r := range pl.results {
-		if r.Init == initRandom {
-			continue
+	for _, set := range [][]*unitResult{pl.results, pl.probes} {
+		for _, r := range set {
+			if r.Init == initRandom {
+				continue
+			}
+			base := find(set, initRandom, r.Fraction)
+			if base == nil {
+				continue
+			}
+			where := fmt.Sprintf("%s vs Random (%s) at %s", r.Init, r.evalName(), pctName(r.Fraction))
+			labels, a, b, err := pairedScores(r.Predictions.Studies, base.Predictions.Studies)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			paired, err := metrics.PairedBootstrapAUROC(labels, a, b, metrics.BootstrapOptions{Resamples: pl.p.Resamples, Seed: pl.o.Seed})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			c := comparison{Init: r.Init, Eval: r.evalName(), Fraction: r.Fraction, Paired: paired}
+			if c.DeLong, err = metrics.DeLong(labels, a, b); err != nil {
+				// Too few studies of a class for DeLong's variance: say so in
+				// the tables rather than stop.
+				pl.log.Warn("DeLong test not computed", "comparison", where, "err", err)
+				c.DeLong.Z, c.DeLong.P = math.NaN(), math.NaN()
+			}
+			out = append(out, c)
 		}
-		base := pl.result(initRandom, r.Fraction)
-		if base == nil {
-			continue
-		}
-		labels, a, b, err := pairedScores(r.Predictions.Studies, base.Predictions.Studies)
-		if err != nil {
-			return nil, fmt.Errorf("%s vs Random at %s: %w", r.Init, pctName(r.Fraction), err)
-		}
-		paired, err := metrics.PairedBootstrapAUROC(labels, a, b, metrics.BootstrapOptions{Resamples: pl.p.Resamples, Seed: pl.o.Seed})
-		if err != nil {
-			return nil, fmt.Errorf("%s vs Random at %s: %w", r.Init, pctName(r.Fraction), err)
-		}
-		c := comparison{Init: r.Init, Fraction: r.Fraction, Paired: paired}
-		if c.DeLong, err = metrics.DeLong(labels, a, b); err != nil {
-			// Too few studies of a class for DeLong's variance: say so in
-			// the tables rather than stop.
-			pl.log.Warn("DeLong test not computed", "init", r.Init, "fraction", pctName(r.Fraction), "err", err)
-			c.DeLong.Z, c.DeLong.P = math.NaN(), math.NaN()
-		}
-		out = append(out, c)
 	}
 	return out, nil
+}
+
+// evalName is the unit's evaluation, fine-tuning when not recorded.
+func (r *unitResult) evalName() string {
+	if r.Eval == "" {
+		return evalFineTune
+	}
+	return r.Eval
 }
 
 // pairedScores lines up two models' predictions of the same studies.
@@ -132,15 +146,18 @@ func (pl *pipeline) report() error {
 	// results.csv
 	err := writeFileAtomic(filepath.Join(out, "results.csv"), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"initialisation", "fraction", "train_studies", "level", "n", "positives", "auroc", "auroc_lower", "auroc_upper", "ci_level",
+		cw.Write([]string{"initialisation", "evaluation", "fraction", "train_studies", "level", "n", "positives", "auroc", "auroc_lower", "auroc_upper", "ci_level",
 			"auprc", "average_precision", "accuracy", "balanced_accuracy", "mcc", "precision", "recall", "f1", "best_f1_threshold", "best_f2_threshold", "lr", "pos_weight", "best_epoch"})
-		for _, r := range pl.results {
+		for _, r := range append(slices.Clone(pl.results), pl.probes...) {
 			for _, lv := range []struct {
 				name string
 				m    finetune.Metrics
 			}{{"study", r.Study}, {"video", r.Video}} {
 				m := lv.m
-				cw.Write([]string{r.Init, fmt.Sprint(r.Fraction), strconv.Itoa(r.Studies), lv.name, strconv.Itoa(m.N), strconv.Itoa(m.Positives),
+				if m.N == 0 {
+					continue // the linear probe reports studies only
+				}
+				cw.Write([]string{r.Init, r.evalName(), fmt.Sprint(r.Fraction), strconv.Itoa(r.Studies), lv.name, strconv.Itoa(m.N), strconv.Itoa(m.Positives),
 					f4(m.AUROC.Estimate), f4(m.AUROC.Lower), f4(m.AUROC.Upper), fmt.Sprint(m.AUROC.Level),
 					f4(m.AUPRC), f4(m.AveragePrecision), f4(m.Accuracy), f4(m.BalancedAccuracy), f4(m.MCC), f4(m.Precision), f4(m.Recall), f4(m.F1),
 					f4(m.BestF1.Threshold), f4(m.BestF2.Threshold), fmt.Sprint(r.LR), fmt.Sprint(r.PosWeight), strconv.Itoa(r.BestEpoch)})
@@ -159,9 +176,9 @@ func (pl *pipeline) report() error {
 	}
 	err = writeFileAtomic(filepath.Join(out, "comparisons.csv"), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"initialisation", "baseline", "fraction", "auroc_difference", "difference_lower", "difference_upper", "paired_bootstrap_p", "delong_z", "delong_p"})
+		cw.Write([]string{"initialisation", "baseline", "evaluation", "fraction", "auroc_difference", "difference_lower", "difference_upper", "paired_bootstrap_p", "delong_z", "delong_p"})
 		for _, c := range comps {
-			cw.Write([]string{c.Init, initRandom, fmt.Sprint(c.Fraction), f4(c.Paired.Diff.Estimate), f4(c.Paired.Diff.Lower), f4(c.Paired.Diff.Upper),
+			cw.Write([]string{c.Init, initRandom, c.Eval, fmt.Sprint(c.Fraction), f4(c.Paired.Diff.Estimate), f4(c.Paired.Diff.Lower), f4(c.Paired.Diff.Upper),
 				f4(c.Paired.P), f4(c.DeLong.Z), f4(c.DeLong.P)})
 		}
 		cw.Flush()
@@ -170,21 +187,27 @@ func (pl *pipeline) report() error {
 	if err != nil {
 		return err
 	}
-	// figure2.png: AUROC against label fraction.
+	// figure2.png: AUROC against label fraction, fine-tuned (solid) and
+	// linear probe (dashed, the same colour per initialisation).
 	var series []figures.FractionSeries
-	for _, name := range pl.initNames() {
-		s := figures.FractionSeries{Name: name}
-		for _, f := range pl.sortedFractions() {
-			if r := pl.result(name, f); r != nil {
-				iv := r.Study.AUROC
-				s.Points = append(s.Points, figures.FractionPoint{Percent: f * 100, AUROC: iv.Estimate, Lower: iv.Lower, Upper: iv.Upper})
+	for k, name := range pl.initNames() {
+		for _, ev := range []struct {
+			set    []*unitResult
+			suffix string
+		}{{pl.results, ""}, {pl.probes, ", linear probe"}} {
+			s := figures.FractionSeries{Name: name + ev.suffix, Style: k + 1, Dashed: ev.suffix != ""}
+			for _, f := range pl.sortedFractions() {
+				if r := find(ev.set, name, f); r != nil {
+					iv := r.Study.AUROC
+					s.Points = append(s.Points, figures.FractionPoint{Percent: f * 100, AUROC: iv.Estimate, Lower: iv.Lower, Upper: iv.Upper})
+				}
+			}
+			if len(s.Points) > 0 {
+				series = append(series, s)
 			}
 		}
-		if len(s.Points) > 0 {
-			series = append(series, s)
-		}
 	}
-	title := fmt.Sprintf("Study-level test AUROC (%s preset, %.0f%% CI)", pl.p.Name, 100*levelOf(pl.results))
+	title := fmt.Sprintf("Study-level test AUROC (%s preset, %.0f%% CI; dashed: linear probe)", pl.p.Name, 100*levelOf(pl.results))
 	if err := figures.AUROCByFractionFile(filepath.Join(out, "figure2.png"), series, figures.Options{Title: title}); err != nil {
 		return err
 	}
@@ -261,28 +284,30 @@ func (pl *pipeline) writeSummary(comps []comparison) error {
 		fmt.Fprintf(&b, " %s |", pctName(f))
 	}
 	b.WriteString("\n| --- |" + strings.Repeat(" --- |", len(fs)) + "\n")
-	for _, name := range pl.initNames() {
-		fmt.Fprintf(&b, "| %s |", name)
+	writeAUROCTable(&b, pl.initNames(), fs, pl.results)
+	if len(pl.probes) > 0 {
+		fmt.Fprintf(&b, "\n### Linear probe of the frozen encoder (study level, %.0f%% bootstrap CI)\n\n"+
+			"Logistic regression (scikit-learn's defaults) on the encoder's pooled features, averaged over %d clips of %d frames per video, "+
+			"fitted on the same labelled studies as fine-tuning; a study's score is the mean of its videos'.\n\n| initialisation |", 100*level, pl.p.Probe.Clips, pl.p.Probe.ClipLength)
 		for _, f := range fs {
-			if r := pl.result(name, f); r != nil {
-				fmt.Fprintf(&b, " %s |", r.Study.AUROC.String())
-			} else {
-				b.WriteString(" - |")
-			}
+			fmt.Fprintf(&b, " %s |", pctName(f))
 		}
-		b.WriteString("\n")
+		b.WriteString("\n| --- |" + strings.Repeat(" --- |", len(fs)) + "\n")
+		writeAUROCTable(&b, pl.initNames(), fs, pl.probes)
 	}
 	b.WriteString("\nVideo-level AUROC, AUPRC and the threshold metrics are in `results.csv`.\n\n![AUROC by label fraction](figure2.png)\n\n")
 	if len(comps) > 0 {
-		b.WriteString("## Paired comparisons with Random (study level)\n\n| initialisation | fraction | AUROC difference (CI) | paired bootstrap p | DeLong p |\n| --- | --- | --- | --- | --- |\n")
+		b.WriteString("## Paired comparisons with Random (study level)\n\n| initialisation | evaluation | fraction | AUROC difference (CI) | paired bootstrap p | DeLong p |\n| --- | --- | --- | --- | --- | --- |\n")
 		for _, c := range comps {
 			d := c.Paired.Diff
-			fmt.Fprintf(&b, "| %s | %s | %+.3f (%+.3f to %+.3f) | %.3f | %.3f |\n", c.Init, pctName(c.Fraction), d.Estimate, d.Lower, d.Upper, c.Paired.P, c.DeLong.P)
+			fmt.Fprintf(&b, "| %s | %s | %s | %+.3f (%+.3f to %+.3f) | %.3f | %.3f |\n", c.Init, c.Eval, pctName(c.Fraction), d.Estimate, d.Lower, d.Upper, c.Paired.P, c.DeLong.P)
 		}
 		b.WriteString("\n")
 	}
 	if len(pl.ssl) > 0 {
-		b.WriteString("## Pretraining\n\n| method | epochs | final loss | NT-Xent | frame-order CE | frame-order accuracy | seconds |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+		b.WriteString("## Pretraining\n\nNT-Xent's no-information value is ln(2N-1) for N pairs per step; frame order's chance accuracy is 1/24. " +
+			"The last two columns are the monitor's linear and k-NN probes of the frozen encoder at its last evaluation (validation studies).\n\n" +
+			"| method | epochs | final loss | NT-Xent | frame-order CE | frame-order accuracy | seconds | linear probe AUROC | k-NN AUROC |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, m := range sslMethods {
 			h := pl.ssl[sslInitName[m]]
 			if len(h) == 0 {
@@ -293,7 +318,13 @@ func (pl *pipeline) writeSummary(comps []comparison) error {
 			for _, e := range h {
 				sec += e.Seconds
 			}
-			fmt.Fprintf(&b, "| %s | %d | %.4f | %.4f | %.4f | %.3f | %.0f |\n", sslInitName[m], len(h), last.Loss, last.NTXent, last.Order, last.OrderAccuracy, sec)
+			lin, knn := "-", "-"
+			for _, e := range h {
+				if e.Probed {
+					lin, knn = fmt.Sprintf("%.3f (epoch %d)", e.LinearAUROC, e.Epoch), fmt.Sprintf("%.3f", e.KNNAUROC)
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %d | %.4f | %.4f | %.4f | %.3f | %.0f | %s | %s |\n", sslInitName[m], len(h), last.Loss, last.NTXent, last.Order, last.OrderAccuracy, sec, lin, knn)
 		}
 		b.WriteString("\n")
 	}
@@ -319,4 +350,20 @@ func (pl *pipeline) writeSummary(comps []comparison) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	})
+}
+
+// writeAUROCTable writes one row per initialisation of a study-level AUROC
+// table whose header is already written.
+func writeAUROCTable(b *strings.Builder, inits []string, fs []float64, set []*unitResult) {
+	for _, name := range inits {
+		fmt.Fprintf(b, "| %s |", name)
+		for _, f := range fs {
+			if r := find(set, name, f); r != nil {
+				fmt.Fprintf(b, " %s |", r.Study.AUROC.String())
+			} else {
+				b.WriteString(" - |")
+			}
+		}
+		b.WriteString("\n")
+	}
 }
