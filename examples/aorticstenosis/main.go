@@ -9,14 +9,25 @@
 //     training studies, with the paper's protocol;
 //  4. evaluate on the test split at study level with bootstrap confidence
 //     intervals and paired comparisons against Random;
-//  5. compute Grad-CAM maps of the most confident severe-AS predictions;
-//  6. write results.csv, comparisons.csv, figure2.png, roc.png,
+//  5. fit a linear probe on every initialisation's frozen encoder at every
+//     label fraction, evaluated and compared the same way;
+//  6. compute Grad-CAM maps of the most confident severe-AS predictions;
+//  7. write results.csv, comparisons.csv, figure2.png, roc.png,
 //     figure3.png, every run's history and summary.md.
+//
+// Pretraining also runs a monitor: linear and k-NN probes of the frozen
+// encoder on the validation split every few epochs, in each method's
+// history.csv. The demo preset is the CPU benchmark sized to answer whether
+// pretraining helps; run it with three seeds and combine them:
+//
+//	for s in 1 2 3; do go run ./examples/aorticstenosis -preset demo -seed $s -out demo-$s; done
+//	go run ./examples/aorticstenosis -combine demo-1,demo-2,demo-3 -out demo-seeds
 //
 // Usage:
 //
-//	go run ./examples/aorticstenosis [-preset quick|paper|tiny] [-out DIR] [-data DIR]
+//	go run ./examples/aorticstenosis [-preset quick|demo|paper|tiny] [-out DIR] [-data DIR]
 //	    [-kinetics r3d_18.pth] [-seed N] [-stages all] [-workers N]
+//	go run ./examples/aorticstenosis -combine OUT1,OUT2,OUT3 -out DIR
 //
 // A rerun skips every stage whose results exist for the same settings.
 // Ctrl-C stops cleanly; the next run resumes.
@@ -48,7 +59,15 @@ func main() {
 	flag.StringVar(&o.Device, "device", "auto", "where pretraining, fine-tuning and evaluation run: cpu, cuda (an NVIDIA GPU through CUDA 12/13 and cuDNN 9, found at run time), or auto (cuda when usable, else cpu)")
 	flag.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	combineDirs := flag.String("combine", "", "comma-separated -out directories of runs with different -seed: write the mean and spread of their results to -out (seeds.md, seeds.csv, figure2-seeds.png) and exit")
 	flag.Parse()
+	if *combineDirs != "" {
+		if err := combine(strings.Split(*combineDirs, ","), o.Out); err != nil {
+			fmt.Fprintln(os.Stderr, "combine:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if os.Getenv("GOGC") == "" {
 		// Each training step allocates its activations anew; collecting
 		// sooner reuses that memory instead of faulting in fresh pages,
