@@ -114,11 +114,13 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err := pl.pretrain(ctx); err != nil {
 		return fmt.Errorf("pretrain: %w", err)
 	}
-	if err := pl.finetune(ctx); err != nil {
-		return fmt.Errorf("finetune: %w", err)
-	}
+	// The linear probes need only the initialisations: they run before
+	// fine-tuning, whose results take far longer.
 	if err := pl.linearProbes(ctx); err != nil {
 		return fmt.Errorf("probe: %w", err)
+	}
+	if err := pl.finetune(ctx); err != nil {
+		return fmt.Errorf("finetune: %w", err)
 	}
 	if o.stage("gradcam") {
 		if err := pl.gradcam(ctx); err != nil {
