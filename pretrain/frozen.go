@@ -134,8 +134,9 @@ func recordLabels(what string, m *video.Manifest) ([]int, error) {
 // Monitor evaluates the frozen encoder during pretraining, as solo-learn's
 // online k-NN and linear evaluations do: every Every epochs (and after the
 // last) both probes are fitted on Train's labelled videos and scored on
-// Test's at study level; the AUROCs go to the epoch's EpochStats, the
-// history CSV and Progress.
+// Test's at study level, and a model with an order head has its frame-order
+// accuracy measured on one shuffled clip of every Test video; the results
+// go to the epoch's EpochStats, the history CSV and Progress.
 type Monitor struct {
 	// Every is the number of epochs between evaluations (>= 1).
 	Every int
@@ -168,26 +169,39 @@ func (m *Monitor) validate() error {
 	return err
 }
 
+// monitorResult is what one evaluation of the monitor measured.
+type monitorResult struct {
+	ProbeResult
+	// order is the held-out frame-order accuracy (0 without an order head).
+	order float64
+}
+
 // monitor runs the monitor's probes on the model as it is now.
-func (r *runner) monitor(ctx context.Context) (ProbeResult, error) {
+func (r *runner) monitor(ctx context.Context) (monitorResult, error) {
 	mon := r.cfg.Monitor
 	if r.dev != nil {
 		if err := r.dev.SyncToHost(); err != nil {
-			return ProbeResult{}, fmt.Errorf("pretrain: monitor: %s: %w", r.cfg.Engine.Name(), err)
+			return monitorResult{}, fmt.Errorf("pretrain: monitor: %s: %w", r.cfg.Engine.Name(), err)
 		}
 	}
 	p := Probe{ClipLength: r.cfg.ClipLength, BatchSize: r.cfg.BatchPairs, Seed: r.cfg.Seed, Workers: r.cfg.Workers, Decode: r.cfg.Decode, Preprocess: r.cfg.Preprocess}
 	trainF, err := p.VideoFeatures(ctx, r.model, mon.Train, mon.Clips)
 	if err != nil {
-		return ProbeResult{}, fmt.Errorf("pretrain: monitor: %w", err)
+		return monitorResult{}, fmt.Errorf("pretrain: monitor: %w", err)
 	}
 	testF, err := p.VideoFeatures(ctx, r.model, mon.Test, mon.Clips)
 	if err != nil {
-		return ProbeResult{}, fmt.Errorf("pretrain: monitor: %w", err)
+		return monitorResult{}, fmt.Errorf("pretrain: monitor: %w", err)
 	}
-	res, err := StudyProbes(trainF, mon.Train, testF, mon.Test, r.model.Encoder.Config.FeatureDim(), mon.Options)
+	var res monitorResult
+	res.ProbeResult, err = StudyProbes(trainF, mon.Train, testF, mon.Test, r.model.Encoder.Config.FeatureDim(), mon.Options)
 	if err != nil {
-		return ProbeResult{}, fmt.Errorf("pretrain: monitor: %w", err)
+		return monitorResult{}, fmt.Errorf("pretrain: monitor: %w", err)
+	}
+	if r.model.Order != nil {
+		if res.order, err = p.FrameOrder(ctx, r.model, mon.Test); err != nil {
+			return monitorResult{}, fmt.Errorf("pretrain: monitor: %w", err)
+		}
 	}
 	return res, nil
 }

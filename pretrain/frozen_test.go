@@ -15,7 +15,7 @@ import (
 // and reads them, and a resumed run keeps them.
 func TestMonitor(t *testing.T) {
 	m := testData(t)
-	cfg := tinyConfig(SimCLR)
+	cfg := tinyConfig(MISimCLRFO)
 	cfg.Epochs = 2
 	cfg.CheckpointEvery = 1
 	cfg.Monitor = &Monitor{Every: 1, Train: m.Subset(video.SplitTrain), Test: heldOut(m), Clips: 2}
@@ -34,8 +34,8 @@ func TestMonitor(t *testing.T) {
 		t.Errorf("progress reported %d probed epochs, want 2", len(lines))
 	}
 	for _, h := range res.History {
-		if !h.Probed || !(h.LinearAUROC >= 0 && h.LinearAUROC <= 1) || !(h.KNNAUROC >= 0 && h.KNNAUROC <= 1) {
-			t.Errorf("epoch %d: probed %v, linear %v, k-NN %v", h.Epoch, h.Probed, h.LinearAUROC, h.KNNAUROC)
+		if !h.Probed || !(h.LinearAUROC >= 0 && h.LinearAUROC <= 1) || !(h.KNNAUROC >= 0 && h.KNNAUROC <= 1) || !(h.HeldOutOrderAccuracy >= 0 && h.HeldOutOrderAccuracy <= 1) {
+			t.Errorf("epoch %d: probed %v, linear %v, k-NN %v, held-out order %v", h.Epoch, h.Probed, h.LinearAUROC, h.KNNAUROC, h.HeldOutOrderAccuracy)
 		}
 	}
 	read, err := ReadHistory(filepath.Join(dir, HistoryName))
@@ -115,12 +115,18 @@ func TestVideoFeatures(t *testing.T) {
 	}
 }
 
-// TestReadOldHistory reads a history written before the probe columns.
+// TestReadOldHistory reads histories written before the probe columns and
+// before the held-out frame-order column.
 func TestReadOldHistory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), HistoryName)
 	os.WriteFile(path, []byte("epoch,steps,loss,ntxent,order,order_accuracy,seconds\n1,3,2.5,2.5,0,0,1.000\n"), 0o644)
 	h, err := ReadHistory(path)
 	if err != nil || len(h) != 1 || h[0].Probed || h[0].Loss != 2.5 {
 		t.Errorf("old history: %+v, %v", h, err)
+	}
+	os.WriteFile(path, []byte("epoch,steps,loss,ntxent,order,order_accuracy,seconds,linear_auroc,knn_auroc\n1,3,2.5,2.5,0,0,1.000,0.75,0.5\n"), 0o644)
+	h, err = ReadHistory(path)
+	if err != nil || len(h) != 1 || !h[0].Probed || h[0].LinearAUROC != 0.75 || h[0].KNNAUROC != 0.5 {
+		t.Errorf("history with AUROCs: %+v, %v", h, err)
 	}
 }

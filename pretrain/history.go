@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/vidssl/vidssl/internal/atomicfile"
@@ -37,16 +38,21 @@ type EpochStats struct {
 	Probed      bool    `json:"probed,omitempty"`
 	LinearAUROC float64 `json:"linear_auroc,omitempty"`
 	KNNAUROC    float64 `json:"knn_auroc,omitempty"`
+	// HeldOutOrderAccuracy is, for a model with an order head, the
+	// monitor's frame-order accuracy on one shuffled clip of every video of
+	// Monitor.Test (Probe.FrameOrder; chance 1/ClipLength!); 0 otherwise.
+	HeldOutOrderAccuracy float64 `json:"held_out_order_accuracy,omitempty"`
 }
 
 // historyHeader is the header of history.csv.
-// linear_auroc and knn_auroc are empty in epochs the monitor skipped;
-// ReadHistory also reads histories written before they existed.
-var historyHeader = []string{"epoch", "steps", "loss", "ntxent", "order", "order_accuracy", "seconds", "linear_auroc", "knn_auroc"}
+// linear_auroc, knn_auroc and held_out_order_accuracy are empty in epochs
+// the monitor skipped; ReadHistory also reads histories written before
+// they existed.
+var historyHeader = []string{"epoch", "steps", "loss", "ntxent", "order", "order_accuracy", "seconds", "linear_auroc", "knn_auroc", "held_out_order_accuracy"}
 
-// historyColumnsBefore is the number of columns of histories written before
-// the monitor's.
-const historyColumnsBefore = 7
+// historyColumns are the numbers of columns of the histories ReadHistory
+// reads: before the monitor, with its AUROCs, and with its frame order.
+var historyColumns = []int{7, 9, 10}
 
 // writeHistory writes the history CSV atomically: a temporary file in dir,
 // renamed over HistoryName.
@@ -56,11 +62,11 @@ func writeHistory(dir string, hist []EpochStats) error {
 	w.Write(historyHeader)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, h := range hist {
-		lin, knn := "", ""
+		lin, knn, order := "", "", ""
 		if h.Probed {
-			lin, knn = f(h.LinearAUROC), f(h.KNNAUROC)
+			lin, knn, order = f(h.LinearAUROC), f(h.KNNAUROC), f(h.HeldOutOrderAccuracy)
 		}
-		w.Write([]string{strconv.Itoa(h.Epoch), strconv.Itoa(h.Steps), f(h.Loss), f(h.NTXent), f(h.Order), f(h.OrderAccuracy), strconv.FormatFloat(h.Seconds, 'f', 3, 64), lin, knn})
+		w.Write([]string{strconv.Itoa(h.Epoch), strconv.Itoa(h.Steps), f(h.Loss), f(h.NTXent), f(h.Order), f(h.OrderAccuracy), strconv.FormatFloat(h.Seconds, 'f', 3, 64), lin, knn, order})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -84,13 +90,13 @@ func ReadHistory(path string) ([]EpochStats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pretrain: read history %s: %w", path, err)
 	}
-	if len(rows) == 0 || (len(rows[0]) != len(historyHeader) && len(rows[0]) != historyColumnsBefore) || rows[0][0] != historyHeader[0] {
+	if len(rows) == 0 || !slices.Contains(historyColumns, len(rows[0])) || rows[0][0] != historyHeader[0] {
 		return nil, fmt.Errorf("pretrain: read history %s: want the header %v", path, historyHeader)
 	}
 	out := make([]EpochStats, 0, len(rows)-1)
 	for i, r := range rows[1:] {
 		var h EpochStats
-		var errs [9]error
+		var errs [10]error
 		h.Epoch, errs[0] = strconv.Atoi(r[0])
 		h.Steps, errs[1] = strconv.Atoi(r[1])
 		h.Loss, errs[2] = strconv.ParseFloat(r[2], 64)
@@ -98,10 +104,13 @@ func ReadHistory(path string) ([]EpochStats, error) {
 		h.Order, errs[4] = strconv.ParseFloat(r[4], 64)
 		h.OrderAccuracy, errs[5] = strconv.ParseFloat(r[5], 64)
 		h.Seconds, errs[6] = strconv.ParseFloat(r[6], 64)
-		if len(r) == len(historyHeader) && r[7] != "" {
+		if len(r) >= 9 && r[7] != "" {
 			h.Probed = true
 			h.LinearAUROC, errs[7] = strconv.ParseFloat(r[7], 64)
 			h.KNNAUROC, errs[8] = strconv.ParseFloat(r[8], 64)
+			if len(r) >= 10 {
+				h.HeldOutOrderAccuracy, errs[9] = strconv.ParseFloat(r[9], 64)
+			}
 		}
 		for k, e := range errs {
 			if e != nil {

@@ -317,7 +317,7 @@ func (r *runner) finishEpoch(ctx context.Context, epoch int) (EpochStats, string
 		if err != nil {
 			return stats, "", fmt.Errorf("pretrain: epoch %d: %w", epoch, err)
 		}
-		stats.Probed, stats.LinearAUROC, stats.KNNAUROC = true, res.LinearAUROC, res.KNNAUROC
+		stats.Probed, stats.LinearAUROC, stats.KNNAUROC, stats.HeldOutOrderAccuracy = true, res.LinearAUROC, res.KNNAUROC, res.order
 		r.st.History[len(r.st.History)-1] = stats
 	}
 	if err := writeHistory(r.dir, r.st.History); err != nil {

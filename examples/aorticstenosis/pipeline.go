@@ -293,7 +293,7 @@ func (pl *pipeline) pretrain(ctx context.Context) error {
 			if d := p.Done; d != nil && d.Probed {
 				probed = fmt.Sprintf(" probe@%d linear %.3f k-NN %.3f", d.Epoch, d.LinearAUROC, d.KNNAUROC)
 				pl.log.Info("monitor", "method", sslInitName[m], "epoch", d.Epoch, "ntxent", d.NTXent, "order accuracy", d.OrderAccuracy,
-					"val linear probe AUROC", d.LinearAUROC, "val k-NN AUROC", d.KNNAUROC)
+					"val order accuracy", d.HeldOutOrderAccuracy, "val linear probe AUROC", d.LinearAUROC, "val k-NN AUROC", d.KNNAUROC)
 			}
 			bar.ChangeMax(p.Epochs * max(p.Steps, 1))
 			bar.Set((p.Epoch-1)*p.Steps + p.Step)
