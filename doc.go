@@ -12,7 +12,10 @@
 //   - contrastive and pretext: NT-Xent, projection heads, positive-pair
 //     samplers (SimCLR and multi-instance), the frame-order task.
 //   - pretrain: the SimCLR, MI-SimCLR and MI-SimCLR+FO runner, with
-//     checkpoints and exact resumption.
+//     checkpoints, exact resumption and an online monitor of the frozen
+//     encoder.
+//   - probe: linear and k-NN probes of frozen features (scikit-learn's
+//     logistic regression, solo-learn's weighted k-NN).
 //   - finetune: the paper's fine-tuning protocol (label fractions, early
 //     stopping, learning-rate sweep) and study-level evaluation.
 //   - video and video/echosynth: echo video IO, preprocessing, clips,

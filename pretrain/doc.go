@@ -55,6 +55,11 @@
 //
 // Probe measures a model on held-out videos: frame-order accuracy and
 // same-study retrieval with frozen features (contrastive.RetrievalTop1).
+// VideoFeatures and StudyProbes evaluate a frozen encoder as self-supervised
+// learning libraries do, with a linear and a k-NN probe (package probe)
+// fitted on labelled videos and scored at study level; Config.Monitor runs
+// them, and the held-out frame-order accuracy, every few epochs during
+// pretraining, into the history.
 // The command pretrain/cmd/sslcheck pretrains on synthetic echosynth data
 // sets and reports both against a randomly initialised model. Frame order
 // can only be learnt where the heart visibly moves between a clip's frames:
