@@ -548,13 +548,15 @@ func jpegInfo(r io.Reader, n int64) (jpegFrame, error) {
 }
 
 // decodeJPEG decodes one JPEG image of w x h pixels into dst (h*w*c bytes).
-// With c = 3 a grey image is replicated into R, G and B; with c = 1 a colour
+// A 3-component image is RGB or YCbCr as libjpeg decides (see
+// jpegHeader.rgb). With c = 3 a grey image is replicated into R, G and B; with c = 1 a colour
 // image gives its luma.
 func decodeJPEG(data []byte, dst []uint8, w, h, c int) error {
 	m, err := jpeg.Decode(bytes.NewReader(withHuffmanTables(data)))
 	if err != nil {
 		return fmt.Errorf("JPEG: %w", err)
 	}
+	m = withJPEGColour(m, scanJPEGHeader(data))
 	b := m.Bounds()
 	if b.Dx() != w || b.Dy() != h {
 		return fmt.Errorf("JPEG is %dx%d, want %dx%d", b.Dx(), b.Dy(), w, h)
