@@ -583,16 +583,19 @@ func copyImage(dst []uint8, m image.Image, c int) {
 			}
 		}
 	case *image.YCbCr:
+		var cb, cr []uint8
+		if c == 3 {
+			cb, cr = upsampleChroma(m)
+		}
 		for y := 0; y < h; y++ {
 			out := dst[y*w*c : (y+1)*w*c]
 			for x := 0; x < w; x++ {
-				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
+				yy := m.Y[m.YOffset(b.Min.X+x, b.Min.Y+y)]
 				if c == 1 {
-					out[x] = m.Y[yi]
+					out[x] = yy
 					continue
 				}
-				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				out[3*x], out[3*x+1], out[3*x+2] = color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+				out[3*x], out[3*x+1], out[3*x+2] = color.YCbCrToRGB(yy, cb[y*w+x], cr[y*w+x])
 			}
 		}
 	default:

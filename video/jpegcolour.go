@@ -2,7 +2,6 @@ package video
 
 import (
 	"image"
-	"image/color"
 )
 
 // jpegHeader is what a JPEG stream's markers say about its colour space.
@@ -11,6 +10,7 @@ type jpegHeader struct {
 	adobe     bool // an APP14 Adobe marker
 	transform byte // its colour transform flag
 	ids       []byte
+	sampling  []byte // each component's sampling factors, H<<4 | V
 }
 
 // scanJPEGHeader reads the markers before the first scan, as libjpeg does
@@ -49,9 +49,10 @@ func scanJPEGHeader(data []byte) jpegHeader {
 			h.adobe, h.transform = true, p[11]
 		case m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC && len(p) >= 6:
 			nc := int(p[5])
-			h.ids = h.ids[:0]
-			for k := 0; k < nc && 6+3*k < len(p); k++ {
+			h.ids, h.sampling = h.ids[:0], h.sampling[:0]
+			for k := 0; k < nc && 6+3*k+1 < len(p); k++ {
 				h.ids = append(h.ids, p[6+3*k])
+				h.sampling = append(h.sampling, p[6+3*k+1])
 			}
 		}
 		i += 2 + n
@@ -81,35 +82,152 @@ func (h jpegHeader) rgb() bool {
 }
 
 // withJPEGColour returns m, decoded by image/jpeg from a stream with header
-// h, with the colour space libjpeg would use: image/jpeg returns RGB
-// streams as *image.RGBA holding the raw samples and YCbCr ones as
-// *image.YCbCr, and where it chose otherwise than h.rgb() the samples are
-// reinterpreted.
+// h, in RGB as libjpeg would decode it. image/jpeg returns the streams it
+// takes for RGB as *image.RGBA holding the raw samples, their subsampled
+// planes replicated, and the others as *image.YCbCr. Where it chose
+// otherwise than h.rgb(), the samples are reinterpreted; subsampled planes
+// are interpolated as libjpeg does (see upsampleChroma) either way.
 func withJPEGColour(m image.Image, h jpegHeader) image.Image {
-	b := m.Bounds()
+	var yc *image.YCbCr
 	switch m := m.(type) {
 	case *image.RGBA:
-		if h.rgb() {
+		ratio, ok := h.subsampleRatio()
+		if h.rgb() && (!ok || ratio == image.YCbCrSubsampleRatio444) {
 			return m
 		}
-		out := image.NewRGBA(b)
-		for i := 0; i+3 < len(m.Pix); i += 4 {
-			out.Pix[i], out.Pix[i+1], out.Pix[i+2] = color.YCbCrToRGB(m.Pix[i], m.Pix[i+1], m.Pix[i+2])
-			out.Pix[i+3] = 255
-		}
-		return out
+		yc = planes(m, ratio)
 	case *image.YCbCr:
-		if !h.rgb() {
-			return m
+		yc = m
+	default:
+		return m
+	}
+	if !h.rgb() {
+		return yc
+	}
+	b := yc.Bounds()
+	g, bl := upsampleChroma(yc)
+	out := image.NewRGBA(b)
+	w := b.Dx()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			o, k := out.PixOffset(x, y), (y-b.Min.Y)*w+x-b.Min.X
+			out.Pix[o], out.Pix[o+1], out.Pix[o+2], out.Pix[o+3] = yc.Y[yc.YOffset(x, y)], g[k], bl[k], 255
 		}
-		out := image.NewRGBA(b)
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			for x := b.Min.X; x < b.Max.X; x++ {
-				yi, ci, o := m.YOffset(x, y), m.COffset(x, y), out.PixOffset(x, y)
-				out.Pix[o], out.Pix[o+1], out.Pix[o+2], out.Pix[o+3] = m.Y[yi], m.Cb[ci], m.Cr[ci], 255
+	}
+	return out
+}
+
+// subsampleRatio returns the chroma subsampling of a 3-component stream
+// whose second and third components share their sampling factors.
+func (h jpegHeader) subsampleRatio() (image.YCbCrSubsampleRatio, bool) {
+	if len(h.sampling) != 3 || h.sampling[1] != h.sampling[2] || h.sampling[1] == 0 {
+		return 0, false
+	}
+	s0, s1 := h.sampling[0], h.sampling[1]
+	switch {
+	case s0 == s1:
+		return image.YCbCrSubsampleRatio444, true
+	case s0>>4 == 2*(s1>>4) && s0&15 == s1&15:
+		return image.YCbCrSubsampleRatio422, true
+	case s0>>4 == 2*(s1>>4) && s0&15 == 2*(s1&15):
+		return image.YCbCrSubsampleRatio420, true
+	}
+	return 0, false
+}
+
+// planes recovers the three planes, at their subsampled resolution, of an
+// image that image/jpeg returned as raw samples (its chroma replicated).
+func planes(m *image.RGBA, ratio image.YCbCrSubsampleRatio) *image.YCbCr {
+	b := m.Bounds()
+	yc := image.NewYCbCr(b, ratio)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			o := m.PixOffset(x, y)
+			yc.Y[yc.YOffset(x, y)] = m.Pix[o]
+			ci := yc.COffset(x, y)
+			yc.Cb[ci], yc.Cr[ci] = m.Pix[o+1], m.Pix[o+2] // the last pixel of a block of a chroma sample writes it; all hold the same
+		}
+	}
+	return yc
+}
+
+// upsampleChroma returns the Cb and Cr planes of m at full resolution (w*h
+// each), interpolated as libjpeg's "fancy" upsampling does (jdsample.c,
+// h2v1 and h2v2: a triangle filter with the chroma samples centred between
+// the luma samples), so that decoded colour matches libjpeg-based decoders.
+// Subsampling other than 4:2:2 and 4:2:0 is replicated.
+func upsampleChroma(m *image.YCbCr) (cb, cr []uint8) {
+	b := m.Bounds()
+	w, h := b.Dx(), b.Dy()
+	cb, cr = make([]uint8, w*h), make([]uint8, w*h)
+	cw := (w + 1) / 2
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio422:
+		for y := range h {
+			o := m.COffset(b.Min.X, b.Min.Y+y)
+			fancyH2(cb[y*w:(y+1)*w], m.Cb[o:o+cw], nil)
+			fancyH2(cr[y*w:(y+1)*w], m.Cr[o:o+cw], nil)
+		}
+	case image.YCbCrSubsampleRatio420:
+		ch := (h + 1) / 2
+		for y := range h {
+			near := y / 2
+			far := near - 1 // even rows lean on the chroma row above, odd ones below
+			if y%2 == 1 {
+				far = near + 1
+			}
+			far = min(max(far, 0), ch-1)
+			on := m.COffset(b.Min.X, b.Min.Y+2*near)
+			of := m.COffset(b.Min.X, b.Min.Y+2*far)
+			fancyH2(cb[y*w:(y+1)*w], m.Cb[on:on+cw], m.Cb[of:of+cw])
+			fancyH2(cr[y*w:(y+1)*w], m.Cr[on:on+cw], m.Cr[of:of+cw])
+		}
+	default:
+		for y := range h {
+			for x := range w {
+				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
+				cb[y*w+x], cr[y*w+x] = m.Cb[ci], m.Cr[ci]
 			}
 		}
-		return out
 	}
-	return m
+	return cb, cr
+}
+
+// fancyH2 doubles a row of chroma samples into dst (whose length may be
+// odd). With far nil it is libjpeg's h2v1_fancy_upsample; otherwise the
+// column sums 3*near + far are filtered as in h2v2_fancy_upsample.
+func fancyH2(dst, near, far []uint8) {
+	n := len(near)
+	col := func(i int) int {
+		i = min(max(i, 0), n-1)
+		if far == nil {
+			return int(near[i])
+		}
+		return 3*int(near[i]) + int(far[i])
+	}
+	// Rounding of libjpeg: h2v1 adds 1 and 2 and shifts by 2; h2v2 adds 8
+	// and 7 and shifts by 4. The first and last outputs copy their sample.
+	shift, r0, r1 := 2, 1, 2
+	if far != nil {
+		shift, r0, r1 = 4, 8, 7
+	}
+	for i := range n {
+		c := 3 * col(i)
+		left, right := (c+col(i-1)+r0)>>shift, (c+col(i+1)+r1)>>shift
+		if n > 1 && i == 0 {
+			left = (4*col(0) + r0) >> shift
+		}
+		if n > 1 && i == n-1 {
+			right = (4*col(i) + r1) >> shift
+		}
+		if n == 1 {
+			left, right = (4*col(0)+r0)>>shift, (4*col(0)+r1)>>shift
+		}
+		if 2*i < len(dst) {
+			dst[2*i] = uint8(left)
+		}
+		if 2*i+1 < len(dst) {
+			dst[2*i+1] = uint8(right)
+		}
+	}
 }
