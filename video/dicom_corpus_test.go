@@ -1,6 +1,8 @@
 package video
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/csv"
 	"math"
 	"os"
@@ -47,7 +49,7 @@ func dicomCorpus(t testing.TB) []dicomCorpusRow {
 
 // dicomCorpusTodo lists the corpus files (by prefix) that ReadDICOM does
 // not decode yet.
-var dicomCorpusTodo = []string{"rle_", "deflate_", "bigendian_", "grey16_", "palette_", "frames_eot", "fps_vector"}
+var dicomCorpusTodo = []string{}
 
 // TestReadDICOMCorpus decodes every file of the corpus and compares it with
 // the reference decoding (Pillow/libjpeg-turbo for JPEG frames, pydicom and
@@ -84,6 +86,7 @@ func TestReadDICOMCorpus(t *testing.T) {
 				t.Errorf("FPS %g, want %g", v.FPS, row.fps)
 			}
 			mean, maxd := pixelDiff(t, v, want)
+			t.Logf("%s: mean absolute difference %.3f, max %d", row.file, mean, maxd)
 			switch {
 			case row.match == "exact" && maxd != 0,
 				row.match == "max1" && maxd > 1,
@@ -133,5 +136,128 @@ func FuzzScanJPEGHeader(f *testing.F) {
 			t.Fatalf("%d component ids", len(h.ids))
 		}
 		h.rgb()
+	})
+}
+
+// dicomCorpusFile reads a corpus file and locates its pixel data; the
+// fragments and tables of px are slices of data, so that tests can damage
+// them in place.
+func dicomCorpusFile(t testing.TB, name string) ([]byte, dcmPixels) {
+	t.Helper()
+	data, err := os.ReadFile(dicomCorpusPath(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := checkDICOM(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, px
+}
+
+func TestReadDICOMCorpusTruncated(t *testing.T) {
+	for _, name := range []string{"rle_grey_gdcm.dcm", "deflate_grey.dcm", "bigendian_grey.dcm", "frames_eot.dcm", "palette_8.dcm"} {
+		full, _ := dicomCorpusFile(t, name)
+		if _, err := readDICOMTest(full); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for n := range len(full) {
+			if _, err := readDICOMTest(full[:n]); err == nil {
+				t.Fatalf("%s cut to %d of %d bytes: no error", name, n, len(full))
+			}
+		}
+	}
+}
+
+func TestReadDICOMDamaged(t *testing.T) {
+	le := binary.LittleEndian
+	for _, tc := range []struct {
+		file   string
+		damage func(data []byte, px dcmPixels)
+		want   string
+	}{
+		{"rle_grey_dcmtk.dcm", func(_ []byte, px dcmPixels) { le.PutUint32(px.fragments[2], 2) },
+			"frame 2: 2 RLE segments, want 1 for 1 samples of 8 bits"},
+		{"rle_rgb_gdcm.dcm", func(_ []byte, px dcmPixels) { le.PutUint32(px.fragments[3][8:], 1<<20) },
+			"frame 3: RLE segment 0: bytes"},
+		{"rle_rgb_dcmtk.dcm", func(_ []byte, px dcmPixels) {
+			f := px.fragments[1]
+			seg := le.Uint32(f[8:])
+			for i := seg; i < le.Uint32(f[12:]); i++ {
+				f[i] = 0x80 // no-ops
+			}
+		}, "frame 1: RLE segment 1: 0 bytes, want 768"},
+		{"rle_grey_dcmtk.dcm", func(_ []byte, px dcmPixels) {
+			f := px.fragments[0]
+			f[64], f[65] = 0x81, 0 // a run of 128 zeros, then the rest: too many bytes
+			for i := 66; i < len(f); i++ {
+				f[i] = 0x7F
+			}
+		}, "frame 0: RLE segment 0: "},
+		{"frames_eot.dcm", func(_ []byte, px dcmPixels) { le.PutUint64(px.eot[8:], 3) },
+			"offset table: frame 1 at offset 3 is not the start of a fragment"},
+		{"frames_split_bot.dcm", func(_ []byte, px dcmPixels) { le.PutUint32(px.bot[12:], 1<<30) },
+			"offset table: frame 3 at offset 1073741824 is not the start of a fragment"},
+		{"frames_split_nobot.dcm", func(_ []byte, px dcmPixels) { f := px.fragments[len(px.fragments)-1]; f[0], f[1] = 0xFF, 0xD8 },
+			"5 JPEG frames in the pixel data, NumberOfFrames says 4"},
+		{"deflate_grey.dcm", func(data []byte, _ dcmPixels) {
+			data[144+le.Uint32(data[140:])] = 0x07 // block type 3, reserved
+		}, "deflated data set: flate: corrupt input before offset 1"},
+		{"palette_16.dcm", func(data []byte, _ dcmPixels) {
+			i := bytes.Index(data, []byte{0x28, 0, 0x02, 0x11}) // Green descriptor
+			data[i+8] = 3                                       // 3 entries, but 256 in the table
+		}, "Green Palette Color Lookup Table Data (0028,1202): 512 bytes for 259 entries of 16 bits"},
+	} {
+		t.Run(tc.file+": "+tc.want, func(t *testing.T) {
+			data, px := dicomCorpusFile(t, tc.file)
+			tc.damage(data, px)
+			_, err := readDICOMTest(data)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "video: read t.dcm: ") {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnpackBits(t *testing.T) {
+	for _, tc := range []struct {
+		src  []byte
+		n    int
+		want string // or an error
+	}{
+		{[]byte{2, 'a', 'b', 'c'}, 3, "abc"},
+		{[]byte{0xFE, 'x'}, 3, "xxx"},
+		{[]byte{0x80, 1, 'a', 'b', 0xFF, 'z'}, 4, "abzz"},
+		{[]byte{0, 'a', 0}, 1, "a"}, // padding after the end
+		{[]byte{0x81, 'q'}, 128, strings.Repeat("q", 128)},
+		{[]byte{2, 'a'}, 3, "literal run of 3 bytes at byte 0 runs past"},
+		{[]byte{0xFE}, 3, "replicate run at byte 0 without its byte"},
+		{[]byte{0xFD, 'x'}, 3, "run past the 3 bytes of the segment at byte 0"},
+		{[]byte{1, 'a', 'b'}, 3, "2 bytes, want 3"},
+	} {
+		dst := make([]byte, tc.n)
+		err := unpackBits(dst, tc.src)
+		got := string(dst)
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.HasPrefix(got, tc.want) {
+			t.Errorf("unpackBits(%v) = %q, want %q", tc.src, got, tc.want)
+		}
+	}
+}
+
+func FuzzUnpackBits(f *testing.F) {
+	_, px := dicomCorpusFile(f, "rle_rgb_dcmtk.dcm")
+	f.Add(px.fragments[0][64:], 768)
+	f.Add([]byte{0x81, 1}, 128)
+	f.Fuzz(func(t *testing.T, src []byte, n int) {
+		if n < 0 || n > 1<<16 {
+			return
+		}
+		dst := make([]byte, n)
+		if err := unpackBits(dst, src); err == nil && n > 64*len(src) {
+			t.Fatalf("%d bytes from %d", n, len(src))
+		}
 	})
 }
