@@ -25,6 +25,8 @@ const (
 	tsExplicitBE   = "1.2.840.10008.1.2.2"
 	tsJPEGBaseline = "1.2.840.10008.1.2.4.50"
 	tsRLE          = "1.2.840.10008.1.2.5"
+	tsJPEGLossless = "1.2.840.10008.1.2.4.57"
+	tsJPEGSV1      = "1.2.840.10008.1.2.4.70"
 )
 
 // ReadDICOMFile reads the DICOM file at path; see ReadDICOM.
@@ -42,9 +44,11 @@ func ReadDICOMFile(path string) (*Video, error) {
 //
 // Transfer syntaxes: implicit and explicit VR little endian, explicit VR
 // big endian and deflated explicit VR little endian (native pixels), RLE
-// Lossless (1.2.840.10008.1.2.5) and JPEG Baseline (1.2.840.10008.1.2.4.50,
-// 8-bit frames decoded with image/jpeg). Any other is an error naming its
-// UID and name. Photometric interpretations:
+// Lossless (1.2.840.10008.1.2.5), JPEG Baseline (1.2.840.10008.1.2.4.50,
+// 8-bit frames decoded with image/jpeg) and JPEG Lossless process 14 (.4.57,
+// any predictor, and .4.70, selection value 1; 2 to 16 bits, decoded by
+// this package). Any other (JPEG Extended 12-bit .4.51, JPEG-LS, JPEG 2000,
+// ...) is an error naming its UID and name. Photometric interpretations:
 //   - MONOCHROME2, and MONOCHROME1 (inverted): C = 1. Unsigned 8-bit
 //     samples are taken as they are. Others (16 bits allocated, or signed)
 //     go through the modality rescale (Rescale Slope and Intercept) and the
@@ -352,7 +356,7 @@ func scanDICOM(d []byte) (*dcmScanner, error) {
 		if s.d, err = inflateDICOM(d, int(metaEnd), tsAt); err != nil {
 			return nil, err
 		}
-	case tsExplicitLE, tsJPEGBaseline, tsRLE:
+	case tsExplicitLE, tsJPEGBaseline, tsRLE, tsJPEGLossless, tsJPEGSV1:
 	default:
 		return nil, fmt.Errorf("unsupported transfer syntax %s", tsName(ts))
 	}

@@ -156,7 +156,7 @@ func dicomCorpusFile(t testing.TB, name string) ([]byte, dcmPixels) {
 }
 
 func TestReadDICOMCorpusTruncated(t *testing.T) {
-	for _, name := range []string{"rle_grey_gdcm.dcm", "deflate_grey.dcm", "bigendian_grey.dcm", "frames_eot.dcm", "palette_8.dcm"} {
+	for _, name := range []string{"rle_grey_gdcm.dcm", "deflate_grey.dcm", "bigendian_grey.dcm", "frames_eot.dcm", "palette_8.dcm", "jpeg_lossless_sv7_grey.dcm"} {
 		full, _ := dicomCorpusFile(t, name)
 		if _, err := readDICOMTest(full); err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -258,6 +258,66 @@ func FuzzUnpackBits(f *testing.F) {
 		dst := make([]byte, n)
 		if err := unpackBits(dst, src); err == nil && n > 64*len(src) {
 			t.Fatalf("%d bytes from %d", n, len(src))
+		}
+	})
+}
+
+func TestLosslessJPEG16Exact(t *testing.T) {
+	// The 12-bit samples themselves, not only their 8-bit rendering, must
+	// come back: the native file holds the source that dcmcjpeg encoded.
+	_, src := dicomCorpusFile(t, "grey16_window_MONOCHROME2.dcm")
+	fs := len(src.native) / 4
+	for sv := 1; sv <= 7; sv++ {
+		_, px := dicomCorpusFile(t, "jpeg_lossless_sv"+strconv.Itoa(sv)+"_grey16.dcm")
+		for i, f := range px.fragments {
+			got := make([]byte, fs)
+			if err := decodeLosslessJPEG(f, 32, 24, 1, 2, got); err != nil {
+				t.Fatalf("selection value %d, frame %d: %v", sv, i, err)
+			}
+			if !bytes.Equal(got, src.native[i*fs:(i+1)*fs]) {
+				t.Errorf("selection value %d, frame %d: samples differ from the source", sv, i)
+			}
+		}
+	}
+}
+
+func TestLosslessJPEGErrors(t *testing.T) {
+	_, px := dicomCorpusFile(t, "jpeg_lossless_sv1_rgb.dcm")
+	f := px.fragments[0]
+	sos := bytes.Index(f, []byte{0xFF, 0xDA})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		w    int
+		want string
+	}{
+		{"no SOI", f[2:], 32, "no SOI marker"},
+		{"size", f, 30, "JPEG is 32x24 with 3 components, the data set says 30x24 with 3"},
+		{"truncated", f[:len(f)/2], 32, "entropy-coded data ends early"},
+		{"header cut", f[:sos+5], 32, "marker DA at byte 50: length 12 runs past the end"},
+		{"scan of one component", append(append(bytes.Clone(f[:sos+4]), 1), f[sos+5:]...), 32, "scan header of 10 bytes; want one scan of all 3 components"},
+		{"baseline", encodeJPEG(t, patternVideo(1, 24, 32, 3), 90), 32, "frame type SOF0 is not lossless Huffman (SOF3)"},
+	} {
+		err := decodeLosslessJPEG(tc.data, tc.w, 24, 3, 1, make([]byte, 24*tc.w*3))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func FuzzDecodeLosslessJPEG(f *testing.F) {
+	for _, name := range []string{"jpeg_lossless_sv1_rgb_gdcm.dcm", "jpeg_lossless_sv6_grey16.dcm", "jpeg_lossless_sv4_grey.dcm"} {
+		_, px := dicomCorpusFile(f, name)
+		f.Add(px.fragments[0], 32, 24)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, w, h int) {
+		if w <= 0 || h <= 0 || w*h > 1<<16 {
+			return
+		}
+		for _, nc := range []int{1, 3} {
+			for nb := 1; nb <= 2; nb++ {
+				_ = decodeLosslessJPEG(data, w, h, nc, nb, make([]byte, w*h*nc*nb))
+			}
 		}
 	})
 }

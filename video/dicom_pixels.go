@@ -173,7 +173,7 @@ func dicomVideo(ds *dicom.Dataset, px dcmPixels) (*Video, error) {
 	if !px.found {
 		return nil, errors.New("no pixel data (7FE0,0010)")
 	}
-	native := px.ts != tsJPEGBaseline && px.ts != tsRLE
+	native := px.ts == tsImplicitLE || px.ts == tsExplicitLE || px.ts == tsExplicitBE || px.ts == tsDeflatedLE
 	switch {
 	case !native && !px.encapsulated:
 		return nil, fmt.Errorf("the transfer syntax is %s but the pixel data is not encapsulated", tsName(px.ts))
@@ -209,6 +209,12 @@ func dicomVideo(ds *dicom.Dataset, px dcmPixels) (*Video, error) {
 		if frame, err = rleFrames(im, frames); err != nil {
 			return nil, err
 		}
+	case tsJPEGLossless, tsJPEGSV1:
+		frames, err := dcmFrames(px, im.t, true)
+		if err != nil {
+			return nil, err
+		}
+		frame = losslessFrames(im, frames)
 	default:
 		if frame, err = nativeFrames(im, px); err != nil {
 			return nil, err
@@ -251,6 +257,24 @@ func nativeFrames(im *dcmImage, px dcmPixels) (func(int, []byte) ([]byte, error)
 		}
 		return buf, nil
 	}, nil
+}
+
+// losslessFrames returns a function that decodes lossless JPEG frame i
+// into little-endian samples, interleaved (planar configuration 0, which
+// the JPEG stream implies).
+func losslessFrames(im *dcmImage, frames [][]byte) func(int, []byte) ([]byte, error) {
+	im.planar = 0
+	size := im.frameBytes()
+	return func(i int, buf []byte) ([]byte, error) {
+		if int64(cap(buf)) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if err := decodeLosslessJPEG(frames[i], im.w, im.h, im.spp, im.bits/8, buf); err != nil {
+			return nil, fmt.Errorf("lossless JPEG: %w", err)
+		}
+		return buf, nil
+	}
 }
 
 // render decodes every frame into v.

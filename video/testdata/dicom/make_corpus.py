@@ -378,8 +378,29 @@ def encodings():
     add("jpegls.dcm", error="1.2.840.10008.1.2.4.80")
     run("gdcmconv", "--j2k", "native_grey.dcm", "jpeg2000.dcm")
     add("jpeg2000.dcm", error="1.2.840.10008.1.2.4.90")
-    run("dcmcjpeg", "+e1", "native_grey.dcm", "jpeg_lossless_sv1.dcm")
-    add("jpeg_lossless_sv1.dcm", error="1.2.840.10008.1.2.4.70")
+    # JPEG Extended 12-bit (process 4): refused.
+    run("dcmcjpeg", "+un", "+ee", "grey16_window_MONOCHROME2.dcm", "jpeg_extended12.dcm")
+    add("jpeg_extended12.dcm", error="1.2.840.10008.1.2.4.51")
+
+    # JPEG Lossless, process 14: selection value 1 (.4.70) by dcmtk and
+    # GDCM, and every other predictor (.4.57) by dcmtk; 8-bit grey and RGB,
+    # and 12 bits stored in 16. GDCM's decoding must give the source back.
+    lossless = [("native_grey.dcm", "grey", grey), ("native_rgb.dcm", "rgb", rgb),
+                ("grey16_window_MONOCHROME2.dcm", "grey16", None)]
+    for src, kind, want in lossless:
+        for sv in range(1, 8):
+            name = f"jpeg_lossless_sv{sv}_{kind}.dcm"
+            run("dcmcjpeg", *(["+e1"] if sv == 1 else ["+el", "+sv", str(sv)]), src, name)
+            assert (gdcm_raw(name) == pixels(src)).all(), name
+            if want is None:
+                add(name, ref("grey16_window_MONOCHROME2.ref.npy", dcmtk_pnm(name, "+Wi", "1")), "max1")
+            else:
+                add(name, ref(f"native_{kind}.ref.npy", want))
+        if kind == "rgb":
+            name = "jpeg_lossless_sv1_rgb_gdcm.dcm"
+            run("gdcmconv", "--jpeg", src, name)  # lossless, selection value 1, by default
+            assert (gdcm_raw(name) == pixels(src)).all(), name
+            add(name, ref("native_rgb.ref.npy", want))
 
 
 # ---------------------------------------------------------------------------
