@@ -27,6 +27,7 @@ const (
 	tsRLE          = "1.2.840.10008.1.2.5"
 	tsJPEGLossless = "1.2.840.10008.1.2.4.57"
 	tsJPEGSV1      = "1.2.840.10008.1.2.4.70"
+	tsJPEGExtended = "1.2.840.10008.1.2.4.51"
 )
 
 // ReadDICOMFile reads the DICOM file at path; see ReadDICOM.
@@ -45,10 +46,11 @@ func ReadDICOMFile(path string) (*Video, error) {
 // Transfer syntaxes: implicit and explicit VR little endian, explicit VR
 // big endian and deflated explicit VR little endian (native pixels), RLE
 // Lossless (1.2.840.10008.1.2.5), JPEG Baseline (1.2.840.10008.1.2.4.50,
-// 8-bit frames decoded with image/jpeg) and JPEG Lossless process 14 (.4.57,
-// any predictor, and .4.70, selection value 1; 2 to 16 bits, decoded by
-// this package). Any other (JPEG Extended 12-bit .4.51, JPEG-LS, JPEG 2000,
-// ...) is an error naming its UID and name. Photometric interpretations:
+// 8-bit frames decoded with image/jpeg), JPEG Extended (.4.51: 8-bit frames
+// with image/jpeg, 12-bit ones by this package, one scan of components that
+// are not subsampled) and JPEG Lossless process 14 (.4.57, any predictor,
+// and .4.70, selection value 1; 2 to 16 bits, decoded by this package). Any
+// other (JPEG-LS, JPEG 2000, ...) is an error naming its UID and name. Photometric interpretations:
 //   - MONOCHROME2, and MONOCHROME1 (inverted): C = 1. Unsigned 8-bit
 //     samples are taken as they are. Others (16 bits allocated, or signed)
 //     go through the modality rescale (Rescale Slope and Intercept) and the
@@ -356,7 +358,7 @@ func scanDICOM(d []byte) (*dcmScanner, error) {
 		if s.d, err = inflateDICOM(d, int(metaEnd), tsAt); err != nil {
 			return nil, err
 		}
-	case tsExplicitLE, tsJPEGBaseline, tsRLE, tsJPEGLossless, tsJPEGSV1:
+	case tsExplicitLE, tsJPEGBaseline, tsRLE, tsJPEGLossless, tsJPEGSV1, tsJPEGExtended:
 	default:
 		return nil, fmt.Errorf("unsupported transfer syntax %s", tsName(ts))
 	}

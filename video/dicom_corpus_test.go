@@ -321,3 +321,58 @@ func FuzzDecodeLosslessJPEG(f *testing.F) {
 		}
 	})
 }
+
+func TestExtendedJPEG12Samples(t *testing.T) {
+	// The 12-bit samples against GDCM's decoding of the same file.
+	_, ref := dicomCorpusFile(t, "jpeg_extended12_gdcm_raw.dcm")
+	_, px := dicomCorpusFile(t, "jpeg_extended12.dcm")
+	fs := len(ref.native) / 4
+	sum, maxd := 0, 0
+	for i, f := range px.fragments {
+		got := make([]byte, fs)
+		if err := decodeExtendedJPEG(f, 32, 24, 1, got); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		for p := 0; p < fs; p += 2 {
+			d := int(binary.LittleEndian.Uint16(got[p:])) - int(binary.LittleEndian.Uint16(ref.native[i*fs+p:]))
+			sum, maxd = sum+max(d, -d), max(maxd, d, -d)
+		}
+	}
+	mean := float64(sum) / float64(len(ref.native)/2)
+	t.Logf("12-bit samples differ from GDCM's by %.3f on average, %d at most", mean, maxd)
+	if mean > 1 || maxd > 4 {
+		t.Errorf("12-bit samples differ from GDCM's by %.3f on average, %d at most", mean, maxd)
+	}
+}
+
+func TestExtendedJPEGErrors(t *testing.T) {
+	_, px := dicomCorpusFile(t, "jpeg_extended12.dcm")
+	f := px.fragments[0]
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"no SOI", f[2:], "no SOI marker"},
+		{"truncated", f[:len(f)*2/3], "entropy-coded data ends early"},
+		{"lossless", func() []byte { _, p := dicomCorpusFile(t, "jpeg_lossless_sv1_grey16.dcm"); return p.fragments[0] }(), "frame type SOF3 is not sequential"},
+	} {
+		err := decodeExtendedJPEG(tc.data, 32, 24, 1, make([]byte, 32*24*2))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func FuzzDecodeExtendedJPEG(f *testing.F) {
+	_, px := dicomCorpusFile(f, "jpeg_extended12.dcm")
+	f.Add(px.fragments[0], 32, 24)
+	f.Fuzz(func(t *testing.T, data []byte, w, h int) {
+		if w <= 0 || h <= 0 || w*h > 1<<16 {
+			return
+		}
+		for _, nc := range []int{1, 3} {
+			_ = decodeExtendedJPEG(data, w, h, nc, make([]byte, w*h*nc*2))
+		}
+	})
+}

@@ -181,10 +181,14 @@ func dicomVideo(ds *dicom.Dataset, px dcmPixels) (*Video, error) {
 		return nil, errors.New("the transfer syntax is native but the pixel data is encapsulated")
 	}
 	var frame func(i int, buf []byte) ([]byte, error)
-	switch px.ts {
+	ts := px.ts
+	if ts == tsJPEGExtended && im.bits == 8 {
+		ts = tsJPEGBaseline // process 2, 8-bit: image/jpeg decodes SOF1
+	}
+	switch ts {
 	case tsJPEGBaseline:
 		if im.bits != 8 || im.signed || im.pi == "PALETTE COLOR" {
-			return nil, fmt.Errorf("JPEG Baseline with %d bits allocated and photometric interpretation %s is not supported", im.bits, im.pi)
+			return nil, fmt.Errorf("JPEG with %d bits allocated and photometric interpretation %s is not supported", im.bits, im.pi)
 		}
 		frames, err := dcmFrames(px, im.t, true)
 		if err != nil {
@@ -215,6 +219,12 @@ func dicomVideo(ds *dicom.Dataset, px dcmPixels) (*Video, error) {
 			return nil, err
 		}
 		frame = losslessFrames(im, frames)
+	case tsJPEGExtended:
+		frames, err := dcmFrames(px, im.t, true)
+		if err != nil {
+			return nil, err
+		}
+		frame = extendedFrames(im, frames)
 	default:
 		if frame, err = nativeFrames(im, px); err != nil {
 			return nil, err
@@ -272,6 +282,23 @@ func losslessFrames(im *dcmImage, frames [][]byte) func(int, []byte) ([]byte, er
 		buf = buf[:size]
 		if err := decodeLosslessJPEG(frames[i], im.w, im.h, im.spp, im.bits/8, buf); err != nil {
 			return nil, fmt.Errorf("lossless JPEG: %w", err)
+		}
+		return buf, nil
+	}
+}
+
+// extendedFrames returns a function that decodes 12-bit JPEG frame i into
+// little-endian 16-bit samples, interleaved.
+func extendedFrames(im *dcmImage, frames [][]byte) func(int, []byte) ([]byte, error) {
+	im.planar = 0
+	size := im.frameBytes()
+	return func(i int, buf []byte) ([]byte, error) {
+		if int64(cap(buf)) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if err := decodeExtendedJPEG(frames[i], im.w, im.h, im.spp, buf); err != nil {
+			return nil, fmt.Errorf("JPEG Extended: %w", err)
 		}
 		return buf, nil
 	}

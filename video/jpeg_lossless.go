@@ -282,33 +282,37 @@ func (b *bitReader) bits(n uint) int32 {
 // overrun reports whether more bits were used than the data held.
 func (b *bitReader) overrun() bool { return int(b.n) < 8*b.fake }
 
-// diff decodes a difference: a Huffman-coded bit count and that many bits
-// (T.81 H.1.2.2; 16 means 32768, with no bits).
-func (b *bitReader) diff(t *huffTable) (int32, error) {
+// symbol decodes one Huffman-coded byte.
+func (b *bitReader) symbol(t *huffTable) (byte, error) {
 	code := int32(0)
 	for l := 1; l <= 16; l++ {
 		code = code<<1 | b.bits(1)
 		if code <= t.maxCode[l] {
-			s := t.vals[t.valPtr[l]+code-t.minCode[l]]
-			switch {
-			case s == 0:
-				return 0, nil
-			case s == 16:
-				return 32768, nil
-			case s > 16:
-				return 0, fmt.Errorf("difference of %d bits", s)
-			}
-			v := b.bits(uint(s))
-			if v < 1<<(s-1) {
-				v -= 1<<s - 1
-			}
-			if b.overrun() {
-				return 0, errors.New("entropy-coded data ends early")
-			}
-			return v, nil
+			return t.vals[t.valPtr[l]+code-t.minCode[l]], nil
 		}
 	}
 	return 0, errors.New("bad Huffman code")
+}
+
+// diff decodes a difference: a Huffman-coded bit count and that many bits
+// (T.81 H.1.2.2; 16 means 32768, with no bits).
+func (b *bitReader) diff(t *huffTable) (int32, error) {
+	s, err := b.symbol(t)
+	switch {
+	case err != nil:
+		return 0, err
+	case s == 0:
+		return 0, nil
+	case s == 16:
+		return 32768, nil
+	case s > 16:
+		return 0, fmt.Errorf("difference of %d bits", s)
+	}
+	v := extend(b.bits(uint(s)), uint(s))
+	if b.overrun() {
+		return 0, errors.New("entropy-coded data ends early")
+	}
+	return v, nil
 }
 
 // restart skips to the RST marker that must follow a restart interval.

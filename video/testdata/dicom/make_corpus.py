@@ -378,9 +378,14 @@ def encodings():
     add("jpegls.dcm", error="1.2.840.10008.1.2.4.80")
     run("gdcmconv", "--j2k", "native_grey.dcm", "jpeg2000.dcm")
     add("jpeg2000.dcm", error="1.2.840.10008.1.2.4.90")
-    # JPEG Extended 12-bit (process 4): refused.
+    # JPEG Extended (.4.51): 12 bits (process 4) and 8 bits (process 2).
     run("dcmcjpeg", "+un", "+ee", "grey16_window_MONOCHROME2.dcm", "jpeg_extended12.dcm")
-    add("jpeg_extended12.dcm", error="1.2.840.10008.1.2.4.51")
+    add("jpeg_extended12.dcm", ref("jpeg_extended12.ref.npy", dcmtk_pnm("jpeg_extended12.dcm", "+Wi", "1")), "mad3")
+    # GDCM's decoding of its 12-bit samples, for a comparison before windowing.
+    run("gdcmconv", "--raw", "jpeg_extended12.dcm", "jpeg_extended12_gdcm_raw.dcm")
+    add("jpeg_extended12_gdcm_raw.dcm", ref("jpeg_extended12_gdcm_raw.ref.npy", dcmtk_pnm("jpeg_extended12_gdcm_raw.dcm", "+Wi", "1")), "max1")
+    run("dcmcjpeg", "+un", "+ee", "native_rgb.dcm", "jpeg_extended8_rgb.dcm")
+    add("jpeg_extended8_rgb.dcm", ref("jpeg_extended8_rgb.ref.npy", pillow_rgb(jpeg_frames("jpeg_extended8_rgb.dcm"))), "mad3")
 
     # JPEG Lossless, process 14: selection value 1 (.4.70) by dcmtk and
     # GDCM, and every other predictor (.4.57) by dcmtk; 8-bit grey and RGB,
