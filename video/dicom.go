@@ -105,15 +105,25 @@ func readDICOMBytes(data []byte, source string) (*Video, error) {
 }
 
 func readDICOM(data []byte) (*Video, error) {
-	s, err := scanDICOM(data)
+	ds, px, err := readDICOMHeader(data)
 	if err != nil {
 		return nil, err
 	}
+	return dicomVideo(&ds, px)
+}
+
+// readDICOMHeader checks the file's structure, locates its pixel data and
+// parses the attributes before it.
+func readDICOMHeader(data []byte) (dicom.Dataset, dcmPixels, error) {
+	s, err := scanDICOM(data)
+	if err != nil {
+		return dicom.Dataset{}, dcmPixels{}, err
+	}
 	ds, err := parseDICOM(s.d[:s.px.start])
 	if err != nil {
-		return nil, fmt.Errorf("dicom: %w", err)
+		return dicom.Dataset{}, dcmPixels{}, fmt.Errorf("dicom: %w", err)
 	}
-	return dicomVideo(&ds, s.px)
+	return ds, s.px, nil
 }
 
 // parseDICOM runs the dicom parser on the attributes before the pixel data

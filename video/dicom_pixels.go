@@ -166,12 +166,12 @@ func (im *dcmImage) readVOI(ds *dicom.Dataset) error {
 
 // dicomVideo decodes the pixel data of a parsed data set.
 func dicomVideo(ds *dicom.Dataset, px dcmPixels) (*Video, error) {
+	if !px.found {
+		return nil, errors.New("no pixel data (7FE0,0010)")
+	}
 	im, err := dicomImage(ds, px)
 	if err != nil {
 		return nil, err
-	}
-	if !px.found {
-		return nil, errors.New("no pixel data (7FE0,0010)")
 	}
 	native := px.ts == tsImplicitLE || px.ts == tsExplicitLE || px.ts == tsExplicitBE || px.ts == tsDeflatedLE
 	switch {

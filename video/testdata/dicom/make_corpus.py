@@ -464,8 +464,33 @@ def structure():
         save(ds, name)
         add(name, gr, "exact", fps)
 
+    # A view, as the View Code Sequence tags it (for the folder scanner).
+    ds = dataset("view_plax.dcm", grey, "MONOCHROME2")
+    item = pydicom.Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "G-0398", "SRT", "parasternal long axis"
+    ds.ViewCodeSequence = [item]
+    save(ds, "view_plax.dcm")
+    add("view_plax.dcm", gr)
+
+
+def structured_report():
+    """A Basic Text SR document (no pixel data), for the folder scanner."""
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"
+    meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.2"
+    ds = FileDataset("sr", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "SR"
+    ds.StudyInstanceUID, ds.PatientID = "1.2.826.0.1.3680043.10.99", "P1"
+    ds.ValueType, ds.ContinuityOfContent = "CONTAINER", "SEPARATE"
+    ds.is_little_endian, ds.is_implicit_VR = True, False
+    save(ds, "report_sr.dcm")
+    add("report_sr.dcm", error="no pixel data")
+
 
 if __name__ == "__main__":
+    structured_report()
     colour_matrix()
     encodings()
     structure()
