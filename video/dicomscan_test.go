@@ -156,20 +156,25 @@ func TestScanDICOMFilters(t *testing.T) {
 }
 
 func ExampleScanDICOM() {
-	entries, skips, err := ScanDICOM(context.Background(), "testdata/dicom", DICOMScanOptions{Workers: 2})
+	// Keep the parasternal long-axis loops of the test corpus.
+	opts := DICOMScanOptions{Views: []string{"Parasternal Long Axis"}, Workers: 2}
+	entries, skips, err := ScanDICOM(context.Background(), "testdata/dicom", opts)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(len(entries), "cine loops, for example", filepath.Base(entries[0].Path), entries[0].Frames, "frames at", entries[0].FPS, "fps")
+	for _, e := range entries {
+		fmt.Printf("%s: %d frames of %dx%d at %g fps, view %q\n", filepath.Base(e.Path), e.Frames, e.Width, e.Height, e.FPS, e.View)
+	}
 	for _, s := range skips {
-		if strings.HasSuffix(s.Path, "report_sr.dcm") {
-			fmt.Println("skipped", filepath.Base(s.Path)+":", s.Reason)
+		if strings.HasSuffix(s.Path, "report_sr.dcm") || strings.HasSuffix(s.Path, "rle_rgb_dcmtk.dcm") {
+			fmt.Printf("skipped %s: %s\n", filepath.Base(s.Path), s.Reason)
 		}
 	}
 	// Then WriteDICOMManifest(w, entries, the manifest's directory).
 
 	// Output:
-	// 53 cine loops, for example bigendian_grey.dcm 4 frames at 25 fps
+	// view_plax.dcm: 4 frames of 32x24 at 25 fps, view "parasternal long axis"
 	// skipped report_sr.dcm: modality "SR" (want US)
+	// skipped rle_rgb_dcmtk.dcm: no view tagged
 }

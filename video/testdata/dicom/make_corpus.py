@@ -373,6 +373,24 @@ def encodings():
         assert (want == lut[idx]).all()
         add(name, ref(name[:-4] + ".ref.npy", want))
 
+    # Palette colour with 16-bit indices from 1000 (the first mapped value).
+    name = "palette_16bit_index.dcm"
+    ds = dataset(name, (idx.astype(np.uint16) + 1000), "PALETTE COLOR", bits=16)
+    for c, col in enumerate(("Red", "Green", "Blue")):
+        setattr(ds, f"{col}PaletteColorLookupTableDescriptor", [256, 1000, 16])
+        setattr(ds, f"{col}PaletteColorLookupTableData", (lut[:, c] * 257).astype("<u2").tobytes())
+        ds[f"{col}PaletteColorLookupTableData"].VR = "OW"
+    save(ds, name)
+    add(name, ref(name[:-4] + ".ref.npy", dcmtk_pnm(name)))
+
+    # Signed 16-bit grey with a window.
+    name = "grey16_signed.dcm"
+    signed = (g12.astype(np.int32) - 2048).astype(np.int16)
+    ds = dataset(name, signed, "MONOCHROME2", bits=16, stored=16,
+                 extra={"PixelRepresentation": 1, "WindowCenter": "0", "WindowWidth": "3000"})
+    save(ds, name)
+    add(name, ref(name[:-4] + ".ref.npy", dcmtk_pnm(name, "+Wi", "1")), "max1")
+
     # Refused for now: the error must name the transfer syntax.
     run("dcmcjpls", "native_grey.dcm", "jpegls.dcm")
     add("jpegls.dcm", error="1.2.840.10008.1.2.4.80")
@@ -436,6 +454,17 @@ def structure():
     add("frames_eot.dcm", r, "mad3")
     encapsulated("frames_3frags.dcm", frames, "YBR_FULL_422", 3, fragments=3)
     add("frames_3frags.dcm", r, "mad3")
+    # Chroma subsampling 4:2:0 (Pillow's default) and 4:1:1 (dcmcjpeg +n1).
+    p420 = []
+    for img in rgb_source():
+        b = io.BytesIO()
+        Image.fromarray(img).save(b, "JPEG", quality=95, subsampling=2)
+        p420.append(b.getvalue())
+    encapsulated("frames_420_pillow.dcm", p420, "YBR_FULL_422", 3)
+    add("frames_420_pillow.dcm", ref("frames_420_pillow.ref.npy", pillow_rgb(p420)), "mad3")
+    run("dcmcjpeg", "+un", "+eb", "+q", "95", "+n1", "native_rgb.dcm", "frames_411.dcm")
+    add("frames_411.dcm", ref("frames_411.ref.npy", pillow_rgb(jpeg_frames("frames_411.dcm"))), "mad3")
+
     # Odd-length fragments (each frame split after byte 301), which the
     # standard forbids but some writers make.
     os.remove(os.path.join(OUT, "tmp_jpeg.dcm"))
