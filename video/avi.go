@@ -552,11 +552,19 @@ func jpegInfo(r io.Reader, n int64) (jpegFrame, error) {
 // jpegHeader.rgb). With c = 3 a grey image is replicated into R, G and B; with c = 1 a colour
 // image gives its luma.
 func decodeJPEG(data []byte, dst []uint8, w, h, c int) error {
+	return decodeJPEGHint(data, dst, w, h, c, false)
+}
+
+// decodeJPEGHint is decodeJPEG for a container that says whether its
+// colour JPEGs are RGB (rgbHint; see jpegHeader.rgb).
+func decodeJPEGHint(data []byte, dst []uint8, w, h, c int, rgbHint bool) error {
 	m, err := jpeg.Decode(bytes.NewReader(withHuffmanTables(data)))
 	if err != nil {
 		return fmt.Errorf("JPEG: %w", err)
 	}
-	m = withJPEGColour(m, scanJPEGHeader(data))
+	hdr := scanJPEGHeader(data)
+	hdr.rgbHint = rgbHint
+	m = withJPEGColour(m, hdr)
 	b := m.Bounds()
 	if b.Dx() != w || b.Dy() != h {
 		return fmt.Errorf("JPEG is %dx%d, want %dx%d", b.Dx(), b.Dy(), w, h)

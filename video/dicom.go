@@ -68,9 +68,11 @@ func ReadDICOMFile(path string) (*Video, error) {
 // YBR is converted to RGB with the JPEG (BT.601 full-range) equations.
 // Colour JPEG frames are converted to RGB as their own markers say, by
 // libjpeg's rule (see jpegHeader.rgb in jpegcolour.go: JFIF, then the Adobe
-// transform flag, then component ids 'R','G','B'), whatever the photometric
-// interpretation claims, and subsampled chroma is interpolated as libjpeg
-// does.
+// transform flag, then component ids 'R','G','B' or 1,2,3), whatever the
+// photometric interpretation claims; only a stream that says nothing (no
+// JFIF or Adobe marker, other ids) is RGB when the photometric
+// interpretation is RGB, and YCbCr otherwise. Subsampled chroma is
+// interpolated as libjpeg does.
 //
 // Encapsulated frames are found by the Extended Offset Table, else the
 // Basic Offset Table, else one fragment per frame, else (JPEG) the

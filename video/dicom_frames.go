@@ -103,8 +103,9 @@ func framesAt(px dcmPixels, offs []int64) ([][]byte, error) {
 	return frames, nil
 }
 
-// dicomJPEG decodes JPEG Baseline frames.
-func dicomJPEG(frames [][]byte, t, h, w, c int) (*Video, error) {
+// dicomJPEG decodes JPEG Baseline frames; rgbHint says whether the
+// photometric interpretation is RGB (see jpegHeader.rgb).
+func dicomJPEG(frames [][]byte, t, h, w, c int, rgbHint bool) (*Video, error) {
 	for i, f := range frames {
 		fi, err := jpegInfo(bytes.NewReader(f), int64(len(f)))
 		if err != nil {
@@ -123,7 +124,7 @@ func dicomJPEG(frames [][]byte, t, h, w, c int) (*Video, error) {
 	}
 	v := &Video{Frames: make([]uint8, n), T: t, H: h, W: w, C: c}
 	for i, f := range frames {
-		if err := decodeJPEG(f, v.Frame(i), w, h, c); err != nil {
+		if err := decodeJPEGHint(f, v.Frame(i), w, h, c, rgbHint); err != nil {
 			return nil, fmt.Errorf("frame %d: %w", i, err)
 		}
 	}

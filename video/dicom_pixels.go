@@ -194,7 +194,7 @@ func dicomVideo(ds *dicom.Dataset, px dcmPixels) (*Video, error) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := dicomJPEG(frames, im.t, im.h, im.w, im.c)
+		v, err := dicomJPEG(frames, im.t, im.h, im.w, im.c, im.pi == "RGB")
 		if err != nil {
 			return nil, err
 		}

@@ -169,9 +169,9 @@ func (d *extendedJPEG) scan(p, data, dst []byte) error {
 			return fmt.Errorf("component %d uses an undefined Huffman table", k)
 		}
 	}
-	if ss, se, a := p[1+2*d.nc], p[2+2*d.nc], p[3+2*d.nc]; ss != 0 || se != 63 || a != 0 {
-		return fmt.Errorf("scan of coefficients %d to %d, approximation %02X: not sequential", ss, se, a)
-	}
+	// A sequential scan's Ss, Se, Ah and Al must be 0, 63, 0 and 0; some
+	// writers put other values there, which libjpeg ignores with a warning
+	// (jdinput.c, JWRN_NOT_SEQUENTIAL), and so does this decoder.
 	bw, bh := (d.w+7)/8, (d.h+7)/8
 	// Every block takes at least two bits (a DC and an EOB code).
 	if int64(len(data))*4 < int64(bw)*int64(bh)*int64(d.nc) {

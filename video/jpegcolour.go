@@ -11,6 +11,7 @@ type jpegHeader struct {
 	transform byte // its colour transform flag
 	ids       []byte
 	sampling  []byte // each component's sampling factors, H<<4 | V
+	rgbHint   bool   // the container says RGB (see rgb)
 }
 
 // scanJPEGHeader reads the markers before the first scan, as libjpeg does
@@ -61,24 +62,32 @@ func scanJPEGHeader(data []byte) jpegHeader {
 }
 
 // rgb reports whether a 3-component stream holds RGB samples rather than
-// YCbCr, by libjpeg's rule (jdapimin.c, default_decompression_parms, as in
-// IJG libjpeg 6b and libjpeg-turbo): a JFIF marker means YCbCr; else an
-// Adobe marker decides, transform 0 meaning RGB and any other YCbCr; else
-// component ids 'R', 'G', 'B' mean RGB and any others (1, 2, 3 as JFIF
-// writes them, or anything else) YCbCr. The DICOM Photometric
-// Interpretation plays no part: writers set it wrongly both ways, and the
-// stream is what the samples are.
+// YCbCr. The stream's own markers decide first, as in libjpeg (jdapimin.c,
+// default_decompression_parms, IJG 6b and libjpeg-turbo): a JFIF marker
+// means YCbCr; else an Adobe marker decides, transform 0 meaning RGB and any
+// other YCbCr; else component ids 'R', 'G', 'B' mean RGB and 1, 2, 3 (as
+// JFIF numbers them) YCbCr. Only when none of these says anything (no
+// marker, other ids, such as 0, 1, 2) does the container's word, rgbHint,
+// decide, where libjpeg assumes YCbCr: for DICOM, the Photometric
+// Interpretation RGB. Both ways are real: pydicom's test file
+// SC_jpeg_no_color_transform.dcm (Aperio, PI RGB, ids 0 1 2) holds RGB, which
+// libjpeg turns magenta, and SC_rgb_jpeg_lossy_gdcm.dcm (GDCM, PI RGB, ids
+// 1 2 3) holds YCbCr, which dcmtk, following the PI, leaves unconverted.
 //
-// image/jpeg differs in one case, which this corrects: it reads ids 'R',
-// 'G', 'B' as RGB even when an Adobe marker says YCbCr.
+// image/jpeg differs from libjpeg in one case, which this corrects: it reads
+// ids 'R', 'G', 'B' as RGB even when an Adobe marker says YCbCr.
 func (h jpegHeader) rgb() bool {
 	switch {
 	case len(h.ids) != 3 || h.jfif:
 		return false
 	case h.adobe:
 		return h.transform == 0
+	case string(h.ids) == "RGB":
+		return true
+	case string(h.ids) == "\x01\x02\x03":
+		return false
 	}
-	return string(h.ids) == "RGB"
+	return h.rgbHint
 }
 
 // withJPEGColour returns m, decoded by image/jpeg from a stream with header

@@ -228,7 +228,7 @@ def remark(jpeg, jfif, adobe, ids):
 
 def jpeg_frames(name):
     ds = pydicom.dcmread(os.path.join(OUT, name))
-    return list(generate_pixel_data_frame(ds.PixelData, int(ds.NumberOfFrames)))
+    return list(generate_pixel_data_frame(ds.PixelData, int(ds.get("NumberOfFrames", 1) or 1)))
 
 
 def encapsulated(name, frames, pi, spp, ts=JPEGBaseline8Bit, extra=None, ext=False, offsets=True, fragments=1):
@@ -250,10 +250,12 @@ def pillow_rgb(frames):
     return np.stack([np.array(Image.open(io.BytesIO(f)).convert("RGB")) for f in frames])
 
 
-def dcmdjpeg_rgb(name):
+def dcmdjpeg_rgb(name, conv="+cg"):
+    """dcmtk's decoding: +cg converts to RGB when libjpeg guesses YCbCr, +cp
+    (its default) when the Photometric Interpretation is YBR."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "raw.dcm")
-        run("dcmdjpeg", "+cg", name, out)
+        run("dcmdjpeg", conv, name, out)
         ds = pydicom.dcmread(out)
         a = ds.pixel_array
         return a[None] if a.ndim == 3 else a
@@ -286,6 +288,15 @@ def colour_matrix():
                         if mad > 3:
                             disagree += 1
                             print(f"{name}: dcmdjpeg +cg differs from Pillow by {mad:.1f}")
+                        if not jfif and adobe is None and iname == "012" and pi == "RGB":
+                            # The stream says nothing of its colour space
+                            # (libjpeg assumes YCbCr): the Photometric
+                            # Interpretation decides, as dcmtk's default (+cp)
+                            # does. See SC_jpeg_no_color_transform.dcm below.
+                            hint = dcmdjpeg_rgb(name, "+cp")
+                            assert wrong_colour_mad(hint) > 15 and np.abs(hint.astype(int) - want.astype(int)).mean() > 15
+                            add(name, ref(f"jpegcolour_{tag}_RGB.ref.npy", hint), "mad3")
+                            continue
                         add(name, r, "mad3")
     print(f"colour matrix: {disagree} files where dcmdjpeg and Pillow disagree; "
           f"a wrong colour space would differ by at least {least_wrong:.1f} on average")
@@ -518,8 +529,45 @@ def structured_report():
     add("report_sr.dcm", error="no pixel data")
 
 
+def pydicom_files():
+    """Files from pydicom's test suite (pydicom/data/test_files, see its
+    README.txt for provenance and licences), written by other toolkits:
+
+      - SC_jpeg_no_color_transform.dcm: an Aperio slide tile in RGB, no JFIF
+        or Adobe marker, component ids 0 1 2, Photometric Interpretation RGB.
+        libjpeg (and so Pillow) assumes YCbCr and turns it magenta; dcmtk,
+        following the PI, decodes it right: the reference is dcmdjpeg's.
+      - SC_jpeg_no_color_transform_2.dcm: the same with an Adobe marker
+        (transform 0).
+      - SC_rgb_jpeg_lossy_gdcm.dcm: GDCM's lossy JPEG of SC_rgb_rle.dcm's
+        picture, YCbCr with ids 1 2 3 and no JFIF marker under PI RGB. dcmtk,
+        following the PI, leaves it unconverted; Pillow converts it, and is
+        within 3 of the lossless picture: the reference is Pillow's.
+      - JPEG-lossy.dcm: 12-bit JPEG Extended whose scan header says Se = 0
+        (libjpeg ignores it); reference dcmj2pnm's min-max window.
+    """
+    import shutil
+    src = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
+    for f in ("SC_jpeg_no_color_transform.dcm", "SC_jpeg_no_color_transform_2.dcm",
+              "SC_rgb_jpeg_lossy_gdcm.dcm", "SC_rgb_rle.dcm", "JPEG-lossy.dcm"):
+        shutil.copy(os.path.join(src, f), os.path.join(OUT, "pydicom_" + f))
+    for f in ("SC_jpeg_no_color_transform", "SC_jpeg_no_color_transform_2"):
+        name = f"pydicom_{f}.dcm"
+        want = dcmdjpeg_rgb(name, "+cp")
+        assert want.reshape(-1, 3).mean(0).min() > 230, "a near-white slide"
+        add(name, ref(name[:-4] + ".ref.npy", want), "mad3", fps="0")
+    truth = pixels("pydicom_SC_rgb_rle.dcm")
+    add("pydicom_SC_rgb_rle.dcm", ref("pydicom_SC_rgb_rle.ref.npy", truth), fps="0")
+    name = "pydicom_SC_rgb_jpeg_lossy_gdcm.dcm"
+    want = pillow_rgb(jpeg_frames(name))
+    assert np.abs(want.astype(int) - truth.astype(int)).mean() < 3
+    add(name, ref(name[:-4] + ".ref.npy", want), "mad3", fps="0")
+    add("pydicom_JPEG-lossy.dcm", ref("pydicom_JPEG-lossy.ref.npy", dcmtk_pnm("pydicom_JPEG-lossy.dcm", "+Wm")), "mad3", fps="0")
+
+
 if __name__ == "__main__":
     structured_report()
+    pydicom_files()
     colour_matrix()
     encodings()
     structure()
