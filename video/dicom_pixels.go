@@ -218,13 +218,17 @@ func dicomVideo(ds *dicom.Dataset, px dcmPixels) (*Video, error) {
 		if err != nil {
 			return nil, err
 		}
-		frame = losslessFrames(im, frames)
+		if frame, err = losslessFrames(im, frames); err != nil {
+			return nil, err
+		}
 	case tsJPEGExtended:
 		frames, err := dcmFrames(px, im.t, true)
 		if err != nil {
 			return nil, err
 		}
-		frame = extendedFrames(im, frames)
+		if frame, err = extendedFrames(im, frames); err != nil {
+			return nil, err
+		}
 	default:
 		if frame, err = nativeFrames(im, px); err != nil {
 			return nil, err
@@ -272,7 +276,14 @@ func nativeFrames(im *dcmImage, px dcmPixels) (func(int, []byte) ([]byte, error)
 // losslessFrames returns a function that decodes lossless JPEG frame i
 // into little-endian samples, interleaved (planar configuration 0, which
 // the JPEG stream implies).
-func losslessFrames(im *dcmImage, frames [][]byte) func(int, []byte) ([]byte, error) {
+func losslessFrames(im *dcmImage, frames [][]byte) (func(int, []byte) ([]byte, error), error) {
+	// Every sample takes at least one bit: refuse frames too short for
+	// their size before the video is allocated.
+	for i, f := range frames {
+		if int64(len(f))*8 < int64(im.h)*int64(im.w)*int64(im.spp) {
+			return nil, fmt.Errorf("frame %d: %d bytes of lossless JPEG cannot hold %dx%d pixels", i, len(f), im.w, im.h)
+		}
+	}
 	im.planar = 0
 	size := im.frameBytes()
 	return func(i int, buf []byte) ([]byte, error) {
@@ -284,12 +295,19 @@ func losslessFrames(im *dcmImage, frames [][]byte) func(int, []byte) ([]byte, er
 			return nil, fmt.Errorf("lossless JPEG: %w", err)
 		}
 		return buf, nil
-	}
+	}, nil
 }
 
 // extendedFrames returns a function that decodes 12-bit JPEG frame i into
 // little-endian 16-bit samples, interleaved.
-func extendedFrames(im *dcmImage, frames [][]byte) func(int, []byte) ([]byte, error) {
+func extendedFrames(im *dcmImage, frames [][]byte) (func(int, []byte) ([]byte, error), error) {
+	// Every 8x8 block takes at least two bits.
+	blocks := int64((im.w+7)/8) * int64((im.h+7)/8) * int64(im.spp)
+	for i, f := range frames {
+		if int64(len(f))*4 < blocks {
+			return nil, fmt.Errorf("frame %d: %d bytes of JPEG cannot hold %dx%d pixels", i, len(f), im.w, im.h)
+		}
+	}
 	im.planar = 0
 	size := im.frameBytes()
 	return func(i int, buf []byte) ([]byte, error) {
@@ -301,7 +319,7 @@ func extendedFrames(im *dcmImage, frames [][]byte) func(int, []byte) ([]byte, er
 			return nil, fmt.Errorf("JPEG Extended: %w", err)
 		}
 		return buf, nil
-	}
+	}, nil
 }
 
 // render decodes every frame into v.

@@ -271,6 +271,10 @@ func TestReadDICOMSizeClaims(t *testing.T) {
 			"frame 0: 64 bytes of RLE data cannot hold 1 segments of 900000000 bytes"},
 		{"RLE frames", dcmSpec{ts: tsRLE, pi: "MONOCHROME2", spp: 1, rows: 2, cols: 2, frames: 60000, fragments: [][]byte{rle}},
 			"1 fragments for 60000 frames and no offset table"},
+		{"lossless JPEG", dcmSpec{ts: tsJPEGSV1, pi: "MONOCHROME2", spp: 1, rows: 30000, cols: 30000, frames: 2, fragments: [][]byte{rle, rle}},
+			"frame 0: 64 bytes of lossless JPEG cannot hold 30000x30000 pixels"},
+		{"JPEG Extended", dcmSpec{ts: tsJPEGExtended, pi: "MONOCHROME2", spp: 1, bits: 16, rows: 30000, cols: 30000, frames: 2, fragments: [][]byte{rle, rle}},
+			"frame 0: 64 bytes of JPEG cannot hold 30000x30000 pixels"},
 		{"native", dcmSpec{ts: tsExplicitLE, pi: "MONOCHROME2", spp: 1, bits: 16, rows: 30000, cols: 30000, frames: 1, raw: make([]byte, 8)},
 			"pixel data has 8 bytes, want 1800000000"},
 	} {
