@@ -380,3 +380,95 @@ func FuzzDecodeExtendedJPEG(f *testing.F) {
 		}
 	})
 }
+
+// encodeLosslessJPEG writes a grey 8-bit lossless JPEG (selection value 1)
+// with a restart interval of restartRows rows, and a Huffman table in which
+// each of the 17 difference categories has a 5-bit code. No tool at hand
+// writes restart intervals into lossless JPEG, so this is the one stream
+// the tests make themselves; it checks what the corpus cannot: the
+// predictor reset and marker handling at each RST.
+func encodeLosslessJPEG(px []uint8, w, h, restartRows int) []byte {
+	out := []byte{0xFF, 0xD8, 0xFF, 0xC3, 0, 11, 8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 1, 1, 0x11, 0}
+	dht := []byte{0xFF, 0xC4, 0, 3 + 16 + 17, 0x00, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	for s := range 17 {
+		dht = append(dht, byte(s))
+	}
+	out = append(out, dht...)
+	if restartRows > 0 {
+		ri := restartRows * w
+		out = append(out, 0xFF, 0xDD, 0, 4, byte(ri>>8), byte(ri))
+	}
+	out = append(out, 0xFF, 0xDA, 0, 8, 1, 1, 0x00, 1, 0, 0)
+	var acc uint64
+	var n uint
+	put := func(v uint64, bits uint) {
+		acc, n = acc<<bits|v&(1<<bits-1), n+bits
+		for n >= 8 {
+			b := byte(acc >> (n - 8))
+			out = append(out, b)
+			if b == 0xFF {
+				out = append(out, 0)
+			}
+			n -= 8
+		}
+	}
+	flush := func() {
+		if n > 0 {
+			put(1<<(8-n)-1, 8-n) // pad with ones
+		}
+	}
+	first := 0
+	for y := range h {
+		if restartRows > 0 && y > 0 && y%restartRows == 0 {
+			flush()
+			out = append(out, 0xFF, 0xD0+byte((y/restartRows-1)%8))
+			first = y
+		}
+		for x := range w {
+			pred := 128
+			switch {
+			case y == first && x > 0:
+				pred = int(px[y*w+x-1])
+			case y > first && x == 0:
+				pred = int(px[(y-1)*w])
+			case y > first:
+				pred = int(px[y*w+x-1])
+			}
+			d := int(px[y*w+x]) - pred
+			s, v := 0, d
+			for a := max(d, -d); a > 0; a >>= 1 {
+				s++
+			}
+			if d < 0 {
+				v = d + 1<<s - 1
+			}
+			put(uint64(s), 5)
+			put(uint64(v), uint(s))
+		}
+	}
+	flush()
+	return append(out, 0xFF, 0xD9)
+}
+
+func TestLosslessJPEGRestart(t *testing.T) {
+	const w, h = 7, 9
+	v := patternVideo(1, h, w, 1)
+	px := v.Frame(0)
+	px[10], px[20] = 255, 0 // a few large differences
+	for _, rows := range []int{0, 1, 2, 4} {
+		data := encodeLosslessJPEG(px, w, h, rows)
+		got := make([]byte, w*h)
+		if err := decodeLosslessJPEG(data, w, h, 1, 1, got); err != nil {
+			t.Fatalf("restart every %d rows: %v", rows, err)
+		}
+		if !bytes.Equal(got, px) {
+			t.Errorf("restart every %d rows: got %v, want %v", rows, got, px)
+		}
+	}
+	// A missing RST marker is an error.
+	data := encodeLosslessJPEG(px, w, h, 2)
+	i := bytes.Index(data, []byte{0xFF, 0xD0})
+	if err := decodeLosslessJPEG(append(bytes.Clone(data[:i]), data[i+2:]...), w, h, 1, 1, make([]byte, w*h)); err == nil {
+		t.Error("no error without an RST marker")
+	}
+}
