@@ -75,7 +75,7 @@ func TestReadDICOMCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := ReadNPYFile(dicomCorpusPath(row.ref))
+			want, err := ReadFile(dicomCorpusPath(row.ref)) // .npy or .npz
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,7 +19,8 @@ decoding is computed by decoders that are not vidssl's:
   - 16-bit grey, MONOCHROME1 and palette colour to 8 bits: dcmtk's
     `dcmj2pnm` (+Wi 1: the file's first VOI window; +Wm: min-max window).
 
-corpus.csv lists each file with its reference (an 8-bit T x H x W x C .npy),
+corpus.csv lists each file with its reference (an 8-bit T x H x W x C .npy,
+or for large ones a compressed .npz),
 how closely vidssl must match it (exact, or mean absolute difference at most
 3 for lossy JPEG), the frame rate it must report, or the error it must give.
 """
@@ -143,8 +144,12 @@ def ref(name, arr):
     key = (arr.shape, arr.tobytes())
     if key in refs:  # the same decoding as an earlier file
         return refs[key]
+    if arr.size > 16384:  # large ones compressed, as .npz
+        name = name[:-4] + ".npz"
+        np.savez_compressed(os.path.join(OUT, name), np.ascontiguousarray(arr))
+    else:
+        np.save(os.path.join(OUT, name), np.ascontiguousarray(arr))
     refs[key] = name
-    np.save(os.path.join(OUT, name), np.ascontiguousarray(arr))
     return name
 
 
