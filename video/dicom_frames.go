@@ -54,11 +54,14 @@ func dcmFrames(px dcmPixels, t int, jpeg bool) ([][]byte, error) {
 	switch {
 	case len(frags) == t:
 		return frags, nil
-	case t == 1:
+	case t == 1 && !jpeg:
 		return [][]byte{bytes.Join(frags, nil)}, nil
 	case !jpeg:
 		return nil, fmt.Errorf("%d fragments for %d frames and no offset table", len(frags), t)
 	}
+	// JPEG: a frame starts at each fragment that starts with an SOI marker
+	// (which entropy-coded data cannot hold). A single frame with several
+	// is an error, not a video whose first frame alone is decoded.
 	var frames [][]byte
 	for _, f := range frags {
 		soi := len(f) >= 2 && f[0] == 0xFF && f[1] == 0xD8

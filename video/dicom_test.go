@@ -360,6 +360,9 @@ func TestReadDICOMErrors(t *testing.T) {
 			s.ts, s.pi, s.spp, s.rows, s.cols, s.fragments = tsJPEGBaseline, "RGB", 3, 8, 8, [][]byte{j[:len(j)-100]}
 		}),
 			"frame 0: JPEG"},
+		{"two JPEGs, one frame", mod(func(s *dcmSpec) {
+			s.ts, s.pi, s.spp, s.rows, s.cols, s.fragments = tsJPEGBaseline, "RGB", 3, 8, 8, [][]byte{j, j}
+		}), "2 JPEG frames in the pixel data, NumberOfFrames says 1"},
 		{"native data, JPEG syntax", mod(func(s *dcmSpec) { s.ts = tsJPEGBaseline }), "not encapsulated"},
 		{"encapsulated data, native syntax", mod(func(s *dcmSpec) { s.fragments = [][]byte{j} }), "native but the pixel data is encapsulated"},
 	} {
