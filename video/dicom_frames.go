@@ -8,9 +8,8 @@ import (
 
 // dcmFrames splits encapsulated pixel data into t frames. The Extended
 // Offset Table (7FE0,0001) decides when present, else the Basic Offset
-// Table, else one fragment per frame when the counts agree, else a single
-// frame is all the fragments; for JPEG, the fragments that start with an
-// SOI marker start the frames.
+// Table, else one fragment per frame when the counts agree, else, for JPEG,
+// the fragments that start with an SOI marker start the frames.
 func dcmFrames(px dcmPixels, t int, jpeg bool) ([][]byte, error) {
 	var offs []int64
 	switch {
@@ -54,9 +53,7 @@ func dcmFrames(px dcmPixels, t int, jpeg bool) ([][]byte, error) {
 	switch {
 	case len(frags) == t:
 		return frags, nil
-	case t == 1 && !jpeg:
-		return [][]byte{bytes.Join(frags, nil)}, nil
-	case !jpeg:
+	case !jpeg: // RLE: one fragment per frame (PS3.5 A.4.2)
 		return nil, fmt.Errorf("%d fragments for %d frames and no offset table", len(frags), t)
 	}
 	// JPEG: a frame starts at each fragment that starts with an SOI marker
