@@ -548,13 +548,23 @@ func jpegInfo(r io.Reader, n int64) (jpegFrame, error) {
 }
 
 // decodeJPEG decodes one JPEG image of w x h pixels into dst (h*w*c bytes).
-// With c = 3 a grey image is replicated into R, G and B; with c = 1 a colour
+// A 3-component image is RGB or YCbCr as libjpeg decides (see
+// jpegHeader.rgb). With c = 3 a grey image is replicated into R, G and B; with c = 1 a colour
 // image gives its luma.
 func decodeJPEG(data []byte, dst []uint8, w, h, c int) error {
+	return decodeJPEGHint(data, dst, w, h, c, false)
+}
+
+// decodeJPEGHint is decodeJPEG for a container that says whether its
+// colour JPEGs are RGB (rgbHint; see jpegHeader.rgb).
+func decodeJPEGHint(data []byte, dst []uint8, w, h, c int, rgbHint bool) error {
 	m, err := jpeg.Decode(bytes.NewReader(withHuffmanTables(data)))
 	if err != nil {
 		return fmt.Errorf("JPEG: %w", err)
 	}
+	hdr := scanJPEGHeader(data)
+	hdr.rgbHint = rgbHint
+	m = withJPEGColour(m, hdr)
 	b := m.Bounds()
 	if b.Dx() != w || b.Dy() != h {
 		return fmt.Errorf("JPEG is %dx%d, want %dx%d", b.Dx(), b.Dy(), w, h)
@@ -581,16 +591,19 @@ func copyImage(dst []uint8, m image.Image, c int) {
 			}
 		}
 	case *image.YCbCr:
+		var cb, cr []uint8
+		if c == 3 {
+			cb, cr = upsampleChroma(m)
+		}
 		for y := 0; y < h; y++ {
 			out := dst[y*w*c : (y+1)*w*c]
 			for x := 0; x < w; x++ {
-				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
+				yy := m.Y[m.YOffset(b.Min.X+x, b.Min.Y+y)]
 				if c == 1 {
-					out[x] = m.Y[yi]
+					out[x] = yy
 					continue
 				}
-				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				out[3*x], out[3*x+1], out[3*x+2] = color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+				out[3*x], out[3*x+1], out[3*x+2] = color.YCbCrToRGB(yy, cb[y*w+x], cr[y*w+x])
 			}
 		}
 	default:

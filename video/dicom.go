@@ -2,10 +2,12 @@ package video
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -19,7 +21,13 @@ import (
 const (
 	tsImplicitLE   = "1.2.840.10008.1.2"
 	tsExplicitLE   = "1.2.840.10008.1.2.1"
+	tsDeflatedLE   = "1.2.840.10008.1.2.1.99"
+	tsExplicitBE   = "1.2.840.10008.1.2.2"
 	tsJPEGBaseline = "1.2.840.10008.1.2.4.50"
+	tsRLE          = "1.2.840.10008.1.2.5"
+	tsJPEGLossless = "1.2.840.10008.1.2.4.57"
+	tsJPEGSV1      = "1.2.840.10008.1.2.4.70"
+	tsJPEGExtended = "1.2.840.10008.1.2.4.51"
 )
 
 // ReadDICOMFile reads the DICOM file at path; see ReadDICOM.
@@ -35,29 +43,52 @@ func ReadDICOMFile(path string) (*Video, error) {
 // from r, parsed with github.com/suyashkumar/dicom. source names the input in
 // errors and becomes the video's Source.
 //
-// Transfer syntaxes: implicit and explicit VR little endian (native pixels)
-// and JPEG Baseline (1.2.840.10008.1.2.4.50: encapsulated 8-bit JPEG frames,
-// decoded with image/jpeg). Any other is an error naming its UID and name.
-// Pixels must have 8 bits allocated and be unsigned. Photometric
-// interpretations:
-//   - MONOCHROME2, and MONOCHROME1 (inverted): C = 1;
-//   - RGB and YBR_FULL: C = 3, native pixels interleaved (planar
-//     configuration 0) or one plane per colour (1);
+// Transfer syntaxes: implicit and explicit VR little endian, explicit VR
+// big endian and deflated explicit VR little endian (native pixels), RLE
+// Lossless (1.2.840.10008.1.2.5), JPEG Baseline (1.2.840.10008.1.2.4.50,
+// 8-bit frames decoded with image/jpeg), JPEG Extended (.4.51: 8-bit frames
+// with image/jpeg, 12-bit ones by this package, one scan of components that
+// are not subsampled) and JPEG Lossless process 14 (.4.57, any predictor,
+// and .4.70, selection value 1; 2 to 16 bits, decoded by this package). Any
+// other (JPEG-LS, JPEG 2000, ...) is an error naming its UID and name. Photometric interpretations:
+//   - MONOCHROME2, and MONOCHROME1 (inverted): C = 1. Unsigned 8-bit
+//     samples are taken as they are. Others (16 bits allocated, or signed)
+//     go through the modality rescale (Rescale Slope and Intercept) and the
+//     first VOI window (Window Center and Width; VOI LUT Function LINEAR,
+//     LINEAR_EXACT or SIGMOID) to 8 bits, as PS3.3 C.11.2 says; without a
+//     window the range of the whole video's values is stretched to 0-255;
+//   - RGB and YBR_FULL (unsigned 8-bit): C = 3, native pixels interleaved
+//     (planar configuration 0) or one plane per colour (1);
 //   - YBR_FULL_422: C = 3, native pixels as Y0 Y1 Cb Cr for each pair of
-//     pixels (planar configuration 0, even width).
+//     pixels (planar configuration 0, even width);
+//   - PALETTE COLOR (8 or 16-bit indices): C = 3, through the red, green
+//     and blue lookup tables (8 or 16-bit entries; 16-bit ones keep their
+//     high byte). Segmented tables are not supported.
 //
 // YBR is converted to RGB with the JPEG (BT.601 full-range) equations.
-// Colour JPEG frames are converted to RGB as their own markers say (as
-// libjpeg does), whatever the photometric interpretation claims.
+// Colour JPEG frames are converted to RGB as their own markers say, by
+// libjpeg's rule (see jpegHeader.rgb in jpegcolour.go: JFIF, then the Adobe
+// transform flag, then component ids 'R','G','B' or 1,2,3), whatever the
+// photometric interpretation claims; only a stream that says nothing (no
+// JFIF or Adobe marker, other ids) is RGB when the photometric
+// interpretation is RGB, and YCbCr otherwise. Subsampled chroma is
+// interpolated as libjpeg does.
 //
-// FPS is 1000 / FrameTime (0018,1063, in ms), else CineRate (0018,0040),
-// else RecommendedDisplayFrameRate (0008,2144), else 0.
+// Encapsulated frames are found by the Extended Offset Table, else the
+// Basic Offset Table, else one fragment per frame, else (JPEG) the
+// fragments that start with an SOI marker; a frame may span fragments of
+// any length, odd ones included.
+//
+// FPS is 1000 / FrameTime (0018,1063, in ms), else 1000 / the mean interval
+// of FrameTimeVector (0018,1065), else CineRate (0018,0040), else
+// RecommendedDisplayFrameRate (0008,2144), else 0.
 //
 // The whole file is read into memory. Its structure is checked first (every
 // element length against the bytes that hold it, nesting depth), so that a
 // damaged file is an error rather than a huge allocation; that check also
 // locates the pixel data, which is decoded straight from the file's bytes,
-// while the dicom package parses the other attributes.
+// while the dicom package parses the attributes before it. A deflated data
+// set is inflated first (to at most 9 GiB).
 func ReadDICOM(r io.Reader, source string) (*Video, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -76,20 +107,31 @@ func readDICOMBytes(data []byte, source string) (*Video, error) {
 }
 
 func readDICOM(data []byte) (*Video, error) {
-	px, err := checkDICOM(data)
+	ds, px, err := readDICOMHeader(data)
 	if err != nil {
 		return nil, err
-	}
-	ds, err := parseDICOM(data)
-	if err != nil {
-		return nil, fmt.Errorf("dicom: %w", err)
 	}
 	return dicomVideo(&ds, px)
 }
 
-// parseDICOM runs the dicom parser on everything but the pixel data (which
-// checkDICOM has located), turning its panics on malformed values into
-// errors.
+// readDICOMHeader checks the file's structure, locates its pixel data and
+// parses the attributes before it.
+func readDICOMHeader(data []byte) (dicom.Dataset, dcmPixels, error) {
+	s, err := scanDICOM(data)
+	if err != nil {
+		return dicom.Dataset{}, dcmPixels{}, err
+	}
+	ds, err := parseDICOM(s.d[:s.px.start])
+	if err != nil {
+		return dicom.Dataset{}, dcmPixels{}, fmt.Errorf("dicom: %w", err)
+	}
+	return ds, s.px, nil
+}
+
+// parseDICOM runs the dicom parser on the attributes before the pixel data
+// (which scanDICOM has located and checked; the parser cannot read the
+// Extended Offset Table's VR OV that may precede it), turning its panics on
+// malformed values into errors.
 func parseDICOM(data []byte) (ds dicom.Dataset, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -122,223 +164,76 @@ func tagName(t tag.Tag) string {
 // dcmPixels locates the top-level pixel data (7FE0,0010) in the file.
 type dcmPixels struct {
 	ts           string
+	bo           binary.ByteOrder // of the data set
+	start        int              // offset of the first top-level element of group 7FE0 or above (or the end)
 	found        bool
 	encapsulated bool
+	vr           string   // of the pixel data
 	native       []byte   // native pixel data, a slice of the file
+	bot          []byte   // encapsulated: the Basic Offset Table
 	fragments    [][]byte // encapsulated fragments after the offset table
+	itemOffs     []int64  // offset of each fragment's item from the first one's
+	eot, eotLen  []byte   // Extended Offset Table (7FE0,0001) and its lengths (7FE0,0002)
 }
 
-// dicomVideo decodes the pixel data of a parsed data set.
-func dicomVideo(ds *dicom.Dataset, px dcmPixels) (*Video, error) {
-	rows, err := dcmInt(ds, tag.Rows, -1)
-	if err != nil {
-		return nil, err
-	}
-	cols, err := dcmInt(ds, tag.Columns, -1)
-	if err != nil {
-		return nil, err
-	}
-	spp, err := dcmInt(ds, tag.SamplesPerPixel, -1)
-	if err != nil {
-		return nil, err
-	}
-	bits, err := dcmInt(ds, tag.BitsAllocated, -1)
-	if err != nil {
-		return nil, err
-	}
-	signed, err := dcmInt(ds, tag.PixelRepresentation, 0)
-	if err != nil {
-		return nil, err
-	}
-	planar, err := dcmInt(ds, tag.PlanarConfiguration, 0)
-	if err != nil {
-		return nil, err
-	}
-	nframes, err := dcmInt(ds, tag.NumberOfFrames, 1)
-	if err != nil {
-		return nil, err
-	}
-	pi, err := dcmString(ds, tag.PhotometricInterpretation)
-	if err != nil {
-		return nil, err
-	}
-	if bits != 8 {
-		return nil, fmt.Errorf("%d bits allocated per sample; only 8 is supported", bits)
-	}
-	if signed != 0 {
-		return nil, errors.New("signed pixel data (PixelRepresentation 1) is not supported")
-	}
-	if planar != 0 && planar != 1 {
-		return nil, fmt.Errorf("planar configuration %d, want 0 or 1", planar)
-	}
-	if rows <= 0 || cols <= 0 || nframes <= 0 {
-		return nil, fmt.Errorf("bad size: %d frames of %d rows x %d columns", nframes, rows, cols)
-	}
-	c := 3
-	switch {
-	case (pi == "MONOCHROME2" || pi == "MONOCHROME1") && spp == 1:
-		c = 1
-	case (pi == "RGB" || pi == "YBR_FULL" || pi == "YBR_FULL_422") && spp == 3:
-	default:
-		return nil, fmt.Errorf("photometric interpretation %q with %d samples per pixel is not supported", pi, spp)
-	}
-
-	if !px.found {
-		return nil, errors.New("no pixel data (7FE0,0010)")
-	}
-	jpegTS := px.ts == tsJPEGBaseline
-	var v *Video
-	switch {
-	case jpegTS && !px.encapsulated:
-		return nil, errors.New("the transfer syntax is JPEG Baseline but the pixel data is not encapsulated")
-	case !jpegTS && px.encapsulated:
-		return nil, errors.New("the transfer syntax is native but the pixel data is encapsulated")
-	case jpegTS:
-		v, err = dicomJPEG(px.fragments, nframes, rows, cols, c)
-	default:
-		v, err = dicomNative(px.native, nframes, rows, cols, c, pi, planar)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if pi == "MONOCHROME1" {
-		for i, p := range v.Frames {
-			v.Frames[i] = 255 - p
-		}
-	}
-	v.FPS, err = dicomFPS(ds)
-	return v, err
-}
-
-// dicomNative decodes native (uncompressed) 8-bit pixel data.
-func dicomNative(raw []byte, t, h, w, c int, pi string, planar int) (*Video, error) {
-	n, err := videoSize(t, h, w, c)
-	if err != nil {
-		return nil, err
-	}
-	need := int64(n)
-	if pi == "YBR_FULL_422" {
-		if planar != 0 {
-			return nil, errors.New("YBR_FULL_422 needs planar configuration 0")
-		}
-		if w%2 != 0 {
-			return nil, fmt.Errorf("YBR_FULL_422 needs an even number of columns, have %d", w)
-		}
-		need = int64(t) * int64(h) * int64(w) * 2
-	}
-	if got := int64(len(raw)); got != need && !(got == need+1 && got%2 == 0) {
-		return nil, fmt.Errorf("pixel data has %d bytes, want %d for %d frames of %dx%d %s", got, need, t, w, h, pi)
-	}
-	v := &Video{Frames: make([]uint8, n), T: t, H: h, W: w, C: c}
-	in := int(need) / t
-	for i := range t {
-		src, dst := raw[i*in:(i+1)*in], v.Frame(i)
-		switch {
-		case c == 1 || (pi == "RGB" && planar == 0):
-			copy(dst, src)
-		case pi == "RGB":
-			np := h * w
-			for p := range np {
-				dst[3*p], dst[3*p+1], dst[3*p+2] = src[p], src[np+p], src[2*np+p]
-			}
-		case pi == "YBR_FULL" && planar == 0:
-			for p := 0; p < len(dst); p += 3 {
-				dst[p], dst[p+1], dst[p+2] = ybrToRGB(src[p], src[p+1], src[p+2])
-			}
-		case pi == "YBR_FULL":
-			np := h * w
-			for p := range np {
-				dst[3*p], dst[3*p+1], dst[3*p+2] = ybrToRGB(src[p], src[np+p], src[2*np+p])
-			}
-		default: // YBR_FULL_422: Y0 Y1 Cb Cr for each pair of pixels
-			for p := 0; p < h*w; p += 2 {
-				q := 2 * p
-				y0, y1, cb, cr := src[q], src[q+1], src[q+2], src[q+3]
-				dst[3*p], dst[3*p+1], dst[3*p+2] = ybrToRGB(y0, cb, cr)
-				dst[3*p+3], dst[3*p+4], dst[3*p+5] = ybrToRGB(y1, cb, cr)
-			}
-		}
-	}
-	return v, nil
-}
-
-// ybrToRGB converts full-range YCbCr (DICOM YBR_FULL, as JPEG) to RGB.
-func ybrToRGB(y, cb, cr uint8) (uint8, uint8, uint8) {
-	yy := float64(y)
-	b, r := float64(cb)-128, float64(cr)-128
-	return clamp8(yy + 1.402*r), clamp8(yy - 0.344136*b - 0.714136*r), clamp8(yy + 1.772*b)
-}
-
-func clamp8(x float64) uint8 {
-	switch {
-	case x <= 0:
-		return 0
-	case x >= 255:
-		return 255
-	}
-	return uint8(x + 0.5)
-}
-
-// dicomJPEG decodes encapsulated JPEG Baseline frames.
-func dicomJPEG(frags [][]byte, t, h, w, c int) (*Video, error) {
-	// One fragment per frame is usual; otherwise a frame is the fragment
-	// that starts with a JPEG SOI marker and those that follow it.
-	frames := frags
-	if len(frags) != t {
-		frames = nil
-		for _, f := range frags {
-			soi := len(f) >= 2 && f[0] == 0xFF && f[1] == 0xD8
-			if len(frames) == 0 || (t > 1 && soi) {
-				frames = append(frames, bytes.Clone(f))
-			} else {
-				frames[len(frames)-1] = append(frames[len(frames)-1], f...)
-			}
-		}
-	}
-	if len(frames) != t {
-		return nil, fmt.Errorf("%d JPEG frames in the pixel data, NumberOfFrames says %d", len(frames), t)
-	}
-	for i, f := range frames {
-		fi, err := jpegInfo(bytes.NewReader(f), int64(len(f)))
-		if err != nil {
-			return nil, fmt.Errorf("frame %d: %w", i, err)
-		}
-		if fi.w != w || fi.h != h {
-			return nil, fmt.Errorf("frame %d: JPEG is %dx%d, the data set says %dx%d", i, fi.w, fi.h, w, h)
-		}
-		if c == 1 && !fi.grey {
-			return nil, fmt.Errorf("frame %d: colour JPEG in a monochrome data set", i)
-		}
-	}
-	n, err := videoSize(t, h, w, c)
-	if err != nil {
-		return nil, err
-	}
-	v := &Video{Frames: make([]uint8, n), T: t, H: h, W: w, C: c}
-	for i, f := range frames {
-		if err := decodeJPEG(f, v.Frame(i), w, h, c); err != nil {
-			return nil, fmt.Errorf("frame %d: %w", i, err)
-		}
-	}
-	return v, nil
-}
-
-// dicomFPS reads the frame rate attributes.
+// dicomFPS reads the frame rate attributes: 1000 / Frame Time (ms), else
+// 1000 / the mean of the Frame Time Vector after its first entry (the time
+// of the first frame, 0), else Cine Rate, else Recommended Display Frame
+// Rate, else 0.
 func dicomFPS(ds *dicom.Dataset) (float64, error) {
-	for _, t := range []tag.Tag{tag.FrameTime, tag.CineRate, tag.RecommendedDisplayFrameRate} {
-		f, ok, err := dcmFloat(ds, t)
+	for _, t := range []tag.Tag{tag.FrameTime, tag.FrameTimeVector, tag.CineRate, tag.RecommendedDisplayFrameRate} {
+		var f float64
+		var ok bool
+		var err error
+		if t == tag.FrameTimeVector {
+			f, ok, err = dcmMeanInterval(ds)
+		} else {
+			f, ok, err = dcmFloat(ds, t)
+		}
 		if err != nil {
 			return 0, err
 		}
-		if !ok || f <= 0 {
+		if !ok || !(f > 0) || math.IsInf(f, 0) {
 			continue
 		}
-		if t == tag.FrameTime {
+		if t == tag.FrameTime || t == tag.FrameTimeVector {
 			return 1000 / f, nil
 		}
 		return f, nil
 	}
 	return 0, nil
+}
+
+// dcmMeanInterval returns the mean of the Frame Time Vector (0018,1065)
+// after its first entry.
+func dcmMeanInterval(ds *dicom.Dataset) (float64, bool, error) {
+	e, err := ds.FindElementByTag(tag.FrameTimeVector)
+	if err != nil {
+		return 0, false, nil
+	}
+	var xs []float64
+	switch v := e.Value.GetValue().(type) {
+	case []string:
+		for _, s := range v {
+			f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil {
+				return 0, false, fmt.Errorf("%s: bad number %q", tagName(tag.FrameTimeVector), s)
+			}
+			xs = append(xs, f)
+		}
+	case []float64:
+		xs = v
+	default:
+		return 0, false, fmt.Errorf("%s has a value of unexpected type", tagName(tag.FrameTimeVector))
+	}
+	if len(xs) < 2 {
+		return 0, false, nil
+	}
+	sum := 0.0
+	for _, x := range xs[1:] {
+		sum += x
+	}
+	return sum / float64(len(xs)-1), true, nil
 }
 
 // dcmValue returns the first value of a top-level element as a string or an
@@ -448,14 +343,14 @@ func scanDICOM(d []byte) (*dcmScanner, error) {
 	if metaEnd > int64(len(d)) {
 		return nil, fmt.Errorf("truncated: file meta information of %d bytes runs past the end", metaEnd-int64(e.value)-4)
 	}
-	ts, found := "", false
+	ts, found, tsAt := "", false, 0
 	for off := e.value + 4; off < int(metaEnd); {
 		next, e, err := s.element(off, int(metaEnd), 0)
 		if err != nil {
 			return nil, fmt.Errorf("file meta information: %w", err)
 		}
 		if e.tag == tag.TransferSyntaxUID && !found { // the dicom package uses the first
-			found = true
+			found, tsAt = true, e.value
 			if e.vr != "UI" {
 				return nil, fmt.Errorf("transfer syntax UID has VR %q, want UI", e.vr)
 			}
@@ -469,16 +364,46 @@ func scanDICOM(d []byte) (*dcmScanner, error) {
 		return nil, errors.New("no transfer syntax UID (0002,0010) in the file meta information")
 	case tsImplicitLE:
 		s.implicit = true
-	case tsExplicitLE, tsJPEGBaseline:
+	case tsExplicitBE:
+		s.bo = binary.BigEndian
+	case tsDeflatedLE:
+		if s.d, err = inflateDICOM(d, int(metaEnd), tsAt); err != nil {
+			return nil, err
+		}
+	case tsExplicitLE, tsJPEGBaseline, tsRLE, tsJPEGLossless, tsJPEGSV1, tsJPEGExtended:
 	default:
 		return nil, fmt.Errorf("unsupported transfer syntax %s", tsName(ts))
 	}
-	s.px.ts = ts
+	s.px.ts, s.px.bo = ts, s.bo
+	s.px.start = len(s.d)
 	s.main = true
-	if _, err := s.dataset(int(metaEnd), len(d), false, 0); err != nil {
+	if _, err := s.dataset(int(metaEnd), len(s.d), false, 0); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// maxInflated bounds the size of a deflated data set once inflated.
+const maxInflated = maxVideoBytes + 1<<30
+
+// inflateDICOM returns the file d with its deflated data set (after the
+// file meta information, which ends at metaEnd) inflated, and its transfer
+// syntax UID (whose value starts at tsAt) rewritten, in place and with the
+// same length, as explicit VR little endian for the dicom parser.
+func inflateDICOM(d []byte, metaEnd, tsAt int) ([]byte, error) {
+	var b bytes.Buffer
+	b.Write(d[:metaEnd])
+	r := flate.NewReader(bytes.NewReader(d[metaEnd:]))
+	n, err := b.ReadFrom(io.LimitReader(r, maxInflated+1))
+	if err != nil {
+		return nil, fmt.Errorf("deflated data set: %w", noEOF(err))
+	}
+	if n > maxInflated {
+		return nil, fmt.Errorf("deflated data set inflates to more than %d bytes", int64(maxInflated))
+	}
+	out := b.Bytes()
+	copy(out[tsAt:], tsExplicitLE+"\x00\x00\x00")
+	return out, nil
 }
 
 // dcmMaxDepth bounds the nesting of sequences.
@@ -530,7 +455,7 @@ func (s *dcmScanner) header(off, end int) (dcmElem, error) {
 	}
 	vr := string(s.d[off+4 : off+6])
 	switch vr {
-	case "NA", "OB", "OD", "OF", "OL", "OW", "SQ", "UN", "UC", "UR", "UT":
+	case "NA", "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UN", "UC", "UR", "UT", "UV":
 		if end-off < 12 {
 			return dcmElem{}, fmt.Errorf("truncated: element header at byte %d", off)
 		}
@@ -558,6 +483,18 @@ func (s *dcmScanner) element(off, end, depth int) (int, dcmElem, error) {
 	if top {
 		s.px.found = true
 		s.px.encapsulated = e.vl == tag.VLUndefinedLength
+		s.px.vr = e.vr
+	}
+	if s.main && depth == 0 && e.tag.Group >= 0x7FE0 && off < s.px.start {
+		s.px.start = off
+	}
+	switch e.vr {
+	case "OV", "SV", "UV":
+		// The dicom package reads these with a 2-byte length; it only sees
+		// the attributes before s.px.start.
+		if !s.main || depth != 0 || e.tag.Group < 0x7FE0 {
+			return 0, e, fmt.Errorf("element %s at byte %d has VR %s, which the dicom package cannot read", tagName(e.tag), off, e.vr)
+		}
 	}
 	if e.tag == tag.SpecificCharacterSet && kind != tag.VRStringList && kind != tag.VRString {
 		// The dicom package would panic (and log) reading it as strings.
@@ -568,8 +505,13 @@ func (s *dcmScanner) element(off, end, depth int) (int, dcmElem, error) {
 			return 0, e, fmt.Errorf("truncated: element %s at byte %d has %d bytes, only %d are left", tagName(e.tag), off, e.vl, end-e.value)
 		}
 		next := e.value + int(e.vl)
-		if top {
+		switch {
+		case top:
 			s.px.native = s.d[e.value:next]
+		case s.main && depth == 0 && e.tag == tag.ExtendedOffsetTable:
+			s.px.eot = s.d[e.value:next]
+		case s.main && depth == 0 && e.tag == tag.ExtendedOffsetTableLengths:
+			s.px.eotLen = s.d[e.value:next]
 		}
 		if kind == tag.VRSequence {
 			if _, err := s.sequence(e.value, next, false, depth+1); err != nil {
@@ -580,11 +522,11 @@ func (s *dcmScanner) element(off, end, depth int) (int, dcmElem, error) {
 	}
 	switch kind {
 	case tag.VRPixelData, tag.VRBytes:
-		var frags *[][]byte
+		var px *dcmPixels
 		if top {
-			frags = &s.px.fragments
+			px = &s.px
 		}
-		next, err := s.rawItems(e.value, end, kind == tag.VRPixelData, frags)
+		next, err := s.rawItems(e.value, end, kind == tag.VRPixelData, px)
 		return next, e, err
 	case tag.VRSequence, tag.VRUnknown:
 		next, err := s.sequence(e.value, end, true, depth+1)
@@ -653,8 +595,9 @@ func (s *dcmScanner) sequence(off, end int, undefined bool, depth int) (int, err
 
 // rawItems checks encapsulated data (items of bytes up to a sequence
 // delimitation item); pixel data must start with an item, its offset table.
-// When frags is not nil it collects the items after the first.
-func (s *dcmScanner) rawItems(off, end int, pixel bool, frags *[][]byte) (int, error) {
+// When px is not nil it records the offset table and the items after it.
+func (s *dcmScanner) rawItems(off, end int, pixel bool, px *dcmPixels) (int, error) {
+	firstFrag := 0
 	for first := true; ; first = false {
 		e, err := s.header(off, end)
 		if err != nil {
@@ -665,9 +608,15 @@ func (s *dcmScanner) rawItems(off, end int, pixel bool, frags *[][]byte) (int, e
 			if int64(e.vl) > int64(end-e.value) {
 				return 0, fmt.Errorf("truncated: item at byte %d has %d bytes, only %d are left", off, e.vl, end-e.value)
 			}
+			item := off
 			off = e.value + int(e.vl)
-			if frags != nil && !first {
-				*frags = append(*frags, s.d[e.value:off])
+			switch {
+			case px == nil:
+			case first:
+				px.bot, firstFrag = s.d[e.value:off], off
+			default:
+				px.fragments = append(px.fragments, s.d[e.value:off])
+				px.itemOffs = append(px.itemOffs, int64(item-firstFrag))
 			}
 		case e.tag == tag.SequenceDelimitationItem && !(pixel && first):
 			if e.vl != 0 {

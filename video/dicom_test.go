@@ -50,7 +50,7 @@ func TestReadDICOMUnsupportedTransferSyntax(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("error %v, want one containing %q", err, want)
 	}
-	for _, ts := range []string{"1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2", "1.2.3.4"} {
+	for _, ts := range []string{"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.91", "1.2.3.4"} {
 		_, err := readDICOMTest(dcmRaw(ts, dcmRawElem(0x0028, 0x0010, "US", []byte{2, 0})))
 		if err == nil || !strings.Contains(err.Error(), "unsupported transfer syntax "+ts+" (") {
 			t.Errorf("%s: error %v", ts, err)
@@ -69,6 +69,8 @@ type dcmSpec struct {
 	fragments           [][]byte // encapsulated pixel data
 	frameTime, cineRate string
 	noPixels            bool
+	signed              bool
+	extra               map[tag.Tag]any // more attributes, before the pixel data
 }
 
 func newDcmElement(t testing.TB, tg tag.Tag, v any) *dicom.Element {
@@ -112,7 +114,10 @@ func buildDICOM(t testing.TB, s dcmSpec) []byte {
 		newDcmElement(t, tag.BitsAllocated, []int{s.bits}),
 		newDcmElement(t, tag.BitsStored, []int{s.bits}),
 		newDcmElement(t, tag.HighBit, []int{s.bits - 1}),
-		newDcmElement(t, tag.PixelRepresentation, []int{0}))
+		newDcmElement(t, tag.PixelRepresentation, []int{map[bool]int{false: 0, true: 1}[s.signed]}))
+	for tg, v := range s.extra {
+		els = append(els, newDcmElement(t, tg, v))
+	}
 	switch {
 	case s.noPixels:
 	case s.fragments != nil:
@@ -201,6 +206,91 @@ func TestReadDICOMNative(t *testing.T) {
 	}
 }
 
+func TestReadDICOMGrey16(t *testing.T) {
+	le := binary.LittleEndian
+	px := func(vs ...int) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = le.AppendUint16(b, uint16(int16(v)))
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		spec dcmSpec
+		want []uint8
+	}{
+		// Window 0 +- 1000 over signed values: PS3.3 C.11.2.1.2.1.
+		{"signed, window", dcmSpec{pi: "MONOCHROME2", signed: true, raw: px(-2000, -500, 0, 1500),
+			extra: map[tag.Tag]any{tag.WindowCenter: []string{"0"}, tag.WindowWidth: []string{"2000"}}},
+			[]uint8{0, 64, 128, 255}},
+		{"MONOCHROME1, rescale, window", dcmSpec{pi: "MONOCHROME1", raw: px(0, 100, 200, 300),
+			extra: map[tag.Tag]any{tag.RescaleSlope: []string{"2"}, tag.RescaleIntercept: []string{"-100"},
+				tag.WindowCenter: []string{"200"}, tag.WindowWidth: []string{"401"}}},
+			[]uint8{255, 191, 64, 0}},
+		{"min-max", dcmSpec{pi: "MONOCHROME2", raw: px(1000, 1100, 1200, 1510)}, []uint8{0, 50, 100, 255}},
+		{"LINEAR_EXACT", dcmSpec{pi: "MONOCHROME2", raw: px(0, 50, 100, 150),
+			extra: map[tag.Tag]any{tag.WindowCenter: []string{"100"}, tag.WindowWidth: []string{"100"}, tag.VOILUTFunction: []string{"LINEAR_EXACT"}}},
+			[]uint8{0, 0, 128, 255}},
+		{"SIGMOID", dcmSpec{pi: "MONOCHROME2", raw: px(0, 50, 100, 150),
+			extra: map[tag.Tag]any{tag.WindowCenter: []string{"100"}, tag.WindowWidth: []string{"100"}, tag.VOILUTFunction: []string{"SIGMOID"}}},
+			[]uint8{5, 30, 128, 225}}, // 255 / (1 + exp(-4 (x-c) / w))
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.spec.ts, tc.spec.spp, tc.spec.bits, tc.spec.rows, tc.spec.cols, tc.spec.frames = tsExplicitLE, 1, 16, 2, 2, 1
+			v, err := readDICOMTest(buildDICOM(t, tc.spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, x := range v.Frames {
+				if d := int(x) - int(tc.want[i]); d < -1 || d > 1 {
+					t.Fatalf("got %v, want %v", v.Frames, tc.want)
+				}
+			}
+		})
+	}
+	spec := dcmSpec{ts: tsExplicitLE, pi: "MONOCHROME2", spp: 1, bits: 16, rows: 1, cols: 2, frames: 1, raw: px(1, 2),
+		extra: map[tag.Tag]any{tag.WindowCenter: []string{"1"}, tag.WindowWidth: []string{"0"}}}
+	if _, err := readDICOMTest(buildDICOM(t, spec)); err == nil || !strings.Contains(err.Error(), "VOI window of center 1, width 0") {
+		t.Errorf("width 0: error %v", err)
+	}
+}
+
+func TestReadDICOMSizeClaims(t *testing.T) {
+	// Headers that claim far more pixels than the file holds are refused
+	// before anything of that size is allocated.
+	rle := make([]byte, 64)
+	binary.LittleEndian.PutUint32(rle, 1)
+	binary.LittleEndian.PutUint32(rle[4:], 64)
+	for _, tc := range []struct {
+		name string
+		spec dcmSpec
+		want string
+	}{
+		{"RLE", dcmSpec{ts: tsRLE, pi: "MONOCHROME2", spp: 1, rows: 30000, cols: 30000, frames: 1, fragments: [][]byte{rle}},
+			"frame 0: 64 bytes of RLE data cannot hold 1 segments of 900000000 bytes"},
+		{"RLE frames", dcmSpec{ts: tsRLE, pi: "MONOCHROME2", spp: 1, rows: 2, cols: 2, frames: 60000, fragments: [][]byte{rle}},
+			"1 fragments for 60000 frames and no offset table"},
+		{"lossless JPEG", dcmSpec{ts: tsJPEGSV1, pi: "MONOCHROME2", spp: 1, rows: 30000, cols: 30000, frames: 2, fragments: [][]byte{rle, rle}},
+			"frame 0: 64 bytes of lossless JPEG cannot hold 30000x30000 pixels"},
+		{"JPEG Extended", dcmSpec{ts: tsJPEGExtended, pi: "MONOCHROME2", spp: 1, bits: 16, rows: 30000, cols: 30000, frames: 2, fragments: [][]byte{rle, rle}},
+			"frame 0: 64 bytes of JPEG cannot hold 30000x30000 pixels"},
+		{"native", dcmSpec{ts: tsExplicitLE, pi: "MONOCHROME2", spp: 1, bits: 16, rows: 30000, cols: 30000, frames: 1, raw: make([]byte, 8)},
+			"pixel data has 8 bytes, want 1800000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := buildDICOM(t, tc.spec)
+			var err error
+			if n := allocatedBy(func() { _, err = readDICOMTest(data) }); n > 16<<20 {
+				t.Errorf("allocated %d bytes for a %d-byte file", n, len(data))
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestReadDICOMJPEG(t *testing.T) {
 	for _, c := range []int{1, 3} {
 		v := patternVideo(patT, patH, patW, c)
@@ -248,8 +338,10 @@ func TestReadDICOMErrors(t *testing.T) {
 	}{
 		{"empty", nil, "not a DICOM file"},
 		{"no DICM", make([]byte, 200), "not a DICOM file"},
-		{"16 bits", mod(func(s *dcmSpec) { s.bits = 16; s.raw = make([]byte, 8) }), "16 bits allocated"},
-		{"palette", mod(func(s *dcmSpec) { s.pi = "PALETTE COLOR" }), `photometric interpretation "PALETTE COLOR" with 1 samples`},
+		{"12 bits", mod(func(s *dcmSpec) { s.bits = 12; s.raw = make([]byte, 6) }), "12 bits allocated"},
+		{"16-bit RGB", mod(func(s *dcmSpec) { s.bits, s.pi, s.spp, s.raw = 16, "RGB", 3, make([]byte, 24) }), "RGB with 16 bits allocated"},
+		{"palette without tables", mod(func(s *dcmSpec) { s.pi = "PALETTE COLOR" }), `no Red Palette Color Lookup Table Descriptor (0028,1101)`},
+		{"palette with 3 samples", mod(func(s *dcmSpec) { s.pi, s.spp = "PALETTE COLOR", 3 }), `photometric interpretation "PALETTE COLOR" with 3 samples`},
 		{"RGB with 1 sample", mod(func(s *dcmSpec) { s.pi = "RGB" }), `photometric interpretation "RGB" with 1 samples`},
 		{"short pixel data", mod(func(s *dcmSpec) { s.frames = 2 }), "pixel data has 4 bytes, want 8"},
 		{"long pixel data", mod(func(s *dcmSpec) { s.raw = make([]byte, 8) }), "pixel data has 8 bytes, want 4"},
@@ -268,6 +360,9 @@ func TestReadDICOMErrors(t *testing.T) {
 			s.ts, s.pi, s.spp, s.rows, s.cols, s.fragments = tsJPEGBaseline, "RGB", 3, 8, 8, [][]byte{j[:len(j)-100]}
 		}),
 			"frame 0: JPEG"},
+		{"two JPEGs, one frame", mod(func(s *dcmSpec) {
+			s.ts, s.pi, s.spp, s.rows, s.cols, s.fragments = tsJPEGBaseline, "RGB", 3, 8, 8, [][]byte{j, j}
+		}), "2 JPEG frames in the pixel data, NumberOfFrames says 1"},
 		{"native data, JPEG syntax", mod(func(s *dcmSpec) { s.ts = tsJPEGBaseline }), "not encapsulated"},
 		{"encapsulated data, native syntax", mod(func(s *dcmSpec) { s.fragments = [][]byte{j} }), "native but the pixel data is encapsulated"},
 	} {
@@ -406,7 +501,15 @@ func FuzzReadDICOM(f *testing.F) {
 		fragments: [][]byte{encodeJPEG(f, patternVideo(1, 8, 8, 1), 50)}}))
 	f.Add(dcmRaw(tsExplicitLE, dcmRawElem(0x0040, 0x0260, "SQ", nil), dcmItem(0xE000, 0xFFFFFFFF),
 		dcmRawElem(0x0028, 0x0010, "US", []byte{2, 0}), dcmItem(0xE00D, 0), dcmItem(0xE0DD, 0)))
-	for _, name := range append(fuzzSeeds(f, "dicom"), testdataPath("jpeg_mono2.dcm")) {
+	seeds := append(fuzzSeeds(f, "dicom"), testdataPath("jpeg_mono2.dcm"))
+	for _, name := range []string{"rle_rgb_dcmtk.dcm", "rle_grey_gdcm.dcm", "grey16_window_rle.dcm", "deflate_grey.dcm",
+		"bigendian_rgb.dcm", "grey16_window_bigendian.dcm", "grey16_minmax.dcm", "palette_8.dcm", "palette_16.dcm",
+		"frames_eot.dcm", "frames_split_bot.dcm", "frames_odd.dcm", "fps_vector.dcm",
+		"jpeg_lossless_sv1_rgb_gdcm.dcm", "jpeg_lossless_sv6_grey16.dcm",
+		"jpegcolour_ycc_nojfif_adobe1_idsRGB_RGB.dcm", "jpegcolour_rgb_nojfif_adobe0_idsRGB_RGB.dcm"} {
+		seeds = append(seeds, dicomCorpusPath(name))
+	}
+	for _, name := range seeds {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
