@@ -38,13 +38,8 @@ func ResNetCAM(ctx context.Context, m *resnet3d.Model, clips []float32, shape [5
 	if m == nil {
 		return nil, fmt.Errorf("explain: ResNetCAM: nil model")
 	}
-	for i, d := range shape {
-		if d <= 0 {
-			return nil, fmt.Errorf("explain: ResNetCAM: clip shape %v: dimension %d is %d, want positive (N, C, T, H, W)", shape, i, d)
-		}
-	}
-	if shape[1] != m.Config.InChannels {
-		return nil, fmt.Errorf("explain: ResNetCAM: clip shape %v has %d channels, the model takes %d", shape, shape[1], m.Config.InChannels)
+	if err := m.Config.CheckInput(shape); err != nil {
+		return nil, fmt.Errorf("explain: ResNetCAM: clips: %w", err)
 	}
 	if n := shape[0] * shape[1] * shape[2] * shape[3] * shape[4]; len(clips) != n {
 		return nil, fmt.Errorf("explain: ResNetCAM: %d clip values, shape %v holds %d", len(clips), shape, n)
