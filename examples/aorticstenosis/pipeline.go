@@ -195,11 +195,14 @@ func (pl *pipeline) loadData(ctx context.Context) error {
 		} else {
 			manifest = filepath.Join(dir, echosynth.ManifestName)
 		}
-		m, err := video.ReadManifest(manifest, video.OurColumns)
+		m, err := video.ReadManifest(manifest, dataColumns(video.OurColumns))
 		if err != nil {
 			return fmt.Errorf("read %s (run the data stage first): %w", manifest, err)
 		}
 		pl.data = m
+	}
+	for _, w := range pl.data.Warnings {
+		pl.log.Warn("data", "warning", w.String())
 	}
 	for _, split := range []string{"train", "val", "test"} {
 		s := pl.data.Subset(split)
@@ -224,12 +227,22 @@ func (pl *pipeline) loadData(ctx context.Context) error {
 	return nil
 }
 
+// dataColumns adds the checks across rows that the pipeline needs to
+// cols: a study in two splits is always an error, and every split the
+// pipeline uses must have records.
+func dataColumns(cols video.Columns) video.Columns {
+	cols.Check.RequireSplits = []string{video.SplitTrain, video.SplitVal, video.SplitTest}
+	return cols
+}
+
 // readDataDir reads a real data set: manifest.csv in our columns, or the
-// paper's train.csv / val.csv / test.csv.
+// paper's train.csv / val.csv / test.csv. A manifest.csv without splits is
+// split by study, and checked again.
 func readDataDir(dir string) (*video.Manifest, error) {
 	ours := filepath.Join(dir, "manifest.csv")
 	if _, err := os.Stat(ours); err == nil {
-		m, err := video.ReadManifest(ours, video.OurColumns)
+		cols := video.OurColumns
+		m, err := video.ReadManifest(ours, cols)
 		if err != nil {
 			return nil, err
 		}
@@ -238,9 +251,12 @@ func readDataDir(dir string) (*video.Manifest, error) {
 				return nil, err
 			}
 		}
+		if m.Warnings, err = m.Check(dataColumns(cols).Check); err != nil {
+			return nil, err
+		}
 		return m, nil
 	}
-	return video.ReadSplitDir(dir, video.PaperColumns)
+	return video.ReadSplitDir(dir, dataColumns(video.PaperColumns))
 }
 
 func (pl *pipeline) pretrain(ctx context.Context) error {
