@@ -103,11 +103,20 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err := pl.loadData(ctx); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
-	if err := pl.pretrain(ctx); err != nil {
-		return fmt.Errorf("pretrain: %w", err)
+	if o.stage("data") || o.stage("pretrain") || o.stage("finetune") {
+		if err := pl.checkFiles(ctx); err != nil {
+			return fmt.Errorf("data: %w", err)
+		}
 	}
-	if err := pl.finetune(ctx); err != nil {
-		return fmt.Errorf("finetune: %w", err)
+	if o.needs("pretrain") {
+		if err := pl.pretrain(ctx); err != nil {
+			return fmt.Errorf("pretrain: %w", err)
+		}
+	}
+	if o.needs("finetune") {
+		if err := pl.finetune(ctx); err != nil {
+			return fmt.Errorf("finetune: %w", err)
+		}
 	}
 	if o.stage("gradcam") {
 		if err := pl.gradcam(ctx); err != nil {
@@ -233,6 +242,29 @@ func (pl *pipeline) loadData(ctx context.Context) error {
 func dataColumns(cols video.Columns) video.Columns {
 	cols.Check.RequireSplits = []string{video.SplitTrain, video.SplitVal, video.SplitTest}
 	return cols
+}
+
+// checkFiles checks every video's header (every frame with -check-decode)
+// before anything trains, and lists every unreadable file at once; with
+// -unreadable skip the run goes on without them.
+func (pl *pipeline) checkFiles(ctx context.Context) error {
+	opt := video.FileCheckOptions{
+		Decode:         pl.o.CheckDecode,
+		SkipUnreadable: pl.o.Unreadable == "skip",
+		Workers:        pl.o.Workers,
+	}
+	ok, rep, err := video.CheckFiles(ctx, pl.data, opt)
+	if err != nil {
+		return fmt.Errorf("%w\n(-unreadable skip leaves these files out)", err)
+	}
+	for _, u := range rep.Unreadable {
+		pl.log.Warn("skipped an unreadable video", "file", u.Record.File, "row", u.Record.Row, "err", u.Err)
+	}
+	if len(rep.Unreadable) > 0 {
+		pl.log.Warn("unreadable videos skipped", "skipped", len(rep.Unreadable), "checked", rep.Checked)
+	}
+	pl.data = ok
+	return nil
 }
 
 // readDataDir reads a real data set: manifest.csv in our columns, or the
