@@ -201,7 +201,7 @@ func (r *runner) resume() error {
 		return err
 	}
 	if want != have {
-		return fmt.Errorf("pretrain: resume from %s: the checkpoint's config %s differs from this run's %s; use another directory", path, have, want)
+		return fmt.Errorf("pretrain: resume from %s: the checkpoint was made with other settings: %s; use those settings or another directory", path, identityDiff(have, want))
 	}
 	if st.Items != r.st.Items || st.Data != r.st.Data {
 		return fmt.Errorf("pretrain: resume from %s: the checkpoint was trained on other data (%d items, fingerprint %s; this manifest gives %d, %s)", path, st.Items, st.Data, r.st.Items, r.st.Data)
