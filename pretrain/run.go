@@ -471,7 +471,7 @@ func (r *runner) trainStep(ctx context.Context, step *video.Step) (stepOut, erro
 	}
 	feeds := []nn.Feed{{Node: s.x1, Data: v1.Data}, {Node: s.x2, Data: v2.Data}}
 	if s.groups != nil {
-		feeds = append(feeds, nn.Feed{Node: s.groups, Data: contrastive.GroupCodes(v1.Groups)})
+		feeds = append(feeds, nn.Feed{Node: s.groups, Data: contrastive.GroupCodes(v1.Groups).Float32s()})
 	}
 	if s.y1 != nil {
 		feeds = append(feeds, nn.Feed{Node: s.y1, Data: labels(v1.Labels)}, nn.Feed{Node: s.y2, Data: labels(v2.Labels)})
