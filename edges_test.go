@@ -181,6 +181,11 @@ func TestEdgeSizes(t *testing.T) {
 		{"pretrain/Run/one video", "pretrain: 1 training pairs, fewer than one batch of 2", func(t *testing.T) result {
 			return r(pretrain.Run(ctx, tp, edgeData(t, "train", [5]int{6, 8, 8, 0, 1}), t.TempDir()))
 		}},
+		{"pretrain/Run/one pair per batch", "pretrain: config: BatchPairs = 1, want >= 2 (NT-Xent needs negatives)", func(t *testing.T) result {
+			c := tp
+			c.BatchPairs = 1
+			return r(pretrain.Run(ctx, c, edgeData(t, "train", [5]int{4, 32, 32, 0, 1}, [5]int{4, 32, 32, 0, 2}), t.TempDir()))
+		}},
 		{"pretrain/Run/empty", "pretrain: the manifest has no training records", func(t *testing.T) result { return r(pretrain.Run(ctx, tp, &video.Manifest{}, t.TempDir())) }},
 		{"pretrain/Run/one frame 1x1", "", func(t *testing.T) result {
 			res, err := pretrain.Run(ctx, tp, edgeData(t, "train", [5]int{1, 1, 1, 0, 1}, [5]int{1, 1, 1, 0, 1}, [5]int{1, 1, 1, 0, 2}, [5]int{1, 1, 1, 0, 2}), t.TempDir())
@@ -213,6 +218,17 @@ func TestEdgeSizes(t *testing.T) {
 		{"finetune/FineTune/one video each", "", func(t *testing.T) result {
 			m := edgeData(t, "train", [5]int{3, 8, 8, 1, 1}, [5]int{3, 8, 8, 0, 2})
 			return r(finetune.FineTune(ctx, tf, tinyModel(t, 1), m, m, 1))
+		}},
+		{"finetune/FineTune/batch of one", "", func(t *testing.T) result {
+			c := tf
+			c.BatchSize = 1
+			m := edgeData(t, "train", [5]int{4, 32, 32, 1, 1}, [5]int{4, 32, 32, 0, 2})
+			res, err := finetune.FineTune(ctx, c, tinyModel(t, 1), m, m, 1)
+			if err == nil {
+				h := res.History()
+				expect(t, len(h) == 1 && !math.IsNaN(h[0].TrainLoss), "history %+v, want one epoch with a loss", h)
+			}
+			return r(res, err)
 		}},
 		{"finetune/FineTune/one class", "training needs both classes", func(t *testing.T) result {
 			m := edgeData(t, "train", [5]int{3, 8, 8, 1, 1})
