@@ -18,6 +18,9 @@ import (
 // TestTinyPipeline runs the whole pipeline with the tiny preset and checks
 // that every artifact exists and parses, then that a rerun skips the work.
 func TestTinyPipeline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the whole pipeline")
+	}
 	out := t.TempDir()
 	o := options{Preset: "tiny", Out: out, Stages: "all", Device: "cpu", Workers: 2, Quiet: true}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -194,6 +197,9 @@ func TestBadDataStopsBeforeTraining(t *testing.T) {
 // succeeds, does nothing after its last stage, and reads what the parts
 // before it wrote.
 func TestStagesInParts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the whole pipeline in parts")
+	}
 	out := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	exists := func(rel string) bool {
