@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
+
 	"github.com/vidssl/vidssl/contrastive"
 	"github.com/vidssl/vidssl/explain"
 	"github.com/vidssl/vidssl/finetune"
@@ -251,6 +253,54 @@ func TestEdgeSizes(t *testing.T) {
 			l, _, _, err := contrastive.NTXentGrad([]float32{1, 0}, []float32{0, 1}, 1, 2, 0.1, nil)
 			// One pair has no negatives: each view's softmax has one term.
 			expect(t, err != nil || l == 0, "loss %v of one pair, want 0", l)
+			return r(l, err)
+		}},
+		{"contrastive/NTXent/one pair in a graph", "", func(t *testing.T) result {
+			g := nn.NewGraph(true, nil)
+			z1, z2, groups := g.Input("z1", 1, 3), g.Input("z2", 1, 3), g.Input("groups", 1)
+			loss, err := contrastive.NTXent(z1, z2, groups, 0.1)
+			if err != nil {
+				return r(nil, err)
+			}
+			if _, err := G.Grad(loss, z1, z2); err != nil {
+				return r(nil, err)
+			}
+			p := nn.NewEvaluator(g)
+			defer p.Close()
+			if _, err := p.Run(ctx, nn.Feed{Node: z1, Data: []float32{1, 2, 3}}, nn.Feed{Node: z2, Data: []float32{3, 2, 1}},
+				nn.Feed{Node: groups, Data: contrastive.GroupCodes([]string{"s"}).Float32s()}); err != nil {
+				return r(nil, err)
+			}
+			l, err := nn.ScalarValue(loss.Value())
+			expect(t, err != nil || l == 0, "loss %v of one pair, want 0", l)
+			return r(l, err)
+		}},
+		{"pretext/Loss/one clip in a graph", "", func(t *testing.T) result {
+			g := nn.NewGraph(true, nil)
+			h := g.Input("h", 1, 4)
+			head, err := pretext.NewOrderHead(4, 4, rand.New(rand.NewPCG(1, 1)))
+			if err != nil {
+				return r(nil, err)
+			}
+			logits, err := head.Forward(g, h)
+			if err != nil {
+				return r(nil, err)
+			}
+			labels := g.Input("labels", 1)
+			loss, err := pretext.Loss(logits, labels)
+			if err != nil {
+				return r(nil, err)
+			}
+			if _, err := G.Grad(loss, h); err != nil {
+				return r(nil, err)
+			}
+			p := nn.NewEvaluator(g)
+			defer p.Close()
+			if _, err := p.Run(ctx, nn.Feed{Node: h, Data: []float32{1, 2, 3, 4}}, nn.Feed{Node: labels, Data: []float32{5}}); err != nil {
+				return r(nil, err)
+			}
+			l, err := nn.ScalarValue(loss.Value())
+			expect(t, err != nil || l > 0 && !math.IsInf(float64(l), 0), "loss %v, want a positive cross-entropy", l)
 			return r(l, err)
 		}},
 		{"contrastive/NTXentGrad/empty", "contrastive: NTXentGrad:", func(t *testing.T) result {
