@@ -111,8 +111,9 @@ func (p Problem) String() string {
 	return s + ": " + p.Msg
 }
 
-// ManifestError lists every problem found in a manifest, in file and row
-// order. Its Error message names the first maxListedProblems of them.
+// ManifestError lists every problem found in a manifest: those of single
+// rows in file and row order, then those across rows (see Manifest.Check).
+// Its Error message names the first maxListedProblems of them.
 type ManifestError struct {
 	Problems []Problem
 }
