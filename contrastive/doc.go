@@ -14,9 +14,9 @@
 //
 // Same-group masking: in multi-instance batches two pairs of one study are
 // not really negatives of each other, yet the public code counts them as
-// such. Give NTXent a groups node (GroupCodes of the batch's Groups) and
-// those rows are removed from each other's denominators; give it nil for the
-// public code's behaviour. vidssl's pretraining presets mask for MI-SimCLR
+// such. Give NTXent a groups node fed GroupCodes(batch.Groups).Float32s(),
+// or NTXentGrad the GroupIDs themselves, and those rows are removed from each
+// other's denominators; give nil for the public code's behaviour. vidssl's pretraining presets mask for MI-SimCLR
 // and MI-SimCLR+FO and not for SimCLR (whose baseline, as in the paper,
 // knows nothing of studies); see pretrain.Config.MaskSameGroup.
 //

@@ -55,7 +55,7 @@ func ExampleNTXent() {
 	defer prog.Close()
 	_, err = prog.Run(context.Background(),
 		nn.Feed{Node: h1, Data: feats()}, nn.Feed{Node: h2, Data: feats()},
-		nn.Feed{Node: groups, Data: contrastive.GroupCodes([]string{"S1", "S2", "S1"})})
+		nn.Feed{Node: groups, Data: contrastive.GroupCodes([]string{"S1", "S2", "S1"}).Float32s()})
 	if err != nil {
 		fmt.Println(err)
 		return

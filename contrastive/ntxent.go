@@ -31,7 +31,7 @@ const normEps = 1e-8
 // (cross-entropy with sum reduction over the 2N-1 others, divided by 2N).
 //
 // groups, when not nil, is a float32 node of shape (N) holding an integer
-// group id per pair (see [GroupCodes]); it turns on same-group masking: a
+// group id per pair (GroupIDs.Float32s of [GroupCodes]); it turns on same-group masking: a
 // pair j != i of the same group as pair i is removed from i's negatives, both
 // its z1 and its z2 row, and likewise for every row of pair i. Use it for
 // multi-instance pairs, where two pairs of one study are not negatives of each
@@ -68,8 +68,8 @@ func NTXent(z1, z2, groups *G.Node, tau float64) (*G.Node, error) {
 
 // NTXentGrad computes the NT-Xent loss of [NTXent] and its gradients with
 // respect to z1 and z2 on plain row-major N x D slices, without a graph.
-// groups is nil for no masking, else one group id per pair.
-func NTXentGrad(z1, z2 []float32, n, d int, tau float64, groups []int) (loss float64, dz1, dz2 []float32, err error) {
+// groups is nil for no masking, else one group id per pair (see GroupCodes).
+func NTXentGrad(z1, z2 []float32, n, d int, tau float64, groups GroupIDs) (loss float64, dz1, dz2 []float32, err error) {
 	if n < 1 || d < 1 || len(z1) != n*d || len(z2) != n*d {
 		return 0, nil, nil, fmt.Errorf("contrastive: NTXentGrad: z1 has %d values and z2 %d, want N*D = %d*%d", len(z1), len(z2), n, d)
 	}
@@ -91,18 +91,32 @@ func NTXentGrad(z1, z2 []float32, n, d int, tau float64, groups []int) (loss flo
 	return loss, dz1, dz2, nil
 }
 
+// GroupIDs are the group ids of N pairs, one per pair: pairs of the same
+// study (or patient) share an id. The same ids serve NTXentGrad and, as
+// Float32s, NTXent's groups node.
+type GroupIDs []int
+
 // GroupCodes turns group names (such as video.Batch.Groups, one per pair)
-// into the float32 ids that NTXent's groups node holds: each distinct name
-// gets the index of its first appearance.
-func GroupCodes(groups []string) []float32 {
+// into group ids: each distinct name gets the index of its first appearance.
+func GroupCodes(groups []string) GroupIDs {
 	ids := make(map[string]int, len(groups))
-	out := make([]float32, len(groups))
+	out := make(GroupIDs, len(groups))
 	for i, g := range groups {
 		id, ok := ids[g]
 		if !ok {
 			id = len(ids)
 			ids[g] = id
 		}
+		out[i] = id
+	}
+	return out
+}
+
+// Float32s returns the ids as float32 values, the data to feed NTXent's
+// groups node (graph inputs are float32).
+func (g GroupIDs) Float32s() []float32 {
+	out := make([]float32, len(g))
+	for i, id := range g {
 		out[i] = float32(id)
 	}
 	return out

@@ -293,7 +293,10 @@ func TestNTXentOpRuns(t *testing.T) {
 
 func TestGroupCodes(t *testing.T) {
 	got := GroupCodes([]string{"b", "a", "b", "c", "a"})
-	if diff := cmp.Diff([]float32{0, 1, 0, 2, 1}, got); diff != "" {
+	if diff := cmp.Diff(GroupIDs{0, 1, 0, 2, 1}, got); diff != "" {
+		t.Error(diff)
+	}
+	if diff := cmp.Diff([]float32{0, 1, 0, 2, 1}, got.Float32s()); diff != "" {
 		t.Error(diff)
 	}
 }

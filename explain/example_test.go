@@ -67,3 +67,22 @@ func Example() {
 	// heatmaps [1 32 32], peak 1.00 at row 11, column 19
 	// figure (115,57)
 }
+
+// Upscale small frames before putting them in a Grid, so that they stay
+// visible and their column labels fit.
+func ExampleUpscale() {
+	heat := make([]float32, 32*32)
+	for i := range heat {
+		heat[i] = float32(i%32) / 31
+	}
+	img, err := explain.Colorize(heat, 32, 32, explain.Jet)
+	if err != nil {
+		log.Fatal(err)
+	}
+	big, err := explain.Upscale(img, 4)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(big.Bounds().Dx(), "x", big.Bounds().Dy())
+	// Output: 128 x 128
+}

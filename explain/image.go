@@ -211,3 +211,27 @@ func drawLabel(img *image.RGBA, box image.Rectangle, s string) {
 	}
 	d.DrawString(s)
 }
+
+// Upscale returns img enlarged k times in each direction with
+// nearest-neighbour sampling, so that small frames (32x32, say) stay visible
+// and a Grid of them has room for its column labels. k = 1 returns img
+// itself; k < 1 is an error.
+func Upscale(img *image.RGBA, k int) (*image.RGBA, error) {
+	if img == nil {
+		return nil, fmt.Errorf("explain: Upscale: nil image")
+	}
+	if k < 1 {
+		return nil, fmt.Errorf("explain: Upscale: factor %d, want >= 1", k)
+	}
+	if k == 1 {
+		return img, nil
+	}
+	b := img.Bounds()
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx()*k, b.Dy()*k))
+	for y := 0; y < b.Dy()*k; y++ {
+		for x := 0; x < b.Dx()*k; x++ {
+			out.SetRGBA(x, y, img.RGBAAt(b.Min.X+x/k, b.Min.Y+y/k))
+		}
+	}
+	return out, nil
+}

@@ -314,3 +314,35 @@ func TestWritePNG(t *testing.T) {
 		t.Errorf("failed WritePNG removed the old file: %v", err)
 	}
 }
+
+func TestUpscale(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 2, 1))
+	img.SetRGBA(0, 0, color.RGBA{255, 0, 0, 255})
+	img.SetRGBA(1, 0, color.RGBA{0, 0, 255, 255})
+	big, err := Upscale(img, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := big.Bounds(); b.Dx() != 6 || b.Dy() != 3 {
+		t.Fatalf("size %v, want 6x3", b)
+	}
+	for y := range 3 {
+		for x := range 6 {
+			want := img.RGBAAt(x/3, 0)
+			if got := big.RGBAAt(x, y); got != want {
+				t.Errorf("pixel (%d,%d) = %v, want %v", x, y, got, want)
+			}
+		}
+	}
+	if same, err := Upscale(img, 1); err != nil || same != img {
+		t.Errorf("k = 1: %p, %v; want the image itself", same, err)
+	}
+	for _, k := range []int{0, -2} {
+		if _, err := Upscale(img, k); err == nil {
+			t.Errorf("k = %d: no error", k)
+		}
+	}
+	if _, err := Upscale(nil, 2); err == nil {
+		t.Error("nil image: no error")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
@@ -29,7 +30,20 @@ type CAM struct {
 // and the maps come from the output of stage (1-4; 4 is torchvision's
 // layer4, the paper's choice). Batch items are independent in evaluation
 // mode, so one backward pass of the summed scores gives every clip's map.
+//
+// Every argument is checked before a graph runs: a nil model, a
+// non-positive dimension, a channel count other than the model's or clips
+// of another length is an error.
 func ResNetCAM(ctx context.Context, m *resnet3d.Model, clips []float32, shape [5]int, stage, class int) (*CAM, error) {
+	if m == nil {
+		return nil, fmt.Errorf("explain: ResNetCAM: nil model")
+	}
+	if err := m.Config.CheckInput(shape); err != nil {
+		return nil, fmt.Errorf("explain: ResNetCAM: clips: %w", err)
+	}
+	if n := shape[0] * shape[1] * shape[2] * shape[3] * shape[4]; len(clips) != n {
+		return nil, fmt.Errorf("explain: ResNetCAM: %d clip values, shape %v holds %d", len(clips), shape, n)
+	}
 	if stage < 1 || stage > 4 {
 		return nil, fmt.Errorf("explain: ResNetCAM: stage %d, want 1 to 4", stage)
 	}
@@ -62,7 +76,16 @@ func ResNetCAM(ctx context.Context, m *resnet3d.Model, clips []float32, shape [5
 	if err != nil {
 		return nil, fmt.Errorf("explain: ResNetCAM: %w", err)
 	}
-	score, err := G.Slice(out2.Logits, nil, G.S(class))
+	// The score is the sum over clips of logits[:, class], written as a
+	// product with a one-hot mask: G.Slice of a column panics inside
+	// gorgonia's machine when N == 1.
+	n, k := shape[0], m.Config.NumClasses
+	mask := make([]float32, n*k)
+	for i := range n {
+		mask[i*k+class] = 1
+	}
+	onehot := G.NewConstant(tensor.New(tensor.WithShape(n, k), tensor.WithBacking(mask)), G.WithName("class_mask"))
+	score, err := G.HadamardProd(out2.Logits, onehot)
 	if err == nil {
 		score, err = G.Sum(score)
 	}

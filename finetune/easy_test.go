@@ -56,6 +56,9 @@ func easyDecode(path string) (*video.Video, error) {
 // it learns carries over to evaluation, on in-memory videos (Config.Decode)
 // where severe means a bright square in noise.
 func TestFineTuneLearnsEasySignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a learning test of several epochs")
+	}
 	cfg := tinyConfig()
 	cfg.Decode = easyDecode
 	cfg.MaxEpochs = 6

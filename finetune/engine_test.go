@@ -43,6 +43,11 @@ func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
 	cfg.Patience = 0
 	cfg.DropoutP = 0.25
 	cfg.LRSweep = []float64{1e-3, 3e-3}
+	if testing.Short() {
+		// One run of one epoch keeps -short -race within a minute.
+		cfg.MaxEpochs = 1
+		cfg.LRSweep = cfg.LRSweep[:1]
+	}
 	results := make([]*Result, 2)
 	for i, eng := range []*gpu.Engine{nil, e} {
 		cfg.Engine = eng
@@ -56,7 +61,7 @@ func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
 	}
 	cpu, dev := results[0], results[1]
 	hc, hd := cpu.History(), dev.History()
-	if len(hc) != 4 || len(hd) != len(hc) || cpu.Chosen != dev.Chosen {
+	if len(hc) != cfg.MaxEpochs*len(cfg.LRSweep) || len(hd) != len(hc) || cpu.Chosen != dev.Chosen {
 		t.Fatalf("CPU: %d epochs, run %d chosen; engine: %d epochs, run %d chosen", len(hc), cpu.Chosen, len(hd), dev.Chosen)
 	}
 	for i := range hc {

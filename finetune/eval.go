@@ -401,3 +401,52 @@ func (e *evaluator) run(ctx context.Context) ([]clipLogit, error) {
 	}
 	return out, nil
 }
+
+// Clips returns the video.EvalClips evaluation clips of v as a batch
+// (EvalClips, Model.InChannels, ClipLength, H, W), made exactly as Predict
+// and Evaluate make them: c's preprocessing (Preprocess, or the FrameSize
+// resize), EvalClipStarts, the channel conversion and per-clip scaling, and
+// the Kinetics-400 normalisation when c.Kinetics. Feed its Data to a model
+// (or explain.ResNetCAM) to look at one video as the evaluation does.
+func (c Config) Clips(v *video.Video) (*video.Batch, error) {
+	if v == nil {
+		return nil, fmt.Errorf("finetune: clips: nil video")
+	}
+	if err := v.Validate(); err != nil {
+		return nil, fmt.Errorf("finetune: clips: %w", err)
+	}
+	if c.ClipLength < 1 {
+		return nil, fmt.Errorf("finetune: clips: ClipLength = %d, want >= 1", c.ClipLength)
+	}
+	if pre := c.preprocess(); pre != nil {
+		var err error
+		if v, err = pre(v); err != nil {
+			return nil, fmt.Errorf("finetune: clips: %w", err)
+		}
+	}
+	views, err := video.EvalClipSampler(c.ClipLength)(nil, video.Item{ID: v.Source, Label: -1}, []*video.Video{v})
+	if err != nil {
+		return nil, fmt.Errorf("finetune: clips: %w", err)
+	}
+	clips := make([]*video.Video, len(views))
+	info := make([]video.ItemInfo, len(views))
+	for i, w := range views {
+		clips[i] = w.Clip
+		info[i] = video.ItemInfo{ID: v.Source, Label: -1, Group: v.Source}
+	}
+	b, err := video.NewBatch(clips, info, c.batchOptions())
+	if err != nil {
+		return nil, fmt.Errorf("finetune: clips: %w", err)
+	}
+	return b, nil
+}
+
+// ClipsFromFile decodes the video at path (with c.Decode, else
+// video.ReadFile) and returns its evaluation clips; see Clips.
+func (c Config) ClipsFromFile(path string) (*video.Batch, error) {
+	v, err := c.decode()(path)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: clips: %w", err)
+	}
+	return c.Clips(v)
+}

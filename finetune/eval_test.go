@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/vidssl/vidssl/metrics"
+	"github.com/vidssl/vidssl/nn"
+	"github.com/vidssl/vidssl/video"
 )
 
 func TestAggregateExact(t *testing.T) {
@@ -155,5 +157,56 @@ func TestPredictPadding(t *testing.T) {
 	other.Model.Width = 8
 	if _, err := Predict(context.Background(), other, model, m); err == nil {
 		t.Error("a model unlike the config: no error")
+	}
+}
+
+// TestClipsMatchPredict checks that Config.ClipsFromFile gives the clips
+// that Predict scores: the model's mean sigmoid over them is Predict's
+// probability, with a resize in the preprocessing.
+func TestClipsMatchPredict(t *testing.T) {
+	_, _, test := synthData(t, 12, 12, 3)
+	test.Records = test.Records[:min(2, len(test.Records))]
+	cfg := tinyConfig()
+	cfg.FrameSize = 16 // the data is 32x32
+	model, _, err := NewModel(cfg, Init{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds, err := Predict(context.Background(), cfg, model, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range test.Records {
+		b, err := cfg.ClipsFromFile(r.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := [5]int{video.EvalClips, 3, cfg.ClipLength, 16, 16}; b.Shape != want {
+			t.Fatalf("%s: clips of shape %v, want %v", r.Path, b.Shape, want)
+		}
+		g := nn.NewGraph(false, nil)
+		x := g.Input("x", b.Shape[:]...)
+		logits, err := model.Forward(g, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog := nn.NewEvaluator(g)
+		if _, err := prog.Run(context.Background(), nn.Feed{Node: x, Data: b.Data}); err != nil {
+			t.Fatal(err)
+		}
+		var mean float64
+		for _, l := range logits.Value().Data().([]float32) {
+			mean += 1 / (1 + math.Exp(-float64(l))) / video.EvalClips
+		}
+		prog.Close()
+		if p := preds.Videos[i]; p.ID != r.Path || math.Abs(p.Prob-mean) > 1e-5 {
+			t.Errorf("%s: Predict gives %+v, the clips %v", r.Path, p, mean)
+		}
+	}
+	if _, err := cfg.Clips(nil); err == nil {
+		t.Error("nil video: no error")
+	}
+	if _, err := cfg.ClipsFromFile("missing.avi"); err == nil || !strings.Contains(err.Error(), "missing.avi") {
+		t.Errorf("missing file: error %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package finetune_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"os"
 
 	"github.com/vidssl/vidssl/finetune"
@@ -103,4 +104,21 @@ func Example() {
 	// init: random
 	// trained on 8 of 30 studies (33 videos), lr 0.001, 2 epochs
 	// test: 6 studies, 20 videos, 4 clips each
+}
+
+// Turn a video into the clips that evaluation scores, with the config's
+// preprocessing (here SmallConfig's resize to 32x32) and normalisation.
+func ExampleConfig_Clips() {
+	v, err := video.New(20, 64, 48, 1) // 20 grey frames of 64x48
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := finetune.SmallConfig()
+	cfg.ClipLength = 8
+	b, err := cfg.Clips(v)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(b.Shape) // EvalClips clips, 3 channels, 8 frames of 32x32
+	// Output: [4 3 8 32 32]
 }

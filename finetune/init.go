@@ -48,16 +48,22 @@ type InitReport struct {
 	// Missing are Params the file lacks (fc, and any buffer it does not
 	// hold); they keep their random initialisation.
 	Missing []string
-	// Unexpected are file tensors no Param uses: projection and frame-order
-	// heads, optimiser state.
+	// Unexpected are file tensors no Param uses, other than optimiser
+	// state: projection and frame-order heads, or a sign that the file is
+	// not what it was meant to be.
 	Unexpected []string
+	// Optimizer are the file's optimiser state tensors (names starting
+	// "optimizer.", as pretrain's checkpoints keep Adam's moments), which
+	// fine-tuning does not use. They are expected in a pretraining
+	// checkpoint and listed apart from Unexpected.
+	Optimizer []string
 	// Skipped are the file's fc tensors that were not loaded (see
 	// Init.LoadHead).
 	Skipped []string
 }
 
 // String summarises the report: "random", or "FILE: 62 loaded, 2 missing
-// (fc.weight, fc.bias), ...".
+// (fc.weight, fc.bias), ..., 124 optimiser state tensors not used".
 func (r *InitReport) String() string {
 	if r.Source == "random" {
 		return "random"
@@ -71,6 +77,9 @@ func (r *InitReport) String() string {
 			s += fmt.Sprintf(", %d %s (%s)", len(part.names), part.what, listNames(part.names))
 		}
 	}
+	if len(r.Optimizer) > 0 {
+		s += fmt.Sprintf(", %d optimiser state tensors not used", len(r.Optimizer))
+	}
 	return s
 }
 
@@ -81,6 +90,10 @@ func listNames(names []string) string {
 	}
 	return strings.Join(names[:most], ", ") + fmt.Sprintf(", and %d more", len(names)-most)
 }
+
+// optimizerPrefix starts the names of optimiser state in a pretraining
+// checkpoint (pretrain.OptimizerPrefix; finetune does not import pretrain).
+const optimizerPrefix = "optimizer."
 
 // isHead reports whether a Param name belongs to the fc layer.
 func isHead(name string) bool { return strings.HasPrefix(name, "fc.") }
@@ -150,7 +163,14 @@ func loadEncoder(m *resnet3d.Model, init Init) (*InitReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	rep.Loaded, rep.Unexpected = lr.Loaded, lr.Unexpected
+	rep.Loaded = lr.Loaded
+	for _, name := range lr.Unexpected {
+		if strings.HasPrefix(name, optimizerPrefix) {
+			rep.Optimizer = append(rep.Optimizer, name)
+		} else {
+			rep.Unexpected = append(rep.Unexpected, name)
+		}
+	}
 	byName := map[string]*nn.Param{}
 	for _, p := range params {
 		byName[p.Name] = p

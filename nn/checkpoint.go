@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
@@ -35,7 +36,9 @@ func saveAtomic(path string, plan *safetensorsPlan) error {
 }
 
 // LoadCheckpoint reads the safetensors file at path; see ReadSafetensors.
-// Errors name the file.
+// Errors name the file. A tensor holding NaN or an infinity is an error
+// naming it (see CheckFinite); ReadSafetensors, the format's reader, keeps
+// such values.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -49,7 +52,14 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("nn: load checkpoint %s: not a regular file", path)
 	}
-	return readSafetensors(f, fi.Size(), path)
+	ck, err := readSafetensors(f, fi.Size(), path)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckFinite(ck.Tensors); err != nil {
+		return nil, fmt.Errorf("nn: load checkpoint %s: %w", path, err)
+	}
+	return ck, nil
 }
 
 // ShapeMismatch is a name that a checkpoint and a model both have, with
@@ -137,6 +147,9 @@ func LoadState(path string, params []*Param, strict bool) (*LoadReport, error) {
 // where PyTorch's load_state_dict(strict=False) raises. Duplicate Param names
 // and Params without a float32 tensor are always errors.
 func ApplyState(params []*Param, tensors map[string]*tensor.Dense, strict bool) (*LoadReport, error) {
+	if err := CheckFinite(tensors); err != nil {
+		return nil, fmt.Errorf("nn: apply state: %w", err)
+	}
 	rep := &LoadReport{}
 	type pair struct{ dst, src []float32 }
 	var copies []pair
@@ -182,6 +195,38 @@ func ApplyState(params []*Param, tensors map[string]*tensor.Dense, strict bool) 
 		copy(c.dst, c.src)
 	}
 	return rep, nil
+}
+
+// CheckFinite reports an error naming every float32 tensor of tensors that
+// holds a NaN or an infinity, with the first such value and its flat index.
+// A model loaded from such a file would train or predict NaN, so loading
+// (LoadCheckpoint, LoadState, ApplyState and what calls them) refuses
+// it.
+func CheckFinite(tensors map[string]*tensor.Dense) error {
+	var bad []string
+	for _, name := range sortedKeys(tensors) {
+		t := tensors[name]
+		if t == nil || t.Dtype() != tensor.Float32 {
+			continue
+		}
+		count := 0
+		first := -1
+		for i, v := range t.Float32s() {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				if count == 0 {
+					first = i
+				}
+				count++
+			}
+		}
+		if count > 0 {
+			bad = append(bad, fmt.Sprintf("%q (%d of %d values, the first %v at index %d)", name, count, t.Shape().TotalSize(), t.Float32s()[first], first))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("non-finite values in %d tensor(s): %s", len(bad), listNames(bad))
+	}
+	return nil
 }
 
 // ParamTensors maps each Param's name to its tensor (shared, not copied),

@@ -3,8 +3,11 @@ package nn_test
 import (
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
+
+	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/nn"
 )
@@ -90,4 +93,16 @@ func ExampleLoadState() {
 	// Output:
 	// 1 loaded; 1 missing: fc.weight; 1 unexpected: head.0.weight
 	// [3 3]
+}
+
+// CheckFinite names the tensors that hold NaN or an infinity; loading a
+// checkpoint refuses such a file with this error.
+func ExampleCheckFinite() {
+	tensors := map[string]*tensor.Dense{
+		"fc.weight": tensor.New(tensor.WithBacking([]float32{0.5, float32(math.NaN()), 1})),
+		"fc.bias":   tensor.New(tensor.WithBacking([]float32{0})),
+	}
+	fmt.Println(nn.CheckFinite(tensors))
+	// Output:
+	// non-finite values in 1 tensor(s): "fc.weight" (1 of 3 values, the first NaN at index 1)
 }

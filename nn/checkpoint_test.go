@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,5 +238,52 @@ func TestCheckpointPrefixes(t *testing.T) {
 	}
 	if under["w"] != m["w"] {
 		t.Errorf("SplitPrefix copied a tensor")
+	}
+}
+
+// TestCheckpointRefusesNonFinite checks that NaN or an infinity in a
+// checkpoint is refused at load, naming the tensors, and leaves Params as
+// they were.
+func TestCheckpointRefusesNonFinite(t *testing.T) {
+	src := ckptModel()
+	src[0].Data()[4] = float32(math.NaN())
+	src[2].Data()[1] = float32(math.Inf(-1))
+	tensors, err := ParamTensors(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "nan.safetensors")
+	if err := SaveCheckpoint(path, tensors, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantIn := func(what string, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("%s: no error", what)
+		}
+		for _, s := range []string{`"layer.0.weight" (1 of 6 values, the first NaN at index 4)`, `"layer.1.running_mean" (1 of 2 values, the first -Inf at index 1)`} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: error %q lacks %q", what, err, s)
+			}
+		}
+		if strings.Contains(err.Error(), "layer.0.bias") {
+			t.Errorf("%s: error %q names a finite tensor", what, err)
+		}
+	}
+	_, err = LoadCheckpoint(path)
+	wantIn("LoadCheckpoint", err)
+	if err != nil && !strings.Contains(err.Error(), path) {
+		t.Errorf("LoadCheckpoint: error %q does not name the file", err)
+	}
+	dst := ckptModel()
+	_, err = LoadState(path, dst, false)
+	wantIn("LoadState", err)
+	_, err = ApplyState(dst, tensors, false)
+	wantIn("ApplyState", err)
+	if dst[1].Data()[1] != -7 {
+		t.Errorf("a refused ApplyState changed a Param")
+	}
+	if err := CheckFinite(map[string]*tensor.Dense{"ok": tensor.New(tensor.WithBacking([]float32{1, 2}))}); err != nil {
+		t.Errorf("finite tensor: %v", err)
 	}
 }

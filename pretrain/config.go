@@ -3,7 +3,9 @@ package pretrain
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/vidssl/vidssl/contrastive"
@@ -236,6 +238,22 @@ func (c Config) Validate() error {
 // identity is what must not change between a run and its resumption: every
 // field that shapes the model or the numbers. Epochs (a run may be extended),
 // CheckpointEvery, Workers, CacheBytes and the functions may change.
+// identityDiff names the fields in which two identities differ: "LR 0.01
+// in the checkpoint, 0.02 in this run; Seed ...".
+func identityDiff(have, want string) string {
+	var h, w map[string]json.RawMessage
+	if json.Unmarshal([]byte(have), &h) != nil || json.Unmarshal([]byte(want), &w) != nil {
+		return fmt.Sprintf("%s in the checkpoint, %s in this run", have, want)
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(w)) {
+		if string(h[k]) != string(w[k]) {
+			parts = append(parts, fmt.Sprintf("%s %s in the checkpoint, %s in this run", k, h[k], w[k]))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
 func (c Config) identity() (string, error) {
 	id := struct {
 		Method                         Method

@@ -26,11 +26,7 @@ func (r *runner) deviceStep(ctx context.Context, v1, v2 *video.Batch) (stepOut, 
 	}
 	var groups, l1, l2 []int
 	if cfg.MaskSameGroup {
-		codes := contrastive.GroupCodes(v1.Groups)
-		groups = make([]int, len(codes))
-		for i, c := range codes {
-			groups[i] = int(c)
-		}
+		groups = contrastive.GroupCodes(v1.Groups)
 	}
 	if r.model.Order != nil {
 		l1, l2 = v1.Labels, v2.Labels

@@ -27,6 +27,9 @@ func NewEvaluator(m *Model, shape [5]int) (*Evaluator, error) {
 	if m == nil || m.Encoder == nil {
 		return nil, fmt.Errorf("pretrain: evaluator: no model")
 	}
+	if err := m.Encoder.Config.CheckInput(shape); err != nil {
+		return nil, fmt.Errorf("pretrain: evaluator: %w", err)
+	}
 	g := nn.NewGraph(false, nil)
 	e := &Evaluator{shape: shape, x: g.Input("clips", shape[:]...)}
 	out, err := m.Encoder.ForwardAll(g, e.x)

@@ -55,12 +55,16 @@ func TestStepGradient(t *testing.T) {
 		}
 		return float64(l)
 	}
+	probes := 6 // entries of each parameter
+	if testing.Short() {
+		probes = 2
+	}
 	for i, p := range params {
 		g := grads[i].Data().([]float32)
 		gc := append([]float32(nil), g...)
 		d := p.Data()
 		var worst, scale float64
-		for k := 0; k < 6; k++ {
+		for k := 0; k < probes; k++ {
 			j := rng.IntN(len(d))
 			orig := d[j]
 			const eps = 2e-4

@@ -14,6 +14,9 @@ import (
 // (all cosine similarities equal). pretrain/cmd/sslcheck measures what the
 // features are good for, on held-out videos.
 func TestContrastiveLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a learning test of many epochs")
+	}
 	m := testData(t)
 	cfg := tinyConfig(SimCLR)
 	cfg.Preprocess = video.MaskSector
@@ -39,6 +42,9 @@ func TestContrastiveLearns(t *testing.T) {
 // log(2N-1). On the real data set the videos of a study differ (probe, gain,
 // depth, heart rate, speckle) and learning is much slower; see sslcheck.
 func TestMultiInstanceLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a learning test of many epochs")
+	}
 	m := testData(t)
 	first := regexp.MustCompile(`_\d+\.avi$`)
 	cfg := tinyConfig(MISimCLR)

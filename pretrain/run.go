@@ -201,7 +201,7 @@ func (r *runner) resume() error {
 		return err
 	}
 	if want != have {
-		return fmt.Errorf("pretrain: resume from %s: the checkpoint's config %s differs from this run's %s; use another directory", path, have, want)
+		return fmt.Errorf("pretrain: resume from %s: the checkpoint was made with other settings: %s; use those settings or another directory", path, identityDiff(have, want))
 	}
 	if st.Items != r.st.Items || st.Data != r.st.Data {
 		return fmt.Errorf("pretrain: resume from %s: the checkpoint was trained on other data (%d items, fingerprint %s; this manifest gives %d, %s)", path, st.Items, st.Data, r.st.Items, r.st.Data)
@@ -483,7 +483,7 @@ func (r *runner) trainStep(ctx context.Context, step *video.Step) (stepOut, erro
 	}
 	feeds := []nn.Feed{{Node: s.x1, Data: v1.Data}, {Node: s.x2, Data: v2.Data}}
 	if s.groups != nil {
-		feeds = append(feeds, nn.Feed{Node: s.groups, Data: contrastive.GroupCodes(v1.Groups)})
+		feeds = append(feeds, nn.Feed{Node: s.groups, Data: contrastive.GroupCodes(v1.Groups).Float32s()})
 	}
 	if s.y1 != nil {
 		feeds = append(feeds, nn.Feed{Node: s.y1, Data: labels(v1.Labels)}, nn.Feed{Node: s.y2, Data: labels(v2.Labels)})

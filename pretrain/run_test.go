@@ -3,6 +3,7 @@ package pretrain
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -154,11 +155,15 @@ func TestResumeMismatch(t *testing.T) {
 	if _, err := Run(t.Context(), cfg, m, dir); err != nil {
 		t.Fatal(err)
 	}
+	lr := cfg.LR
 	cfg.LR *= 2
-	if _, err := Run(t.Context(), cfg, m, dir); err == nil || !strings.Contains(err.Error(), "differs") {
-		t.Errorf("resuming with another learning rate: error %v", err)
+	cfg.Seed++
+	want := fmt.Sprintf("other settings: LR %g in the checkpoint, %g in this run; Seed %d in the checkpoint, %d in this run; use", lr, cfg.LR, cfg.Seed-1, cfg.Seed)
+	if _, err := Run(t.Context(), cfg, m, dir); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("resuming with another learning rate and seed: error %v, want one with %q", err, want)
 	}
 	cfg.LR /= 2
+	cfg.Seed--
 	cfg.Workers = 1 // allowed to change
 	cfg.Epochs = 2
 	if _, err := Run(t.Context(), cfg, m, dir); err != nil {

@@ -53,6 +53,9 @@ func toyManifest(split string, from, studies, videos int) *video.Manifest {
 // head on held-out videos: well above chance (1/24), where a horizontal
 // flip, which reverses the motion, caps it near 1/2.
 func TestFrameOrderLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a learning test of many epochs")
+	}
 	cfg := tinyConfig(MISimCLRFO)
 	cfg.Decode = toyDecode
 	cfg.Epochs = 20

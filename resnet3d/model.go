@@ -45,6 +45,24 @@ func (c Config) validate() error {
 	return nil
 }
 
+// CheckInput reports an error when shape (N, C, T, H, W) cannot be a batch
+// of clips for the model: a dimension that is not positive, or a channel
+// count other than InChannels. Any positive T, H and W is fine: every
+// convolution pads, so frames smaller than the network's stride (16 in
+// space, 8 in time) shrink to one position, as in PyTorch. Check a shape
+// before making a graph's input node with it, since a bad one panics there.
+func (c Config) CheckInput(shape [5]int) error {
+	for i, d := range shape {
+		if d <= 0 {
+			return fmt.Errorf("resnet3d: input shape %v: dimension %d (%c) is %d, want positive", shape, i, "NCTHW"[i], d)
+		}
+	}
+	if shape[1] != c.InChannels {
+		return fmt.Errorf("resnet3d: input shape %v: %d channels, the model takes %d", shape, shape[1], c.InChannels)
+	}
+	return nil
+}
+
 // Model is a video ResNet. Its Params carry torchvision's state_dict names.
 type Model struct {
 	// Config is the configuration the model was built with.

@@ -243,3 +243,20 @@ func TestPrefixesAndSafetensorsRoundTrip(t *testing.T) {
 		t.Error("colliding names after stripping gave no error")
 	}
 }
+
+// TestReadWeightsRefusesNonFinite reads testdata/nonfinite.pth (made by
+// testdata/make_nonfinite.py), whose fc holds a NaN and +Inf.
+func TestReadWeightsRefusesNonFinite(t *testing.T) {
+	_, err := ReadWeights("testdata/nonfinite.pth")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, s := range []string{"testdata/nonfinite.pth", `"fc.weight" (1 of 2 values, the first NaN at index 1)`, `"fc.bias" (1 of 1 values, the first +Inf at index 0)`} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q lacks %q", err, s)
+		}
+	}
+	if strings.Contains(err.Error(), "running_mean") {
+		t.Errorf("error %q names a finite tensor", err)
+	}
+}

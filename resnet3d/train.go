@@ -16,8 +16,14 @@ import (
 // targets y (n). The model must have NumClasses == 1. rng drives dropout
 // (none in the plain model); it may be nil.
 func NewClassifierTrainer(m *Model, n, t, h, w int, posWeight float32, opt nn.Optimizer, rng *rand.Rand) (tr *nn.Program, x, y *G.Node, err error) {
+	if m == nil {
+		return nil, nil, nil, fmt.Errorf("resnet3d: classifier trainer: nil model")
+	}
 	if m.Config.NumClasses != 1 {
 		return nil, nil, nil, fmt.Errorf("resnet3d: classifier trainer: model has %d classes, want 1", m.Config.NumClasses)
+	}
+	if err := m.Config.CheckInput([5]int{n, m.Config.InChannels, t, h, w}); err != nil {
+		return nil, nil, nil, fmt.Errorf("resnet3d: classifier trainer: %w", err)
 	}
 	g := nn.NewGraph(true, rng)
 	x = g.Input("x", n, m.Config.InChannels, t, h, w)

@@ -33,7 +33,8 @@ type LoadOptions struct {
 
 // ReadWeights reads the named tensors of a PyTorch file (.pth or .pt, as
 // torch.save writes a state dict or a checkpoint holding one) or a
-// safetensors file (.safetensors).
+// safetensors file (.safetensors). A tensor holding NaN or an infinity is an
+// error naming it (see nn.CheckFinite).
 func ReadWeights(path string) (map[string]*tensor.Dense, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".safetensors":
@@ -55,6 +56,9 @@ func ReadWeights(path string) (map[string]*tensor.Dense, error) {
 			}
 			data := append([]float32(nil), t.Data...)
 			out[t.Name] = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
+		}
+		if err := nn.CheckFinite(out); err != nil {
+			return nil, fmt.Errorf("resnet3d: read weights %s: %w", path, err)
 		}
 		return out, nil
 	default:

@@ -82,6 +82,9 @@ type aviParser struct {
 	streams    []aviStream
 	movi       []aviChunk // movi lists, data after the list type
 	frames     []aviChunk // the chosen stream's frame chunks
+	// probe stops before the pixels: the video returned has its sizes and
+	// frame rate but no Frames (see ProbeFile).
+	probe bool
 }
 
 // readAt reads n bytes at off, failing when the file is too short.
@@ -399,6 +402,9 @@ func (p *aviParser) decodeMJPEG(w, h int) (*Video, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.probe {
+		return &Video{T: len(p.frames), H: h, W: w, C: c}, nil
+	}
 	v := &Video{Frames: make([]uint8, n), T: len(p.frames), H: h, W: w, C: c}
 	var buf []byte
 	for i, f := range p.frames {
@@ -469,6 +475,9 @@ func (p *aviParser) decodeDIB(bih []byte, w, h int, topDown, y800 bool) (*Video,
 		if f.size != 0 && f.size < packed*int64(h) {
 			return nil, fmt.Errorf("frame %d: %d bytes, want %d for %dx%d %d-bit pixels", i, f.size, aligned*int64(h), w, h, bpp)
 		}
+	}
+	if p.probe {
+		return &Video{T: len(p.frames), H: h, W: w, C: c}, nil
 	}
 	v := &Video{Frames: make([]uint8, n), T: len(p.frames), H: h, W: w, C: c}
 	var buf []byte

@@ -54,7 +54,10 @@ type SampleFunc func(rng *rand.Rand, item Item, videos []*Video) ([]View, error)
 // frames. The view's label is the item's.
 func TrainClipSampler(length, stride int, augment bool) SampleFunc {
 	return func(rng *rand.Rand, item Item, videos []*Video) ([]View, error) {
-		v := videos[0]
+		v, err := firstVideo("train clip", item, videos)
+		if err != nil {
+			return nil, err
+		}
 		idx := TrainClipIndices(rng, v.T, length, stride)
 		if idx == nil {
 			return nil, fmt.Errorf("video: %s: train clip: bad length %d or stride %d", v.name(), length, stride)
@@ -77,7 +80,10 @@ func TrainClipSampler(length, stride int, augment bool) SampleFunc {
 // each, without augmentation. The views' labels are the item's.
 func EvalClipSampler(length int) SampleFunc {
 	return func(_ *rand.Rand, item Item, videos []*Video) ([]View, error) {
-		v := videos[0]
+		v, err := firstVideo("eval clips", item, videos)
+		if err != nil {
+			return nil, err
+		}
 		starts := EvalClipStarts(v.T, length)
 		if starts == nil {
 			return nil, fmt.Errorf("video: %s: eval clips: bad length %d", v.name(), length)
@@ -92,6 +98,15 @@ func EvalClipSampler(length int) SampleFunc {
 		}
 		return views, nil
 	}
+}
+
+// firstVideo returns the first of an item's videos, or an error naming the
+// item when there is none.
+func firstVideo(what string, item Item, videos []*Video) (*Video, error) {
+	if len(videos) == 0 || videos[0] == nil {
+		return nil, fmt.Errorf("video: %s: item %q has no video", what, item.ID)
+	}
+	return videos[0], nil
 }
 
 // MaskAndResize returns the paper's preprocessing for a loader: MaskSector,

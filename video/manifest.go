@@ -49,6 +49,9 @@ type Columns struct {
 	// that relative video paths resolve against; empty means the CSV's
 	// directory itself.
 	Dir string
+	// Check says which checks across records (see Manifest.Check) are
+	// errors, beyond those that always are.
+	Check CheckOptions
 }
 
 // PaperColumns reads the paper's CSVs: fpath, acc_num and av_stenosis
@@ -80,6 +83,11 @@ type Record struct {
 // Manifest is a list of videos with their ids, labels and splits.
 type Manifest struct {
 	Records []Record
+	// Warnings are what reading found doubtful but did not refuse: a
+	// patient whose studies fall in different splits (unless
+	// Columns.Check.PatientSplitsAreErrors). Library code never prints
+	// them; show them, or make them errors.
+	Warnings []Problem
 }
 
 // Problem is one thing wrong with a manifest: a bad row, or a bad header (row
@@ -103,8 +111,9 @@ func (p Problem) String() string {
 	return s + ": " + p.Msg
 }
 
-// ManifestError lists every problem found in a manifest, in file and row
-// order. Its Error message names the first maxListedProblems of them.
+// ManifestError lists every problem found in a manifest: those of single
+// rows in file and row order, then those across rows (see Manifest.Check).
+// Its Error message names the first maxListedProblems of them.
 type ManifestError struct {
 	Problems []Problem
 }
@@ -131,8 +140,10 @@ func (e *ManifestError) Error() string {
 }
 
 // ReadManifest reads a manifest CSV file. Relative video paths resolve against
-// the CSV's directory (see Columns.Dir), and every video file must exist. All
-// problems found are returned together as a *ManifestError.
+// the CSV's directory (see Columns.Dir), and every video file must exist. The
+// records are then checked across rows (see Manifest.Check, with
+// cols.Check). All problems found, in the rows and across them, are returned
+// together as a *ManifestError; warnings are in the manifest's Warnings.
 func ReadManifest(path string, cols Columns) (*Manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -149,31 +160,39 @@ func ReadManifest(path string, cols Columns) (*Manifest, error) {
 	if err := parseCSV(f, path, dir, "", cols, true, m, seen, &probs); err != nil {
 		return nil, err
 	}
+	return m.finish(probs, cols, path)
+}
+
+// finish runs the checks across records after the rows were read, and
+// returns every problem together.
+func (m *Manifest) finish(probs []Problem, cols Columns, file string) (*Manifest, error) {
+	warnings, cross := m.check(cols.Check, cols, file)
+	probs = append(probs, cross...)
 	if len(probs) > 0 {
 		return nil, &ManifestError{Problems: probs}
 	}
+	m.Warnings = warnings
 	return m, nil
 }
 
 // ParseManifest reads a manifest CSV from r, named name in errors. Relative
-// video paths are joined to cols.Dir; files are not checked. All problems found
-// are returned together as a *ManifestError.
+// video paths are joined to cols.Dir; files are not checked. The records are
+// checked across rows as in ReadManifest. All problems found are returned
+// together as a *ManifestError.
 func ParseManifest(r io.Reader, name string, cols Columns) (*Manifest, error) {
 	m := &Manifest{}
 	var probs []Problem
 	if err := parseCSV(r, name, cols.Dir, "", cols, false, m, map[string]Record{}, &probs); err != nil {
 		return nil, err
 	}
-	if len(probs) > 0 {
-		return nil, &ManifestError{Problems: probs}
-	}
-	return m, nil
+	return m.finish(probs, cols, name)
 }
 
 // ReadSplitDir reads a directory laid out as the paper's data: train.csv,
 // val.csv and test.csv, and ext_test.csv when present. Each record's split is
 // the name of its file (cols.Split is ignored). Paths resolve and are checked
-// as in ReadManifest, and a path may appear only once across the files. All
+// as in ReadManifest, and a path may appear only once across the files; the
+// records are checked across rows (and files) as in ReadManifest. All
 // problems found in all files are returned together as a *ManifestError.
 func ReadSplitDir(dir string, cols Columns) (*Manifest, error) {
 	m := &Manifest{}
@@ -200,10 +219,7 @@ func ReadSplitDir(dir string, cols Columns) (*Manifest, error) {
 			return nil, err
 		}
 	}
-	if len(probs) > 0 {
-		return nil, &ManifestError{Problems: probs}
-	}
-	return m, nil
+	return m.finish(probs, cols, dir)
 }
 
 // parseCSV appends the records of one CSV to m and its problems to probs.
@@ -436,4 +452,149 @@ func (m *Manifest) Items() []Item {
 		items[i] = Item{Paths: []string{r.Path}, ID: r.Path, Label: r.Label, Group: studyKey(r)}
 	}
 	return items
+}
+
+// CheckOptions choose which checks across the records of a manifest are
+// errors, beyond those that always are (see Manifest.Check).
+type CheckOptions struct {
+	// RequireSplits are splits that must hold at least one record (for
+	// example train, val and test before fine-tuning).
+	RequireSplits []string
+	// PatientSplitsAreErrors makes a patient whose studies fall in
+	// different splits an error; otherwise it is a warning. The paper split
+	// by study and allowed it; splitting by patient is stricter.
+	PatientSplitsAreErrors bool
+}
+
+// Check finds the problems that no single row shows, and returns them all:
+//
+//   - a study in more than one split (its videos would train the model and
+//     test it): always an error naming the study and its rows;
+//   - a study whose videos have different labels, or different patients:
+//     always an error;
+//   - a required split (opt.RequireSplits) without records: an error;
+//   - a patient whose different studies fall in different splits: a
+//     warning, or an error with opt.PatientSplitsAreErrors.
+//
+// err is a *ManifestError listing every error; warnings are returned, not
+// printed. Reading a manifest runs Check with Columns.Check; run it again
+// after changing splits (SplitByStudy).
+func (m *Manifest) Check(opt CheckOptions) (warnings []Problem, err error) {
+	file := ""
+	if len(m.Records) > 0 {
+		file = m.Records[0].File
+	}
+	warnings, probs := m.check(opt, Columns{}, file)
+	if len(probs) > 0 {
+		return warnings, &ManifestError{Problems: probs}
+	}
+	return warnings, nil
+}
+
+// check is Check; cols names the columns in problems (when known), and file
+// the manifest in a problem that has no row.
+func (m *Manifest) check(opt CheckOptions, cols Columns, file string) (warnings, probs []Problem) {
+	// Records by study and by patient, in manifest order.
+	byStudy := map[string][]Record{}
+	byPatient := map[string][]Record{}
+	var studies, patients []string
+	splits := map[string]bool{}
+	for _, r := range m.Records {
+		splits[r.Split] = true
+		if r.Study != "" {
+			if _, ok := byStudy[r.Study]; !ok {
+				studies = append(studies, r.Study)
+			}
+			byStudy[r.Study] = append(byStudy[r.Study], r)
+		}
+		if r.Patient != "" {
+			if _, ok := byPatient[r.Patient]; !ok {
+				patients = append(patients, r.Patient)
+			}
+			byPatient[r.Patient] = append(byPatient[r.Patient], r)
+		}
+	}
+	for _, id := range studies {
+		recs := byStudy[id]
+		if p := differ(recs, func(r Record) string { return r.Split }); p != "" {
+			probs = append(probs, Problem{File: recs[0].File, Row: recs[0].Row, Column: cols.Split,
+				Msg: fmt.Sprintf("study %q is in more than one split: %s; a study's videos must all be in one split, or test data trains the model", id, p)})
+		}
+		if recs[0].Label >= 0 {
+			if p := differ(recs, func(r Record) string { return fmt.Sprint(r.Label) }); p != "" {
+				probs = append(probs, Problem{File: recs[0].File, Row: recs[0].Row, Column: cols.Label,
+					Msg: fmt.Sprintf("study %q has videos with different labels: %s", id, p)})
+			}
+		}
+		if p := differ(recs, func(r Record) string { return r.Patient }); p != "" {
+			probs = append(probs, Problem{File: recs[0].File, Row: recs[0].Row, Column: cols.Patient,
+				Msg: fmt.Sprintf("study %q belongs to more than one patient: %s", id, p)})
+		}
+	}
+	for _, id := range patients {
+		recs := byPatient[id]
+		// Studies in two splits are reported above; here, one record per
+		// study, so that a patient is flagged for different studies only.
+		var first []Record
+		seen := map[string]bool{}
+		for _, r := range recs {
+			if k := studyKey(r); !seen[k] {
+				seen[k] = true
+				first = append(first, r)
+			}
+		}
+		if len(first) < 2 {
+			continue
+		}
+		if p := differ(first, func(r Record) string { return r.Split }); p != "" {
+			pr := Problem{File: recs[0].File, Row: recs[0].Row, Column: cols.Patient,
+				Msg: fmt.Sprintf("patient %q has studies in more than one split: %s (first rows of each study)", id, p)}
+			if opt.PatientSplitsAreErrors {
+				probs = append(probs, pr)
+			} else {
+				warnings = append(warnings, pr)
+			}
+		}
+	}
+	for _, sp := range opt.RequireSplits {
+		if !splits[sp] {
+			probs = append(probs, Problem{File: file, Column: cols.Split, Msg: fmt.Sprintf("split %q has no records (%d records in all)", sp, len(m.Records))})
+		}
+	}
+	return warnings, probs
+}
+
+// differ returns "" when key is the same for every record, and otherwise
+// each value with the rows that have it: `train (row 2, row 3), test (row
+// 7)`, naming the file of a row when it is not the first record's.
+func differ(recs []Record, key func(Record) string) string {
+	var values []string
+	rows := map[string][]string{}
+	for _, r := range recs {
+		k := key(r)
+		if _, ok := rows[k]; !ok {
+			values = append(values, k)
+		}
+		where := fmt.Sprintf("row %d", r.Row)
+		if r.File != recs[0].File {
+			where = r.File + " " + where
+		}
+		rows[k] = append(rows[k], where)
+	}
+	if len(values) < 2 {
+		return ""
+	}
+	parts := make([]string, len(values))
+	for i, v := range values {
+		list := rows[v]
+		if len(list) > 5 {
+			list = append(list[:5:5], fmt.Sprintf("and %d more", len(rows[v])-5))
+		}
+		name := v
+		if name == "" {
+			name = `""`
+		}
+		parts[i] = fmt.Sprintf("%s (%s)", name, strings.Join(list, ", "))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -97,12 +97,13 @@ func TestReadManifestReportsEveryProblem(t *testing.T) {
 	want := []key{
 		{3, "path"}, {4, "label"}, {5, "study_id"}, {6, "path"}, {7, "split"}, {8, ""}, {9, "path"},
 		{10, "patient_id"}, {10, "label"}, {10, "split"}, {10, "path"},
+		{2, "label"}, // study S1: rows 2 and 3 disagree
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("problems at %v,\nwant %v\n%v", got, want, err)
 	}
 	msg := err.Error()
-	for _, s := range []string{"11 problems", "row 3 (path): missing file", `row 4 (label): bad label "yes"`, "row 5 (study_id): empty study id",
+	for _, s := range []string{"12 problems", `row 2 (label): study "S1" has videos with different labels: 1 (row 2), 0 (row 3)`, "row 3 (path): missing file", `row 4 (label): bad label "yes"`, "row 5 (study_id): empty study id",
 		"row 6 (path): duplicate path", "first at row 2", `row 7 (split): unknown split "tarin"`, "row 8: 2 fields, header has 5", "row 9 (path): empty path"} {
 		if !strings.Contains(msg, s) {
 			t.Errorf("error message lacks %q:\n%s", s, msg)
@@ -316,4 +317,109 @@ func FuzzParseManifest(f *testing.F) {
 			seen[r.Path] = true
 		}
 	})
+}
+
+// TestManifestChecksAcrossRows reads a manifest with eight faults, four of
+// them visible only across rows (a study in two splits, a study with two
+// labels, a study with two patients, an empty required split), and checks
+// that one error lists them all with their rows, and that a patient whose
+// studies are in different splits is a warning, or an error when asked.
+func TestManifestChecksAcrossRows(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"a.avi": "", "b.avi": "", "c.avi": "", "d.avi": "", "e.avi": "", "f.avi": "", "g.avi": "", "h.avi": "", "i.avi": "",
+		"m.csv": "path,patient_id,study_id,label,split\n" +
+			"a.avi,P1,S1,1,train\n" + // row 2
+			"b.avi,P1,S1,1,test\n" + // row 3: study S1 in train and test
+			"c.avi,P2,S2,0,train\n" + // row 4
+			"d.avi,P2,S3,1,val\n" + // row 5: patient P2 in train and val (warning)
+			"e.avi,P3,S4,1,train\n" + // row 6
+			"f.avi,P3,S4,0,train\n" + // row 7: study S4 labelled 1 and 0
+			"g.avi,P4,S5,0,train\n" + // row 8
+			"h.avi,P5,S5,0,train\n" + // row 9: study S5 of patients P4 and P5
+			"i.avi,P6,S6,x,train\n" + // row 10: bad label
+			"missing.avi,P7,S7,0,train\n" + // row 11: missing file
+			"a.avi,P1,S1,1,train\n" + // row 12: duplicate path
+			"i.avi,P8,S8,0,validation\n", // row 13: unknown split (and a duplicate path)
+	})
+	path := filepath.Join(dir, "m.csv")
+	cols := OurColumns
+	cols.Check.RequireSplits = []string{SplitTrain, SplitVal, SplitTest, SplitExtTest}
+	_, err := ReadManifest(path, cols)
+	var me *ManifestError
+	if !errors.As(err, &me) {
+		t.Fatalf("error %v (%T), want a *ManifestError", err, err)
+	}
+	msg := err.Error()
+	for _, s := range []string{
+		`row 2 (split): study "S1" is in more than one split: train (row 2), test (row 3)`,
+		`row 6 (label): study "S4" has videos with different labels: 1 (row 6), 0 (row 7)`,
+		`row 8 (patient_id): study "S5" belongs to more than one patient: P4 (row 8), P5 (row 9)`,
+		`(split): split "ext_test" has no records`,
+		`row 10 (label): bad label "x"`,
+		`row 11 (path): missing file`,
+		`row 12 (path): duplicate path`,
+		`row 13 (split): unknown split "validation"`,
+	} {
+		if !strings.Contains(msg, s) {
+			t.Errorf("error lacks %q:\n%s", s, msg)
+		}
+	}
+	if strings.Contains(msg, `patient "P2"`) {
+		t.Errorf("a patient across splits is an error by default:\n%s", msg)
+	}
+
+	// Without the row faults, the patient is a warning.
+	good := "path,patient_id,study_id,label,split\n" +
+		"a.avi,P1,S1,1,train\nb.avi,P1,S1,1,train\nc.avi,P2,S2,0,train\nd.avi,P2,S3,1,val\ne.avi,P3,S4,1,test\n"
+	m, err := ParseManifest(strings.NewReader(good), "good.csv", OurColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `good.csv row 4 (patient_id): patient "P2" has studies in more than one split: train (row 4), val (row 5)`
+	if len(m.Warnings) != 1 || !strings.HasPrefix(m.Warnings[0].String(), want) {
+		t.Errorf("warnings %v, want one: %s", m.Warnings, want)
+	}
+	strict := OurColumns
+	strict.Check.PatientSplitsAreErrors = true
+	if _, err := ParseManifest(strings.NewReader(good), "good.csv", strict); err == nil || !strings.Contains(err.Error(), `patient "P2"`) {
+		t.Errorf("PatientSplitsAreErrors: error %v, want one naming P2", err)
+	}
+	// Check runs again after the splits change.
+	m.Records[1].Split = SplitTest
+	if _, err := m.Check(CheckOptions{}); err == nil || !strings.Contains(err.Error(), `good.csv row 2: study "S1" is in more than one split: train (row 2), test (row 3)`) {
+		t.Errorf("Check after moving a video of S1 to test: error %v", err)
+	}
+	if err := m.SplitByStudy(1, PaperSplit); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Check(CheckOptions{}); err != nil {
+		t.Errorf("Check after SplitByStudy: %v", err)
+	}
+}
+
+// TestReadSplitDirStudyInTwoFiles checks the study-leak check across the
+// paper's per-split files.
+func TestReadSplitDirStudyInTwoFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"videos/a.avi": "", "videos/b.avi": "", "videos/c.avi": "",
+		"train.csv": "fpath,acc_num,av_stenosis\na.avi,S1,Severe\nc.avi,S2,None\n",
+		"val.csv":   "fpath,acc_num,av_stenosis\n",
+		"test.csv":  "fpath,acc_num,av_stenosis\nb.avi,S1,Severe\n",
+	})
+	cols := PaperColumns
+	cols.Check.RequireSplits = []string{SplitTrain, SplitVal, SplitTest}
+	_, err := ReadSplitDir(dir, cols)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, s := range []string{
+		filepath.Join(dir, "train.csv") + ` row 2: study "S1" is in more than one split: train (row 2), test (` + filepath.Join(dir, "test.csv") + ` row 2)`,
+		`split "val" has no records`,
+	} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error lacks %q:\n%v", s, err)
+		}
+	}
 }

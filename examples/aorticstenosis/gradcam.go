@@ -89,7 +89,11 @@ func (pl *pipeline) gradcam(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			row = append(row, upscale(img, max(1, 128/s)))
+			big, err := explain.Upscale(img, max(1, 128/s))
+			if err != nil {
+				return err
+			}
+			row = append(row, big)
 		}
 		rows = append(rows, row)
 		rowNames = append(rowNames, r.Init)
@@ -104,20 +108,4 @@ func (pl *pipeline) gradcam(ctx context.Context) error {
 	}
 	pl.log.Info("Grad-CAM figure written", "path", path, "videos", n)
 	return nil
-}
-
-// upscale enlarges img k times with nearest-neighbour sampling, so that small
-// frames stay visible in the figure.
-func upscale(img *image.RGBA, k int) *image.RGBA {
-	if k <= 1 {
-		return img
-	}
-	b := img.Bounds()
-	out := image.NewRGBA(image.Rect(0, 0, b.Dx()*k, b.Dy()*k))
-	for y := 0; y < b.Dy()*k; y++ {
-		for x := 0; x < b.Dx()*k; x++ {
-			out.SetRGBA(x, y, img.RGBAAt(b.Min.X+x/k, b.Min.Y+y/k))
-		}
-	}
-	return out
 }

@@ -27,8 +27,14 @@
 //
 //	go run ./examples/aorticstenosis [-preset quick|demo|gpu|paper|tiny] [-out DIR] [-data DIR]
 //	    [-kinetics r3d_18.pth] [-seed N] [-stages all] [-workers N]
+//	    [-unreadable stop|skip] [-check-decode]
 //	go run ./examples/aorticstenosis -combine OUT1,OUT2,OUT3 -out DIR
 //
+// -stages runs part of the pipeline: "-stages data,pretrain" prepares the
+// data and pretrains, and stops there; a later "-stages finetune,gradcam,report"
+// reads the data and checkpoints that run wrote. Before training, every
+// video file's header is checked (every frame with -check-decode) and all
+// unreadable files are listed at once; -unreadable skip leaves them out.
 // A rerun skips every stage whose results exist for the same settings.
 // Ctrl-C stops cleanly; the next run resumes.
 package main
@@ -54,7 +60,9 @@ func main() {
 	flag.StringVar(&o.Data, "data", "", "a real data set: a directory with manifest.csv (path, patient_id, study_id, label, split) or train.csv/val.csv/test.csv in the paper's columns (fpath, acc_num, av_stenosis); default: synthetic echoes in OUT/data")
 	flag.StringVar(&o.Kinetics, "kinetics", "", "torchvision r3d_18 Kinetics-400 weights (.pth) for the Kinetics-400 initialisation (paper preset)")
 	flag.Uint64Var(&o.Seed, "seed", 0, "seed of the synthetic data set, the label subsets, initialisations and data order")
-	flag.StringVar(&o.Stages, "stages", "all", "comma-separated stages to run: data, pretrain, finetune, probe, gradcam, report (or all)")
+	flag.StringVar(&o.Stages, "stages", "all", "comma-separated stages to run: data, pretrain, probe, finetune, gradcam, report (or all); a stage reads what the stages before it wrote, and nothing after the last one named runs")
+	flag.StringVar(&o.Unreadable, "unreadable", "stop", "what to do with video files that the check before training cannot read: stop (list them all and exit) or skip (leave them out, counted and logged)")
+	flag.BoolVar(&o.CheckDecode, "check-decode", false, "the check before training decodes every frame of every video, not only the headers")
 	flag.IntVar(&o.Workers, "workers", runtime.GOMAXPROCS(0), "goroutines decoding videos")
 	flag.StringVar(&o.Device, "device", "auto", "where pretraining, fine-tuning and evaluation run: cpu, cuda (an NVIDIA GPU through CUDA 12/13 and cuDNN 9, found at run time), or auto (cuda when usable, else cpu)")
 	flag.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
@@ -120,6 +128,27 @@ type options struct {
 	Seed                                        uint64
 	Workers                                     int
 	Quiet                                       bool
+	// Unreadable is "stop" or "skip" (see video.FileCheckOptions); "" is stop.
+	Unreadable string
+	// CheckDecode decodes every video in the check before training.
+	CheckDecode bool
+}
+
+// stageOrder is the order in which stages run.
+var stageOrder = []string{"data", "pretrain", "probe", "finetune", "gradcam", "report"}
+
+// needs reports whether the run goes as far as stage name: it or a later
+// stage was asked for. A stage that is needed but not asked for reads what
+// an earlier run wrote.
+func (o options) needs(name string) bool {
+	later := false
+	for _, s := range stageOrder {
+		later = later || s == name
+		if later && o.stage(s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (o options) stage(name string) bool {
@@ -137,15 +166,20 @@ func (o options) stage(name string) bool {
 func (o options) validate() error {
 	for _, s := range strings.Split(o.Stages, ",") {
 		switch strings.TrimSpace(s) {
-		case "all", "data", "pretrain", "finetune", "probe", "gradcam", "report":
+		case "all", "data", "pretrain", "probe", "finetune", "gradcam", "report":
 		default:
-			return fmt.Errorf("-stages: unknown stage %q (want data, pretrain, finetune, probe, gradcam, report or all)", s)
+			return fmt.Errorf("-stages: unknown stage %q (want data, pretrain, probe, finetune, gradcam, report or all)", s)
 		}
 	}
 	switch o.Device {
 	case "cpu", "cuda", "auto":
 	default:
 		return fmt.Errorf("-device %q: want cpu, cuda or auto", o.Device)
+	}
+	switch o.Unreadable {
+	case "", "stop", "skip":
+	default:
+		return fmt.Errorf("-unreadable %q: want stop or skip", o.Unreadable)
 	}
 	if o.Workers < 1 {
 		return fmt.Errorf("-workers %d: want at least 1", o.Workers)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
 	"image/png"
 	"io"
 	"log/slog"
@@ -18,6 +19,9 @@ import (
 // TestTinyPipeline runs the whole pipeline with the tiny preset and checks
 // that every artifact exists and parses, then that a rerun skips the work.
 func TestTinyPipeline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the whole pipeline")
+	}
 	out := t.TempDir()
 	o := options{Preset: "tiny", Out: out, Stages: "all", Device: "cpu", Workers: 2, Quiet: true}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -218,5 +222,101 @@ func TestBadDataStopsBeforeTraining(t *testing.T) {
 				t.Error("training started")
 			}
 		})
+	}
+}
+
+// TestStagesInParts runs the tiny pipeline in three parts, as a user would
+// on different days or machines: data, then data and pretraining, then
+// fine-tuning, then Grad-CAM and the report. Each part does its work and
+// succeeds, does nothing after its last stage, and reads what the parts
+// before it wrote.
+func TestStagesInParts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the whole pipeline in parts")
+	}
+	out := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	exists := func(rel string) bool {
+		_, err := os.Stat(filepath.Join(out, rel))
+		return err == nil
+	}
+	for _, step := range []struct {
+		stages       string
+		want, absent []string
+	}{
+		{"data", []string{"data/manifest.csv"}, []string{"pretrain", "finetune", "results.csv"}},
+		{"data,pretrain", []string{"pretrain/mi-simclr-fo/history.csv"}, []string{"finetune", "results.csv"}},
+		{"finetune", []string{"finetune/Random/100%/metrics.json", "finetune/MI-SimCLR+FO/100%/metrics.json"}, []string{"figure3.png", "results.csv"}},
+		{"gradcam,report", []string{"figure3.png", "results.csv", "summary.md"}, nil},
+	} {
+		o := options{Preset: "tiny", Out: out, Stages: step.stages, Device: "cpu", Workers: 2, Quiet: true}
+		if err := run(context.Background(), o, log); err != nil {
+			t.Fatalf("-stages %s: %v", step.stages, err)
+		}
+		for _, p := range step.want {
+			if !exists(p) {
+				t.Errorf("-stages %s: no %s", step.stages, p)
+			}
+		}
+		for _, p := range step.absent {
+			if exists(p) {
+				t.Errorf("-stages %s wrote %s", step.stages, p)
+			}
+		}
+	}
+	// A stage whose inputs were never made says which stage to run first.
+	o := options{Preset: "tiny", Out: t.TempDir(), Stages: "finetune", Device: "cpu", Workers: 2, Quiet: true}
+	if err := run(context.Background(), o, log); err == nil || !strings.Contains(err.Error(), "run the data stage first") {
+		t.Errorf("-stages finetune on an empty directory: %v", err)
+	}
+}
+
+// TestUnreadableVideosBeforeTraining truncates two videos of a data set and
+// checks that the check before training lists both with their rows, and
+// that -unreadable skip goes on without them.
+func TestUnreadableVideosBeforeTraining(t *testing.T) {
+	gen := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := run(context.Background(), options{Preset: "tiny", Out: gen, Stages: "data", Device: "cpu", Workers: 2, Quiet: true}, log); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(gen, "data")
+	rows := readCSV(t, filepath.Join(data, "manifest.csv"))
+	var bad []string
+	for _, row := range rows[1:3] {
+		path := filepath.Join(data, row[0])
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b[:len(b)/3], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		bad = append(bad, path)
+	}
+	for _, stages := range []string{"data", "pretrain"} {
+		out := t.TempDir()
+		o := options{Preset: "tiny", Out: out, Data: data, Stages: stages, Device: "cpu", Workers: 2, Quiet: true}
+		err := run(context.Background(), o, log)
+		if err == nil {
+			t.Fatalf("-stages %s: no error", stages)
+		}
+		for i, p := range bad {
+			want := fmt.Sprintf("manifest.csv row %d: video: read %s", i+2, p)
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("-stages %s: error lacks %q:\n%v", stages, want, err)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(out, "pretrain")); err == nil {
+			t.Errorf("-stages %s: training started", stages)
+		}
+	}
+	var logged strings.Builder
+	o := options{Preset: "tiny", Out: t.TempDir(), Data: data, Stages: "data", Device: "cpu", Workers: 2, Quiet: true, Unreadable: "skip"}
+	if err := run(context.Background(), o, slog.New(slog.NewTextHandler(&logged, nil))); err != nil {
+		t.Fatalf("-unreadable skip: %v", err)
+	}
+	if !strings.Contains(logged.String(), "skipped=2") {
+		t.Errorf("-unreadable skip did not log two skipped videos:\n%s", logged.String())
 	}
 }

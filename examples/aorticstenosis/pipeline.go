@@ -111,16 +111,27 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err := pl.loadData(ctx); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
-	if err := pl.pretrain(ctx); err != nil {
-		return fmt.Errorf("pretrain: %w", err)
+	if o.stage("data") || o.stage("pretrain") || o.stage("probe") || o.stage("finetune") {
+		if err := pl.checkFiles(ctx); err != nil {
+			return fmt.Errorf("data: %w", err)
+		}
+	}
+	if o.needs("pretrain") {
+		if err := pl.pretrain(ctx); err != nil {
+			return fmt.Errorf("pretrain: %w", err)
+		}
 	}
 	// The linear probes need only the initialisations: they run before
 	// fine-tuning, whose results take far longer.
-	if err := pl.linearProbes(ctx); err != nil {
-		return fmt.Errorf("probe: %w", err)
+	if o.needs("probe") {
+		if err := pl.linearProbes(ctx); err != nil {
+			return fmt.Errorf("probe: %w", err)
+		}
 	}
-	if err := pl.finetune(ctx); err != nil {
-		return fmt.Errorf("finetune: %w", err)
+	if o.needs("finetune") {
+		if err := pl.finetune(ctx); err != nil {
+			return fmt.Errorf("finetune: %w", err)
+		}
 	}
 	if o.stage("gradcam") {
 		if err := pl.gradcam(ctx); err != nil {
@@ -208,11 +219,14 @@ func (pl *pipeline) loadData(ctx context.Context) error {
 		} else {
 			manifest = filepath.Join(dir, echosynth.ManifestName)
 		}
-		m, err := video.ReadManifest(manifest, video.OurColumns)
+		m, err := video.ReadManifest(manifest, dataColumns(video.OurColumns))
 		if err != nil {
 			return fmt.Errorf("read %s (run the data stage first): %w", manifest, err)
 		}
 		pl.data = m
+	}
+	for _, w := range pl.data.Warnings {
+		pl.log.Warn("data", "warning", w.String())
 	}
 	for _, split := range []string{"train", "val", "test"} {
 		s := pl.data.Subset(split)
@@ -237,12 +251,45 @@ func (pl *pipeline) loadData(ctx context.Context) error {
 	return nil
 }
 
+// dataColumns adds the checks across rows that the pipeline needs to
+// cols: a study in two splits is always an error, and every split the
+// pipeline uses must have records.
+func dataColumns(cols video.Columns) video.Columns {
+	cols.Check.RequireSplits = []string{video.SplitTrain, video.SplitVal, video.SplitTest}
+	return cols
+}
+
+// checkFiles checks every video's header (every frame with -check-decode)
+// before anything trains, and lists every unreadable file at once; with
+// -unreadable skip the run goes on without them.
+func (pl *pipeline) checkFiles(ctx context.Context) error {
+	opt := video.FileCheckOptions{
+		Decode:         pl.o.CheckDecode,
+		SkipUnreadable: pl.o.Unreadable == "skip",
+		Workers:        pl.o.Workers,
+	}
+	ok, rep, err := video.CheckFiles(ctx, pl.data, opt)
+	if err != nil {
+		return fmt.Errorf("%w\n(-unreadable skip leaves these files out)", err)
+	}
+	for _, u := range rep.Unreadable {
+		pl.log.Warn("skipped an unreadable video", "file", u.Record.File, "row", u.Record.Row, "err", u.Err)
+	}
+	if len(rep.Unreadable) > 0 {
+		pl.log.Warn("unreadable videos skipped", "skipped", len(rep.Unreadable), "checked", rep.Checked)
+	}
+	pl.data = ok
+	return nil
+}
+
 // readDataDir reads a real data set: manifest.csv in our columns, or the
-// paper's train.csv / val.csv / test.csv.
+// paper's train.csv / val.csv / test.csv. A manifest.csv without splits is
+// split by study, and checked again.
 func readDataDir(dir string) (*video.Manifest, error) {
 	ours := filepath.Join(dir, "manifest.csv")
 	if _, err := os.Stat(ours); err == nil {
-		m, err := video.ReadManifest(ours, video.OurColumns)
+		cols := video.OurColumns
+		m, err := video.ReadManifest(ours, cols)
 		if err != nil {
 			return nil, err
 		}
@@ -251,9 +298,12 @@ func readDataDir(dir string) (*video.Manifest, error) {
 				return nil, err
 			}
 		}
+		if m.Warnings, err = m.Check(dataColumns(cols).Check); err != nil {
+			return nil, err
+		}
 		return m, nil
 	}
-	return video.ReadSplitDir(dir, video.PaperColumns)
+	return video.ReadSplitDir(dir, dataColumns(video.PaperColumns))
 }
 
 func (pl *pipeline) pretrain(ctx context.Context) error {
