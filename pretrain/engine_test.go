@@ -3,6 +3,7 @@ package pretrain
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/vidssl/vidssl/gpu"
@@ -67,6 +68,19 @@ func testRunOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
 	sd, _ := results[1].Model.State()
 	for name, v := range sc {
 		c, d := v.Data().([]float32), sd[name].Data().([]float32)
+		if strings.HasSuffix(name, ".bias") && len(v.Shape()) == 1 {
+			// Biases start at 0 and some batch-norm biases get gradients that
+			// nearly cancel: rounding can flip the sign of such a gradient,
+			// and Adam's update, about lr * sign(g) whatever |g|, then
+			// differs by up to 2 lr in that element. So biases are held to
+			// 2 lr per element on top of the relative tolerance.
+			for j := range c {
+				if diff := math.Abs(float64(c[j] - d[j])); diff > 2*cfg.LR+weightTol*math.Abs(float64(c[j])) {
+					t.Errorf("%s[%d]: %v on the CPU, %v on the engine: more than 2 lr apart", name, j, c[j], d[j])
+				}
+			}
+			continue
+		}
 		var num, den float64
 		for j := range c {
 			num += float64(c[j]-d[j]) * float64(c[j]-d[j])
