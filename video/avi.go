@@ -558,6 +558,15 @@ func decodeJPEG(data []byte, dst []uint8, w, h, c int) error {
 // decodeJPEGHint is decodeJPEG for a container that says whether its
 // colour JPEGs are RGB (rgbHint; see jpegHeader.rgb).
 func decodeJPEGHint(data []byte, dst []uint8, w, h, c int, rgbHint bool) error {
+	if decodeBaselineJPEG(data, dst, w, h, c, rgbHint) == nil {
+		return nil
+	}
+	return decodeJPEGStd(data, dst, w, h, c, rgbHint)
+}
+
+// decodeJPEGStd is decodeJPEGHint with image/jpeg, for every stream;
+// decodeBaselineJPEG gives the same pixels for the streams it takes.
+func decodeJPEGStd(data []byte, dst []uint8, w, h, c int, rgbHint bool) error {
 	m, err := jpeg.Decode(bytes.NewReader(withHuffmanTables(data)))
 	if err != nil {
 		return fmt.Errorf("JPEG: %w", err)
