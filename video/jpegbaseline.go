@@ -25,15 +25,15 @@ import (
 var errJPEGFallback = errors.New("JPEG: not a stream the baseline decoder takes")
 
 // jpegLookBits is how many bits the Huffman look-up tables index.
-const jpegLookBits = 9
+const jpegLookBits = 11
 
 // jpegHuff is a Huffman table ready for decoding.
 type jpegHuff struct {
 	// lut[b], for the next jpegLookBits bits b, is value<<8 | length of the
 	// code they begin with, or 0 when the code is longer.
 	lut [1 << jpegLookBits]uint16
-	// ac[b], for an AC table, decodes the code and its extra bits at once:
-	// coefficient<<16 | run<<8 | bits used, or 0 when they do not fit.
+	// ac[b], for an AC table, decodes the code and, when they fit, its
+	// extra bits at once (see jpegACEntry); 0 when the code is longer.
 	ac [1 << jpegLookBits]int32
 	// maxCode[l] is the largest code of length l (-1 when none); code c of
 	// length l is value vals[valOff[l]+c].
@@ -97,13 +97,8 @@ func buildJPEGHuff(counts, vals []byte, ac bool) (*jpegHuff, error) {
 				shift := jpegLookBits - l
 				for b := code << shift; b < (code+1)<<shift; b++ {
 					h.lut[b] = uint16(sym)<<8 | uint16(l)
-					run, size := int(sym>>4), int(sym&15)
-					if ac && size != 0 && l+size <= jpegLookBits {
-						v := int32(b>>(shift-size)) & (1<<size - 1)
-						if v < 1<<(size-1) {
-							v += -1<<size + 1
-						}
-						h.ac[b] = v<<16 | int32(run)<<8 | int32(l+size)
+					if ac {
+						h.ac[b] = jpegACEntry(sym, l, b, shift)
 					}
 				}
 			}
@@ -501,13 +496,7 @@ func (pl *jpegPlane) put(b *[64]int32, bx, by int, rows, acRows uint8) {
 
 // jpegClip is image/jpeg's level shift and clipping of an IDCT output.
 func jpegClip(c int32) uint8 {
-	if c < -128 {
-		return 0
-	}
-	if c > 127 {
-		return 255
-	}
-	return uint8(c + 128)
+	return uint8(min(max(c, -128), 127) + 128)
 }
 
 // jpegUnzig maps zig-zag order to natural order, with 16 extra entries for
@@ -619,94 +608,125 @@ func (br *jpegBits) decodeDC(t *jpegHuff) (int32, error) {
 // decodeAC decodes a block's AC coefficients into b, dequantized by q, in
 // natural order (b must hold zeros there), as image/jpeg does. It returns
 // the rows that hold a non-zero coefficient and those that hold an AC one
-// in a column other than 0 (bit r for row r).
+// in a column other than 0 (bit r for row r). A run past the block's end
+// before a coefficient (which image/jpeg reads in its own way) is left to
+// image/jpeg.
 func (br *jpegBits) decodeAC(t *jpegHuff, q *[64]int32, b *[64]int32) (rows, acRows uint8, err error) {
+	acc, n := br.acc, br.n
+	var mask uint16
 	for k := 1; k < 64; {
-		if br.n < 32 {
+		// Every step uses at most 31 bits (a 16-bit code, 15 extra bits).
+		if n < 32 {
+			br.acc, br.n = acc, n
 			br.fill()
+			acc, n = br.acc, br.n
 		}
-		peek := br.acc >> (64 - jpegLookBits)
-		if e := t.ac[peek]; e != 0 && k+int(e>>8&15) < 64 {
-			k += int(e >> 8 & 15)
-			l := uint(e & 0xFF)
-			br.acc <<= l
-			br.n -= l
-			z := jpegUnzig[k]
-			b[z] = (e >> 16) * q[k]
-			rows |= 1 << (z >> 3)
-			if z&7 != 0 {
-				acRows |= 1 << (z >> 3)
+		e := t.ac[acc>>(64-jpegLookBits)]
+		var run int
+		var s uint
+		var v int32
+		if e != 0 {
+			l := uint(e & 31)
+			acc <<= l
+			n -= l
+			if e&jpegEOB != 0 {
+				break
 			}
-			k++
-			continue
-		}
-		rs, err := br.decode(t)
-		if err != nil {
-			return 0, 0, err
-		}
-		r, s := int(rs>>4), uint(rs&15)
-		if s == 0 {
-			if r == 15 {
-				k += 16
-				continue
+			run, s, v = int(e>>8&15), uint(e>>12&15), e>>16
+		} else { // a code longer than the tables index
+			br.acc, br.n = acc, n
+			rs, err := br.decode(t)
+			if err != nil {
+				return 0, 0, err
 			}
-			if r != 0 {
-				return 0, 0, errJPEGFallback // image/jpeg reads an EOB run
+			acc, n = br.acc, br.n
+			run, s = int(rs>>4), uint(rs&15)
+			if s == 0 && run != 15 {
+				if run != 0 {
+					return 0, 0, errJPEGFallback // image/jpeg reads an EOB run
+				}
+				break
 			}
-			break
 		}
-		k += r
+		k += run
 		if k > 63 {
-			break // as image/jpeg: the block ends, its extra bits unread
+			if s != 0 || v != 0 {
+				return 0, 0, errJPEGFallback
+			}
+			break // a zero run past the end
 		}
-		z := jpegUnzig[k]
-		b[z] = br.receive(s) * q[k]
-		rows |= 1 << (z >> 3)
-		if z&7 != 0 {
-			acRows |= 1 << (z >> 3)
+		if s != 0 { // the extra bits, not in the table entry
+			v = int32(acc >> (64 - s))
+			acc <<= s
+			n -= s
+			if v < 1<<(s-1) {
+				v += -1<<s + 1
+			}
 		}
+		z := jpegUnzig[k&63]
+		b[z&63] = v * q[k&63]
+		mask |= jpegRowBits[z&63]
 		k++
 	}
-	return rows, acRows, nil
+	br.acc, br.n = acc, n
+	return uint8(mask), uint8(mask >> 8), nil
+}
+
+// jpegRowBits[z], for the coefficient at z in natural order, has bit r of
+// its low byte set for its row r, and the same bit of its high byte when it
+// is not in column 0.
+var jpegRowBits = func() (t [64]uint16) {
+	for z := range t {
+		t[z] = 1 << (z >> 3)
+		if z&7 != 0 {
+			t[z] |= 1 << (8 + z>>3)
+		}
+	}
+	return t
+}()
+
+// jpegEOB marks the entries of jpegHuff.ac that are an end of block.
+const jpegEOB = 1 << 5
+
+// jpegACEntry is the jpegHuff.ac entry for the index b whose first l bits
+// (of jpegLookBits; shift is jpegLookBits-l) are the code of the AC value
+// sym: bits 0-4 the bits it uses, bit 5 an end of block, bits 8-11 the
+// zero run, and either bits 12-15 the size of the extra bits still to read
+// or bits 16-31 the coefficient, read from b.
+func jpegACEntry(sym byte, l int, b int32, shift int) int32 {
+	run, size := int32(sym>>4), int(sym&15)
+	switch {
+	case sym == 0:
+		return jpegEOB | int32(l)
+	case size == 0 && run != 15:
+		return 0 // an EOB run: the slow path refuses it
+	case l+size <= jpegLookBits:
+		v := int32(0)
+		if size > 0 {
+			v = b >> (shift - size) & (1<<size - 1)
+			if v < 1<<(size-1) {
+				v += -1<<size + 1
+			}
+		}
+		return v<<16 | run<<8 | int32(l+size)
+	}
+	return int32(size)<<12 | run<<8 | int32(l)
 }
 
 // skipAC reads past a block's AC coefficients, as decodeAC does.
 func (br *jpegBits) skipAC(t *jpegHuff) error {
-	for k := 1; k < 64; {
-		if br.n < 32 {
-			br.fill()
-		}
-		if e := t.ac[br.acc>>(64-jpegLookBits)]; e != 0 && k+int(e>>8&15) < 64 {
-			k += int(e>>8&15) + 1
-			l := uint(e & 0xFF)
-			br.acc <<= l
-			br.n -= l
-			continue
-		}
-		rs, err := br.decode(t)
-		if err != nil {
-			return err
-		}
-		r, s := int(rs>>4), uint(rs&15)
-		if s == 0 {
-			if r == 15 {
-				k += 16
-				continue
-			}
-			if r != 0 {
-				return errJPEGFallback
-			}
-			break
-		}
-		k += r
-		if k > 63 {
-			break
-		}
-		br.receive(s)
-		k++
-	}
-	return nil
+	var b [64]int32
+	_, _, err := br.decodeAC(t, &jpegOnes, &b)
+	return err
 }
+
+// jpegOnes is a quantisation table of ones.
+var jpegOnes = func() (q [64]int32) {
+	for i := range q {
+		q[i] = 1
+	}
+	return q
+}()
 
 // restart discards the bits left and reads past the restart marker
 // 0xFF rst, skipping stray bytes before it as image/jpeg does (findRST).

@@ -584,3 +584,59 @@ func FuzzBaselineJPEG(f *testing.F) {
 		checkSameAsStd(t, "fuzz", data, j.w, j.h)
 	})
 }
+
+// benchJPEGFrame returns frame 10 of an echosynth-like 112x112 grey
+// picture set encoded by image/jpeg at quality 90 (the benchmark video's
+// setting), and its size.
+func benchJPEGFrame(b *testing.B) []byte {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(15, 6))
+	pix := testPicture(rng, 112, 112)
+	g := image.NewGray(image.Rect(0, 0, 112, 112))
+	for i := range g.Pix {
+		g.Pix[i] = pix[3*i]
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, g, &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkBaselineJPEG112 measures the baseline decoder on one 112x112
+// grey frame in memory.
+func BenchmarkBaselineJPEG112(b *testing.B) {
+	data := benchJPEGFrame(b)
+	dst := make([]uint8, 112*112)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := decodeBaselineJPEG(data, dst, 112, 112, 1, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStdJPEG112 measures image/jpeg (decodeJPEGStd) on the same
+// frame.
+func BenchmarkStdJPEG112(b *testing.B) {
+	data := benchJPEGFrame(b)
+	dst := make([]uint8, 112*112)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := decodeJPEGStd(data, dst, 112, 112, 1, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkJPEGIDCT measures the IDCT of a block with every row non-zero.
+func BenchmarkJPEGIDCT(b *testing.B) {
+	var src [64]int32
+	for i := range src {
+		src[i] = int32(i*37%61) - 30
+	}
+	for b.Loop() {
+		blk := src
+		jpegIDCT(&blk, 0xFF, 0xFF)
+	}
+}
