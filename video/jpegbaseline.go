@@ -483,6 +483,12 @@ func (pl *jpegPlane) put(b *[64]int32, bx, by int, rows, acRows uint8) {
 		}
 		return
 	}
+	if jpegAVX2 && bw == 8 && bh == 8 {
+		_ = pl.pix[(by+7)*pl.stride+bx+7] // the 8 rows fit
+		idctPutAVX2(b, &pl.pix[by*pl.stride+bx], pl.stride)
+		clear(b[:])
+		return
+	}
 	jpegIDCT(b, rows, acRows)
 	for y := range bh {
 		row := pl.pix[(by+y)*pl.stride+bx:][:bw]

@@ -640,3 +640,53 @@ func BenchmarkJPEGIDCT(b *testing.B) {
 		jpegIDCT(&blk, 0xFF, 0xFF)
 	}
 }
+
+// TestIDCTPutAVX2 checks the assembly IDCT against jpegIDCT and jpegClip
+// on random blocks of every density and on extreme values (the saturating
+// level shift and clipping).
+func TestIDCTPutAVX2(t *testing.T) {
+	if !jpegAVX2 {
+		t.Skip("no AVX2")
+	}
+	rng := rand.New(rand.NewPCG(15, 7))
+	for i := range 300000 {
+		var b [64]int32
+		switch i % 4 {
+		case 0: // dense, moderate (quality 90 dequantized)
+			for k := range b {
+				b[k] = int32(rng.IntN(801) - 400)
+			}
+		case 1: // sparse
+			for range 1 + rng.IntN(8) {
+				b[rng.IntN(64)] = int32(rng.IntN(4001)-2000) * int32(1+rng.IntN(100))
+			}
+		case 2: // any int32 (overflowing arithmetic, wrapping alike)
+			for k := range b {
+				b[k] = int32(rng.Uint32())
+			}
+		default: // large, near the clipping
+			for k := range b {
+				b[k] = int32(rng.IntN(1<<17) - 1<<16)
+			}
+		}
+		want := b
+		jpegIDCT(&want, 0xFF, 0xFF)
+		var got, exp [8 * 11]uint8 // rows 11 bytes apart
+		for k := range got {
+			got[k], exp[k] = 0xA5, 0xA5 // the bytes between rows must stay
+		}
+		for y := range 8 {
+			for x := range 8 {
+				exp[11*y+x] = jpegClip(want[8*y+x])
+			}
+		}
+		in := b
+		idctPutAVX2(&in, &got[0], 11)
+		if in != b {
+			t.Fatal("idctPutAVX2 changed its block")
+		}
+		if got != exp {
+			t.Fatalf("block %d (%v):\ngot  %v\nwant %v", i, b, got, exp)
+		}
+	}
+}
