@@ -761,23 +761,33 @@ func (br *jpegBits) restart(rst byte) error {
 }
 
 // end checks what follows the scan: stray bytes and restart markers, then
-// the end of the image, as image/jpeg accepts; anything else (another
-// scan, tables) is left to image/jpeg.
+// the end of the image, as image/jpeg accepts them; anything else (another
+// scan, tables, fill bytes before a zero) is left to image/jpeg.
 func (br *jpegBits) end() error {
 	if br.n < br.pad {
 		return errJPEGFallback
 	}
 	d := br.data
 	for p := br.pos; p+1 < len(d); {
-		switch {
-		case d[p] != 0xFF:
+		if d[p] != 0xFF {
 			p++
-		case d[p+1] == 0xD9:
-			return nil
-		case d[p+1] == 0xFF:
-			p++
-		case d[p+1] == 0 || (d[p+1] >= 0xD0 && d[p+1] <= 0xD7):
+			continue
+		}
+		if d[p+1] == 0 { // 0xFF 0x00: stray data
 			p += 2
+			continue
+		}
+		q := p + 1
+		for q < len(d) && d[q] == 0xFF { // fill bytes
+			q++
+		}
+		switch {
+		case q == len(d):
+			return errJPEGFallback
+		case d[q] == 0xD9:
+			return nil
+		case d[q] >= 0xD0 && d[q] <= 0xD7:
+			p = q + 1
 		default:
 			return errJPEGFallback
 		}
