@@ -139,7 +139,8 @@ func parseBaselineJPEG(data []byte) (*baselineJPEG, error) {
 	}
 	var (
 		j       baselineJPEG
-		huff    [2][4]*jpegHuff
+		huff    [2][4]*jpegHuff // built tables, by class and id
+		defs    [2][4][]byte    // definitions of those not built yet
 		anyDHT  bool
 		sof     bool
 		frame   [3]jpegComponent
@@ -233,16 +234,16 @@ func parseBaselineJPEG(data []byte) (*baselineJPEG, error) {
 				}
 				def := p[:17+total]
 				p = p[17+total:]
+				if total == 0 || total > 256 {
+					return nil, errJPEGFallback // image/jpeg refuses it
+				}
+				// Tables are built at the scan, only those it uses, so that
+				// many definitions in little data cost no more than it.
+				huff[tc][th], defs[tc][th] = nil, def
 				std := jpegStdHuff[int(th)<<1|int(tc)]
 				if string(def) == string(std.def) {
-					huff[tc][th] = std.huff
-					continue
+					huff[tc][th], defs[tc][th] = std.huff, nil
 				}
-				h, err := buildJPEGHuff(def[1:17], def[17:], tc == 1)
-				if err != nil {
-					return nil, err
-				}
-				huff[tc][th] = h
 			}
 		case m == 0xDB:
 			for len(p) > 0 {
@@ -292,7 +293,19 @@ func parseBaselineJPEG(data []byte) (*baselineJPEG, error) {
 						f = x
 					}
 				}
-				if f < 0 || used[f] || td > 1 || ta > 1 || huff[0][td] == nil || huff[1][ta] == nil || !hasQuan[frame[f].tq] {
+				if f < 0 || used[f] || td > 1 || ta > 1 || !hasQuan[frame[f].tq] {
+					return nil, errJPEGFallback
+				}
+				for _, x := range [2][2]byte{{0, td}, {1, ta}} {
+					if d := defs[x[0]][x[1]]; huff[x[0]][x[1]] == nil && d != nil {
+						h, err := buildJPEGHuff(d[1:17], d[17:], x[0] == 1)
+						if err != nil {
+							return nil, err
+						}
+						huff[x[0]][x[1]], defs[x[0]][x[1]] = h, nil
+					}
+				}
+				if huff[0][td] == nil || huff[1][ta] == nil {
 					return nil, errJPEGFallback
 				}
 				used[f] = true

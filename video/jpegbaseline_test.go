@@ -690,3 +690,30 @@ func TestIDCTPutAVX2(t *testing.T) {
 		}
 	}
 }
+
+// TestBaselineJPEGManyTables checks that a stream defining Huffman tables
+// over and over (3,000 definitions in one 64 kB segment) costs no more
+// memory than its size suggests: only the tables the scan uses are built.
+func TestBaselineJPEGManyTables(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 9))
+	data := encodeTestJPEG(testPicture(rng, 16, 16), 16, 16, testJPEG{sampling: []byte{0x11}, adobe: -1, quant: 50})
+	// One AC table, not the standard one: a single code of length 2.
+	def := append([]byte{0x10, 0, 1}, make([]byte, 14)...)
+	def = append(def, 0x01)
+	var seg []byte
+	for len(seg)+len(def) < 65000 {
+		seg = append(seg, def...)
+	}
+	dht := append([]byte{0xFF, 0xC4, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}, seg...)
+	sof := bytes.Index(data, []byte{0xFF, 0xC0})
+	data = append(append(bytes.Clone(data[:sof]), dht...), data[sof:]...)
+	dst := make([]uint8, 16*16)
+	n := allocatedBy(func() {
+		for range 10 {
+			decodeBaselineJPEG(data, dst, 16, 16, 1, false) // the standard tables follow; its result does not matter
+		}
+	})
+	if per := n / 10; per > 64<<10 {
+		t.Errorf("decoding allocates %d bytes for a %d-byte stream", per, len(data))
+	}
+}
