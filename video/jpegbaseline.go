@@ -448,12 +448,12 @@ func (j *baselineJPEG) decodeScan(data []byte, planes [3]jpegPlane) error {
 							continue
 						}
 						blk[0] = dc[k] * q[0]
-						rows, acRows, err := br.decodeAC(comp.ac, q, &blk)
+						ac, err := br.decodeAC(comp.ac, q, &blk)
 						if err != nil {
 							return err
 						}
 						bx, by := 8*(int(comp.h)*mx+u), 8*(int(comp.v)*my+v)
-						pl.put(&blk, bx, by, rows|1, acRows)
+						pl.put(&blk, bx, by, ac)
 					}
 				}
 			}
@@ -474,16 +474,15 @@ func (j *baselineJPEG) decodeScan(data []byte, planes [3]jpegPlane) error {
 }
 
 // put writes the block b (dequantized coefficients, natural order) at
-// (bx, by): the inverse DCT, level shift and clipping of image/jpeg. rows
-// has bit r set when row r may hold a non-zero coefficient, acRows when it
-// may hold a non-zero AC one (column > 0). b is left zero.
-func (pl *jpegPlane) put(b *[64]int32, bx, by int, rows, acRows uint8) {
+// (bx, by): the inverse DCT, level shift and clipping of image/jpeg. ac
+// says whether b may hold a non-zero AC coefficient. b is left zero.
+func (pl *jpegPlane) put(b *[64]int32, bx, by int, ac bool) {
 	if bx >= pl.w || by >= pl.h {
 		clear(b[:])
 		return
 	}
 	bw, bh := min(8, pl.w-bx), min(8, pl.h-by)
-	if rows == 1 && acRows == 0 {
+	if !ac {
 		// DC only: image/jpeg's IDCT gives every sample this value.
 		v := ((b[0]<<17 + 1<<19) >> 2) >> 18
 		b[0] = 0
@@ -502,7 +501,19 @@ func (pl *jpegPlane) put(b *[64]int32, bx, by int, rows, acRows uint8) {
 		clear(b[:])
 		return
 	}
-	jpegIDCT(b, rows, acRows)
+	// The rows that hold a non-zero coefficient, and those with one in a
+	// column other than 0, for jpegIDCT's shortcuts.
+	var rows, acRows uint8
+	for r := range 8 {
+		row := b[8*r : 8*r+8]
+		if row[1]|row[2]|row[3]|row[4]|row[5]|row[6]|row[7] != 0 {
+			acRows |= 1 << r
+			rows |= 1 << r
+		} else if row[0] != 0 {
+			rows |= 1 << r
+		}
+	}
+	jpegIDCT(b, rows|1, acRows)
 	for y := range bh {
 		row := pl.pix[(by+y)*pl.stride+bx:][:bw]
 		src := b[8*y:][:8]
@@ -625,14 +636,14 @@ func (br *jpegBits) decodeDC(t *jpegHuff) (int32, error) {
 }
 
 // decodeAC decodes a block's AC coefficients into b, dequantized by q, in
-// natural order (b must hold zeros there), as image/jpeg does. It returns
-// the rows that hold a non-zero coefficient and those that hold an AC one
-// in a column other than 0 (bit r for row r). A run past the block's end
+// natural order (b must hold zeros there), as image/jpeg does. It reports
+// whether it stored any (possibly zero) AC coefficient. A run past the
+// block's end
 // before a coefficient (which image/jpeg reads in its own way) is left to
 // image/jpeg.
-func (br *jpegBits) decodeAC(t *jpegHuff, q *[64]int32, b *[64]int32) (rows, acRows uint8, err error) {
+func (br *jpegBits) decodeAC(t *jpegHuff, q *[64]int32, b *[64]int32) (ac bool, err error) {
 	acc, n := br.acc, br.n
-	var mask uint16
+	last := 0
 	for k := 1; k < 64; {
 		// Every step uses at most 31 bits (a 16-bit code, 15 extra bits).
 		if n < 32 {
@@ -656,13 +667,13 @@ func (br *jpegBits) decodeAC(t *jpegHuff, q *[64]int32, b *[64]int32) (rows, acR
 			br.acc, br.n = acc, n
 			rs, err := br.decode(t)
 			if err != nil {
-				return 0, 0, err
+				return false, err
 			}
 			acc, n = br.acc, br.n
 			run, s = int(rs>>4), uint(rs&15)
 			if s == 0 && run != 15 {
 				if run != 0 {
-					return 0, 0, errJPEGFallback // image/jpeg reads an EOB run
+					return false, errJPEGFallback // image/jpeg reads an EOB run
 				}
 				break
 			}
@@ -670,7 +681,7 @@ func (br *jpegBits) decodeAC(t *jpegHuff, q *[64]int32, b *[64]int32) (rows, acR
 		k += run
 		if k > 63 {
 			if s != 0 || v != 0 {
-				return 0, 0, errJPEGFallback
+				return false, errJPEGFallback
 			}
 			break // a zero run past the end
 		}
@@ -682,27 +693,13 @@ func (br *jpegBits) decodeAC(t *jpegHuff, q *[64]int32, b *[64]int32) (rows, acR
 				v += -1<<s + 1
 			}
 		}
-		z := jpegUnzig[k&63]
-		b[z&63] = v * q[k&63]
-		mask |= jpegRowBits[z&63]
+		b[jpegUnzig[k&63]&63] = v * q[k&63]
+		last = k
 		k++
 	}
 	br.acc, br.n = acc, n
-	return uint8(mask), uint8(mask >> 8), nil
+	return last > 0, nil
 }
-
-// jpegRowBits[z], for the coefficient at z in natural order, has bit r of
-// its low byte set for its row r, and the same bit of its high byte when it
-// is not in column 0.
-var jpegRowBits = func() (t [64]uint16) {
-	for z := range t {
-		t[z] = 1 << (z >> 3)
-		if z&7 != 0 {
-			t[z] |= 1 << (8 + z>>3)
-		}
-	}
-	return t
-}()
 
 // jpegEOB marks the entries of jpegHuff.ac that are an end of block.
 const jpegEOB = 1 << 5
@@ -735,7 +732,7 @@ func jpegACEntry(sym byte, l int, b int32, shift int) int32 {
 // skipAC reads past a block's AC coefficients, as decodeAC does.
 func (br *jpegBits) skipAC(t *jpegHuff) error {
 	var b [64]int32
-	_, _, err := br.decodeAC(t, &jpegOnes, &b)
+	_, err := br.decodeAC(t, &jpegOnes, &b)
 	return err
 }
 
