@@ -8,11 +8,12 @@ import (
 // This file is a decoder for the JPEG streams Motion JPEG AVIs and JPEG
 // Baseline DICOMs hold: one sequential, 8-bit, Huffman-coded scan of one
 // (grey) or three (YCbCr) interleaved components. It gives exactly the
-// samples image/jpeg gives (it runs image/jpeg's integer IDCT, copied
-// below), several times faster: a 64-bit bit buffer, Huffman look-up tables
-// that decode a code and, for AC coefficients, its extra bits in one step,
-// IDCT shortcuts for all-zero rows and DC-only blocks, and grey samples
-// written straight into the video's frame.
+// samples image/jpeg gives (it runs image/jpeg's integer IDCT: jpegidct.go,
+// and the same arithmetic in AVX2 assembly, jpegidct_amd64.s), several
+// times faster: a 64-bit bit buffer, Huffman look-up tables that decode a
+// code and, for AC coefficients, its extra bits in one step, a shortcut for
+// DC-only blocks (an echo's black background), and grey samples written
+// straight into the video's frame.
 //
 // It takes on only what it can decode exactly as image/jpeg does; anything
 // else (progressive, arithmetic, 12-bit, lossless, several scans, RGB or
