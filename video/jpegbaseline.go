@@ -497,8 +497,8 @@ func (pl *jpegPlane) put(b *[64]int32, bx, by int, ac bool) {
 		return
 	}
 	if jpegAVX2 && bw == 8 && bh == 8 {
-		_ = pl.pix[(by+7)*pl.stride+bx+7] // the 8 rows fit
-		idctPutAVX2(b, &pl.pix[by*pl.stride+bx], pl.stride)
+		o := by*pl.stride + bx
+		idctPutAVX2(b, pl.pix[o:o+7*pl.stride+8], pl.stride)
 		clear(b[:])
 		return
 	}

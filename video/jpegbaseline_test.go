@@ -646,7 +646,7 @@ func BenchmarkJPEGIDCT(b *testing.B) {
 // level shift and clipping).
 func TestIDCTPutAVX2(t *testing.T) {
 	if !jpegAVX2 {
-		t.Skip("no AVX2")
+		t.Log("no AVX2: checking the Go version")
 	}
 	rng := rand.New(rand.NewPCG(15, 7))
 	for i := range 300000 {
@@ -681,7 +681,7 @@ func TestIDCTPutAVX2(t *testing.T) {
 			}
 		}
 		in := b
-		idctPutAVX2(&in, &got[0], 11)
+		idctPutAVX2(&in, got[:7*11+8], 11)
 		if in != b {
 			t.Fatal("idctPutAVX2 changed its block")
 		}

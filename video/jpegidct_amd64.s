@@ -110,11 +110,11 @@ GLOBL perm<>(SB), RODATA|NOPTR, $32
 	VMOVDQA Y13, Y2; \
 	VMOVDQA Y12, Y3
 
-// func idctPutAVX2(b *[64]int32, dst *uint8, stride int)
-TEXT ·idctPutAVX2(SB), NOSPLIT, $0-24
+// func idctPutAVX2(b *[64]int32, dst []uint8, stride int)
+TEXT ·idctPutAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+0(FP), SI
-	MOVQ dst+8(FP), DI
-	MOVQ stride+16(FP), BX
+	MOVQ dst_base+8(FP), DI
+	MOVQ stride+32(FP), BX
 
 	VMOVDQU 0(SI), Y0
 	VMOVDQU 32(SI), Y1
