@@ -38,7 +38,8 @@ func ReadAVIFile(path string) (*Video, error) {
 //
 // Supported codecs (the compression of the stream's BITMAPINFOHEADER):
 //   - Motion JPEG (MJPG, mjpg, AVRn, AVDJ, dmb1, JPEG, jpeg, IJPG, ijpg),
-//     decoded with image/jpeg; frames without Huffman tables get the standard
+//     decoded by this package's baseline decoder where it can (exactly
+//     image/jpeg's pixels) and with image/jpeg otherwise; frames without Huffman tables get the standard
 //     ones, as the AVI MJPEG convention says. C is 1 when every frame is a
 //     one-component (grey) JPEG, else 3 (colour JPEGs convert to RGB).
 //   - Uncompressed DIB (BI_RGB): 8-bit with a palette (C = 1 when the palette
@@ -377,12 +378,27 @@ func (p *aviParser) decode() (*Video, error) {
 }
 
 func (p *aviParser) decodeMJPEG(w, h int) (*Video, error) {
+	// Read every frame once, into one buffer (the frame chunks lie inside
+	// the file, so their sizes add up to at most its size).
+	var total int64
+	for _, f := range p.frames {
+		total += f.size
+	}
+	if total > p.size {
+		return nil, fmt.Errorf("frames of %d bytes in a file of %d", total, p.size)
+	}
+	all := make([]byte, total)
+	data := make([][]byte, len(p.frames))
 	grey := true
 	for i, f := range p.frames {
 		if f.size == 0 {
 			continue
 		}
-		info, err := jpegInfo(io.NewSectionReader(p.r, f.off, f.size), f.size)
+		data[i], all = all[:f.size:f.size], all[f.size:]
+		if err := p.readInto(data[i], f.off); err != nil {
+			return nil, fmt.Errorf("frame %d: %w", i, err)
+		}
+		info, err := jpegInfoBytes(data[i])
 		if err != nil {
 			return nil, fmt.Errorf("frame %d: %w", i, err)
 		}
@@ -406,20 +422,12 @@ func (p *aviParser) decodeMJPEG(w, h int) (*Video, error) {
 		return &Video{T: len(p.frames), H: h, W: w, C: c}, nil
 	}
 	v := &Video{Frames: make([]uint8, n), T: len(p.frames), H: h, W: w, C: c}
-	var buf []byte
-	for i, f := range p.frames {
-		if f.size == 0 {
+	for i, f := range data {
+		if len(f) == 0 {
 			copy(v.Frame(i), v.Frame(i-1))
 			continue
 		}
-		if int64(cap(buf)) < f.size {
-			buf = make([]byte, f.size)
-		}
-		buf = buf[:f.size]
-		if err := p.readInto(buf, f.off); err != nil {
-			return nil, fmt.Errorf("frame %d: %w", i, err)
-		}
-		if err := decodeJPEG(buf, v.Frame(i), w, h, c); err != nil {
+		if err := decodeJPEG(f, v.Frame(i), w, h, c); err != nil {
 			return nil, fmt.Errorf("frame %d: %w", i, err)
 		}
 	}
@@ -537,6 +545,16 @@ type jpegFrame struct {
 	grey bool
 }
 
+// jpegInfoBytes is jpegInfo for a JPEG image in memory. The header of a
+// stream the baseline decoder takes is read by its parser (cheaper than
+// image/jpeg's, with the same answer); any other by jpegInfo.
+func jpegInfoBytes(data []byte) (jpegFrame, error) {
+	if j, err := parseBaselineJPEG(data); err == nil && int64((j.w+7)/8)*int64((j.h+7)/8) <= 8*int64(len(data)) {
+		return jpegFrame{w: j.w, h: j.h, grey: j.nc == 1}, nil
+	}
+	return jpegInfo(bytes.NewReader(data), int64(len(data)))
+}
+
 // jpegInfo reads the header of a JPEG image of n bytes. It refuses images
 // whose size the n bytes cannot encode: every 8x8 block of a JPEG takes at
 // least one bit (a Huffman-coded DC difference), so a frame of B blocks needs
@@ -567,6 +585,15 @@ func decodeJPEG(data []byte, dst []uint8, w, h, c int) error {
 // decodeJPEGHint is decodeJPEG for a container that says whether its
 // colour JPEGs are RGB (rgbHint; see jpegHeader.rgb).
 func decodeJPEGHint(data []byte, dst []uint8, w, h, c int, rgbHint bool) error {
+	if decodeBaselineJPEG(data, dst, w, h, c, rgbHint) == nil {
+		return nil
+	}
+	return decodeJPEGStd(data, dst, w, h, c, rgbHint)
+}
+
+// decodeJPEGStd is decodeJPEGHint with image/jpeg, for every stream;
+// decodeBaselineJPEG gives the same pixels for the streams it takes.
+func decodeJPEGStd(data []byte, dst []uint8, w, h, c int, rgbHint bool) error {
 	m, err := jpeg.Decode(bytes.NewReader(withHuffmanTables(data)))
 	if err != nil {
 		return fmt.Errorf("JPEG: %w", err)

@@ -2,6 +2,7 @@ package video_test
 
 import (
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vidssl/vidssl/video"
@@ -76,4 +77,40 @@ func BenchmarkDecodePreprocess112(b *testing.B) {
 		n++
 	}
 	reportFramesPerSecond(b, n, benchFrames)
+}
+
+// benchParallel runs ReadFile, then prep when not nil, on the bench video
+// from GOMAXPROCS goroutines at once, as a Loader's workers do, and reports
+// the frames/s of all together.
+func benchParallel(b *testing.B, prep func(*video.Video) (*video.Video, error)) {
+	path := writeBenchAVI(b)
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			v, err := video.ReadFile(path)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if prep != nil {
+				if _, err := prep(v); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+			n.Add(1)
+		}
+	})
+	reportFramesPerSecond(b, int(n.Load()), benchFrames)
+}
+
+// BenchmarkDecodeAVI112Parallel is BenchmarkDecodeAVI112 on all
+// GOMAXPROCS cores at once (frames/s of all together).
+func BenchmarkDecodeAVI112Parallel(b *testing.B) { benchParallel(b, nil) }
+
+// BenchmarkDecodePreprocess112Parallel is BenchmarkDecodePreprocess112 on
+// all GOMAXPROCS cores at once, as the loader's workers run it.
+func BenchmarkDecodePreprocess112Parallel(b *testing.B) {
+	benchParallel(b, video.MaskAndResize(112, 112))
 }

@@ -46,8 +46,10 @@ func ReadDICOMFile(path string) (*Video, error) {
 // Transfer syntaxes: implicit and explicit VR little endian, explicit VR
 // big endian and deflated explicit VR little endian (native pixels), RLE
 // Lossless (1.2.840.10008.1.2.5), JPEG Baseline (1.2.840.10008.1.2.4.50,
-// 8-bit frames decoded with image/jpeg), JPEG Extended (.4.51: 8-bit frames
-// with image/jpeg, 12-bit ones by this package, one scan of components that
+// 8-bit frames decoded by this package's baseline decoder, which gives
+// image/jpeg's pixels, or by image/jpeg where it declines, see
+// decodeBaselineJPEG), JPEG Extended (.4.51: 8-bit frames
+// the same way, 12-bit ones by this package, one scan of components that
 // are not subsampled) and JPEG Lossless process 14 (.4.57, any predictor,
 // and .4.70, selection value 1; 2 to 16 bits, decoded by this package). Any
 // other (JPEG-LS, JPEG 2000, ...) is an error naming its UID and name. Photometric interpretations:

@@ -107,7 +107,7 @@ func framesAt(px dcmPixels, offs []int64) ([][]byte, error) {
 // photometric interpretation is RGB (see jpegHeader.rgb).
 func dicomJPEG(frames [][]byte, t, h, w, c int, rgbHint bool) (*Video, error) {
 	for i, f := range frames {
-		fi, err := jpegInfo(bytes.NewReader(f), int64(len(f)))
+		fi, err := jpegInfoBytes(f)
 		if err != nil {
 			return nil, fmt.Errorf("frame %d: %w", i, err)
 		}

@@ -117,6 +117,9 @@ func MaskAndResize(h, w int) func(*Video) (*Video, error) {
 		if err != nil {
 			return nil, err
 		}
+		if m.H == h && m.W == w {
+			return m, nil // m is new, and Resize would return a copy of it
+		}
 		return Resize(m, h, w)
 	}
 }

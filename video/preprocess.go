@@ -1,6 +1,7 @@
 package video
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -63,11 +64,7 @@ func SectorMask(v *Video, threshold uint8) ([]bool, error) {
 	// Temporal maximum of every byte, then the maximum over channels.
 	tmax := slices.Clone(v.Frame(0))
 	for t := 1; t < v.T; t++ {
-		f := v.Frame(t)
-		f = f[:len(tmax)]
-		for i, x := range f {
-			tmax[i] = max(tmax[i], x)
-		}
+		maxBytes(tmax, v.Frame(t))
 	}
 	bright := tmax
 	if v.C > 1 {
@@ -81,6 +78,27 @@ func SectorMask(v *Video, threshold uint8) ([]bool, error) {
 		return nil, fmt.Errorf("video: %s: mask sector: no pixel brighter than %d", v.name(), threshold)
 	}
 	return fillHull(convexHull(rowExtremes(region, v.H)), v.H, v.W), nil
+}
+
+// maxBytes sets dst[i] to max(dst[i], src[i]) for every i < len(dst)
+// (src is at least as long), eight bytes at a time.
+func maxBytes(dst, src []uint8) {
+	src = src[:len(dst)]
+	const hi = 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(dst); i += 8 {
+		a := binary.LittleEndian.Uint64(dst[i:])
+		b := binary.LittleEndian.Uint64(src[i:])
+		// Per byte, a >= b: the low seven bits compared by a subtraction
+		// that cannot borrow across bytes, then the top bits.
+		t := (a | hi) - (b &^ hi)
+		ge := (a&^b | ^(a^b)&t) & hi
+		m := (ge >> 7) * 0xFF
+		binary.LittleEndian.PutUint64(dst[i:], a&m|b&^m)
+	}
+	for ; i < len(dst); i++ {
+		dst[i] = max(dst[i], src[i])
+	}
 }
 
 // pixelPos is a pixel position: column X, row Y.

@@ -2,6 +2,7 @@ package video
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -406,6 +407,42 @@ func BenchmarkResize(b *testing.B) {
 	for b.Loop() {
 		if _, err := Resize(v, 112, 112); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestMaxBytes checks the eight-bytes-at-a-time maximum against the
+// byte-wise one, for every pair of byte values and random lengths.
+func TestMaxBytes(t *testing.T) {
+	var a, b []uint8
+	for x := range 256 {
+		for y := range 256 {
+			a, b = append(a, uint8(x)), append(b, uint8(y))
+		}
+	}
+	got := slices.Clone(a)
+	maxBytes(got, b)
+	for i := range a {
+		if want := max(a[i], b[i]); got[i] != want {
+			t.Fatalf("max(%d, %d) = %d, want %d", a[i], b[i], got[i], want)
+		}
+	}
+	rng := rand.New(rand.NewPCG(15, 8))
+	for range 1000 {
+		n := rng.IntN(40)
+		a, b := make([]uint8, n), make([]uint8, n+rng.IntN(3))
+		for i := range a {
+			a[i] = uint8(rng.Uint32())
+		}
+		for i := range b {
+			b[i] = uint8(rng.Uint32())
+		}
+		got := slices.Clone(a)
+		maxBytes(got, b)
+		for i := range a {
+			if want := max(a[i], b[i]); got[i] != want {
+				t.Fatalf("n=%d byte %d: %d, want %d", n, i, got[i], want)
+			}
 		}
 	}
 }
