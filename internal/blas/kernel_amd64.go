@@ -1,0 +1,83 @@
+//go:build amd64
+
+package blas
+
+import "golang.org/x/sys/cpu"
+
+// The assembly micro-kernels of kernel_amd64.s (made by gen_kernels.go).
+// Each computes one mr x nr tile; see kernel for the contract. The pointers
+// must cover kc*mr values of a, kc*nr of b and (mr-1)*ldc+nr of c: the
+// wrappers below check that before calling.
+
+//go:noescape
+func kernelAVX512x8x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512x12x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512x14x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX2x6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// asmKernel wraps an assembly micro-kernel of mr x nr with the bounds checks
+// that keep it inside its slices.
+func asmKernel(mr, nr int, f func(k int, a, b, c *float32, ldc int, alpha, beta float32)) kernel {
+	return kernel{mr: mr, nr: nr, run: func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+		if kc <= 0 || len(a) < kc*mr || len(b) < kc*nr || ldc < nr || len(c) < (mr-1)*ldc+nr {
+			panic("blas: micro-kernel called with short slices")
+		}
+		f(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	}}
+}
+
+var (
+	avx512Kernel = asmKernel(12, 32, kernelAVX512x12x32)
+	avx2Kernel   = asmKernel(6, 16, kernelAVX2x6x16)
+)
+
+// hasAVX512 and hasAVX2 say whether the CPU and the OS support the kernels
+// (x/sys/cpu checks that the OS saves the vector registers).
+var (
+	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+)
+
+// simdKernel returns the fastest micro-kernel the CPU supports and its
+// name, or ok false when it supports none (then the generic one is used).
+func simdKernel() (k kernel, name string, ok bool) {
+	switch {
+	case hasAVX512:
+		return avx512Kernel, "avx512", true
+	case hasAVX2:
+		return avx2Kernel, "avx2", true
+	}
+	return kernel{}, "", false
+}
+
+// allKernels lists every micro-kernel this CPU can run, by name, for tests
+// and benchmarks.
+func allKernels() map[string]kernel {
+	out := map[string]kernel{"generic": genericKernel}
+	if hasAVX2 {
+		out["avx2"] = avx2Kernel
+	}
+	if hasAVX512 {
+		out["avx512"] = avx512Kernel
+		out["avx512x8"] = asmKernel(8, 32, kernelAVX512x8x32)
+		out["avx512x14"] = asmKernel(14, 32, kernelAVX512x14x32)
+	}
+	return out
+}
+
+// Loops for measuring the core's peak (peak_amd64.s; BenchmarkPeak).
+
+// fmaLoopAVX512 runs n iterations of 16 independent 512-bit FMAs.
+func fmaLoopAVX512(n int)
+
+// fmaLoopAVX2 runs n iterations of 12 independent 256-bit FMAs.
+func fmaLoopAVX2(n int)
+
+// addChain runs n iterations of 16 dependent one-cycle integer adds.
+func addChain(n int)
