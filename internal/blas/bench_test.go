@@ -23,7 +23,7 @@ func BenchmarkKernel(b *testing.B) {
 		b.Run(impl.name, func(b *testing.B) {
 			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
-				k.run(kc, a, bp, c, k.nr, 1, 1)
+				k.run(kc, a, bp, k.nr, c, k.nr, 1, 1)
 			}
 			reportFlops(b, 2*float64(k.mr*k.nr*kc)*float64(b.N), cpu0)
 		})

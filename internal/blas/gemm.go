@@ -30,11 +30,12 @@ type goImpl struct {
 
 // kernel is a micro-kernel: it computes the mr x nr tile
 // c = alpha*a*b + beta*c from kc steps of a packed A micro-panel (mr values
-// a step) and a packed B micro-panel (nr values a step), c row-major with
-// leading dimension ldc. With beta == 0, c is not read.
+// a step) and kc rows of nr values of B, ldb apart (a packed B micro-panel
+// with ldb = nr, or B itself), c row-major with leading dimension ldc. With
+// beta == 0, c is not read.
 type kernel struct {
 	mr, nr int
-	run    func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+	run    func(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 }
 
 // Block sizes, in values. kcBlock*mr*4 bytes of A (8 to 14 KiB) stay in a
@@ -158,19 +159,33 @@ func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []flo
 			packA(transA, a, lda, ic, pc, mc, kc, mr, pa)
 			for jc := 0; jc < n; jc += ncBlock {
 				nc := min(ncBlock, n-jc)
-				packB(transB, b, ldb, pc, jc, kc, nc, nr, pb)
+				// A non-transposed B is read in place (its rows are the
+				// micro-panels' rows, ldb apart) but for a last partial
+				// panel: packing it would cost as much as the product
+				// when m is small.
+				direct := 0
+				if !transB {
+					direct = nc / nr * nr
+				}
+				packB(transB, b, ldb, pc, jc+direct, kc, nc-direct, nr, pb)
 				for ir := 0; ir < mc; ir += mr {
 					ap := pa[ir*kc : (ir+mr)*kc]
 					rows := min(mr, mc-ir)
 					for jr := 0; jr < nc; jr += nr {
-						bp := pb[jr*kc : (jr+nr)*kc]
+						var bp []float32
+						bld := nr
+						if jr < direct {
+							bp, bld = b[pc*ldb+jc+jr:], ldb
+						} else {
+							bp = pb[(jr-direct)*kc:]
+						}
 						cols := min(nr, nc-jr)
 						ci := (ic+ir)*ldc + jc + jr
 						if rows == mr && cols == nr {
-							g.k.run(kc, ap, bp, c[ci:], ldc, alpha, bt)
+							g.k.run(kc, ap, bp, bld, c[ci:], ldc, alpha, bt)
 							continue
 						}
-						g.k.run(kc, ap, bp, tile, nr, alpha, 0)
+						g.k.run(kc, ap, bp, bld, tile, nr, alpha, 0)
 						for i := 0; i < rows; i++ {
 							cr := c[ci+i*ldc : ci+i*ldc+cols]
 							tr := tile[i*nr : i*nr+cols]

@@ -181,7 +181,7 @@ func TestKernelsMatchDefinition(t *testing.T) {
 						want[i*ldc+j] = float32(1.5*s + old)
 					}
 				}
-				k.run(kc, a, b, c, ldc, 1.5, beta)
+				k.run(kc, a, b, k.nr, c, ldc, 1.5, beta)
 				for i := range c {
 					if d := math.Abs(float64(c[i] - want[i])); !(d <= 1e-4*float64(kc)*(1+math.Abs(float64(want[i])))) {
 						t.Fatalf("%s kc=%d beta=%g: c[%d] = %g, want %g", name, kc, beta, i, c[i], want[i])
@@ -201,7 +201,7 @@ func TestKernelRefusesShortSlices(t *testing.T) {
 					t.Errorf("%s: no panic for a too-short C", name)
 				}
 			}()
-			k.run(4, make([]float32, 4*k.mr), make([]float32, 4*k.nr), make([]float32, k.mr*k.nr-1), k.nr, 1, 0)
+			k.run(4, make([]float32, 4*k.mr), make([]float32, 4*k.nr), k.nr, make([]float32, k.mr*k.nr-1), k.nr, 1, 0)
 		}()
 	}
 }

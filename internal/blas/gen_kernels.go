@@ -6,9 +6,10 @@
 //
 // Each kernel computes one MR x NR tile of C = alpha*A*B + beta*C from a
 // packed A micro-panel (k steps of MR values: column p of the tile's rows)
-// and a packed B micro-panel (k steps of NR values: row p of the tile's
-// columns). C is row-major with leading dimension ldc (in values); with
-// beta == 0 C is written without being read.
+// and k rows of NR values of B, ldb values apart: a packed B micro-panel
+// (ldb = NR) or the rows of a row-major B itself. C is row-major with
+// leading dimension ldc (in values); with beta == 0 C is written without
+// being read.
 package main
 
 import (
@@ -38,16 +39,37 @@ func main() {
 }
 
 // header writes the function's prologue: CX = k, SI = a, DI = b, DX = c,
-// R8 = ldc in bytes.
+// R8 = ldc in bytes, R9 = ldb in bytes, R11 = 3*ldb, R12 = 4*ldb.
 func header(w *bytes.Buffer, name string) {
-	fmt.Fprintf(w, "\n// func %s(k int, a, b, c *float32, ldc int, alpha, beta float32)\n", name)
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	fmt.Fprintf(w, "\n// func %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
 	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
 	fmt.Fprintln(w, "\tMOVQ a+8(FP), SI")
 	fmt.Fprintln(w, "\tMOVQ b+16(FP), DI")
-	fmt.Fprintln(w, "\tMOVQ c+24(FP), DX")
-	fmt.Fprintln(w, "\tMOVQ ldc+32(FP), R8")
+	fmt.Fprintln(w, "\tMOVQ ldb+24(FP), R9")
+	fmt.Fprintln(w, "\tMOVQ c+32(FP), DX")
+	fmt.Fprintln(w, "\tMOVQ ldc+40(FP), R8")
 	fmt.Fprintln(w, "\tSHLQ $2, R8")
+	fmt.Fprintln(w, "\tSHLQ $2, R9")
+	fmt.Fprintln(w, "\tLEAQ (R9)(R9*2), R11")
+	fmt.Fprintln(w, "\tLEAQ (R9*4), R12")
+}
+
+// bRow returns the address of row p (0 <= p < 4) of B, plus off bytes.
+func bRow(p, off int) string {
+	o := ""
+	if off != 0 {
+		o = fmt.Sprint(off)
+	}
+	switch p {
+	case 0:
+		return o + "(DI)"
+	case 1:
+		return o + "(DI)(R9*1)"
+	case 2:
+		return o + "(DI)(R9*2)"
+	}
+	return o + "(DI)(R11*1)"
 }
 
 // avx512 writes an mr x 32 kernel: accumulators Z0..Z(2mr-1), B rows in Z28
@@ -59,8 +81,8 @@ func avx512(w *bytes.Buffer, mr int) {
 		fmt.Fprintf(w, "\tVPXORD Z%d, Z%d, Z%d\n", i, i, i)
 	}
 	step := func(p int) {
-		fmt.Fprintf(w, "\tVMOVUPS %d(DI), Z28\n", p*128)
-		fmt.Fprintf(w, "\tVMOVUPS %d(DI), Z29\n", p*128+64)
+		fmt.Fprintf(w, "\tVMOVUPS %s, Z28\n", bRow(p, 0))
+		fmt.Fprintf(w, "\tVMOVUPS %s, Z29\n", bRow(p, 64))
 		for i := 0; i < mr; i++ {
 			r := 30 + i%2
 			fmt.Fprintf(w, "\tVBROADCASTSS %d(SI), Z%d\n", (p*mr+i)*4, r)
@@ -68,10 +90,10 @@ func avx512(w *bytes.Buffer, mr int) {
 			fmt.Fprintf(w, "\tVFMADD231PS Z29, Z%d, Z%d\n", r, 2*i+1)
 		}
 	}
-	loops(w, name, mr*4, 128, step)
-	fmt.Fprintf(w, "\tVBROADCASTSS alpha+40(FP), Z30\n")
-	fmt.Fprintf(w, "\tVBROADCASTSS beta+44(FP), Z31\n")
-	fmt.Fprintf(w, "\tMOVL beta+44(FP), AX\n")
+	loops(w, name, mr*4, step)
+	fmt.Fprintf(w, "\tVBROADCASTSS alpha+48(FP), Z30\n")
+	fmt.Fprintf(w, "\tVBROADCASTSS beta+52(FP), Z31\n")
+	fmt.Fprintf(w, "\tMOVL beta+52(FP), AX\n")
 	fmt.Fprintf(w, "\tTESTL $0x7fffffff, AX\n")
 	fmt.Fprintf(w, "\tJZ %s_nobeta\n", name)
 	for i := 0; i < mr; i++ {
@@ -110,8 +132,8 @@ func avx2(w *bytes.Buffer) {
 		fmt.Fprintf(w, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
 	}
 	step := func(p int) {
-		fmt.Fprintf(w, "\tVMOVUPS %d(DI), Y12\n", p*64)
-		fmt.Fprintf(w, "\tVMOVUPS %d(DI), Y13\n", p*64+32)
+		fmt.Fprintf(w, "\tVMOVUPS %s, Y12\n", bRow(p, 0))
+		fmt.Fprintf(w, "\tVMOVUPS %s, Y13\n", bRow(p, 32))
 		for i := 0; i < mr; i++ {
 			r := 14 + i%2
 			fmt.Fprintf(w, "\tVBROADCASTSS %d(SI), Y%d\n", (p*mr+i)*4, r)
@@ -119,10 +141,10 @@ func avx2(w *bytes.Buffer) {
 			fmt.Fprintf(w, "\tVFMADD231PS Y13, Y%d, Y%d\n", r, 2*i+1)
 		}
 	}
-	loops(w, name, mr*4, 64, step)
-	fmt.Fprintf(w, "\tVBROADCASTSS alpha+40(FP), Y14\n")
-	fmt.Fprintf(w, "\tVBROADCASTSS beta+44(FP), Y15\n")
-	fmt.Fprintf(w, "\tMOVL beta+44(FP), AX\n")
+	loops(w, name, mr*4, step)
+	fmt.Fprintf(w, "\tVBROADCASTSS alpha+48(FP), Y14\n")
+	fmt.Fprintf(w, "\tVBROADCASTSS beta+52(FP), Y15\n")
+	fmt.Fprintf(w, "\tMOVL beta+52(FP), AX\n")
 	fmt.Fprintf(w, "\tTESTL $0x7fffffff, AX\n")
 	fmt.Fprintf(w, "\tJZ %s_nobeta\n", name)
 	for i := 0; i < mr; i++ {
@@ -152,9 +174,9 @@ func avx2(w *bytes.Buffer) {
 }
 
 // loops writes the k loop: unroll steps per pass while at least unroll are
-// left, then one step at a time. aStep and bStep are the bytes of A and B
-// one step reads. k may be zero.
-func loops(w *bytes.Buffer, name string, aStep, bStep int, step func(p int)) {
+// left, then one step at a time. aStep is the bytes of A one step reads; B
+// moves ldb (R9) a step. k may be zero.
+func loops(w *bytes.Buffer, name string, aStep int, step func(p int)) {
 	fmt.Fprintln(w, "\tMOVQ CX, BX")
 	fmt.Fprintf(w, "\tSHRQ $%d, BX\n", log2(unroll))
 	fmt.Fprintf(w, "\tJZ %s_tail\n", name)
@@ -163,7 +185,7 @@ func loops(w *bytes.Buffer, name string, aStep, bStep int, step func(p int)) {
 		step(p)
 	}
 	fmt.Fprintf(w, "\tADDQ $%d, SI\n", unroll*aStep)
-	fmt.Fprintf(w, "\tADDQ $%d, DI\n", unroll*bStep)
+	fmt.Fprintln(w, "\tADDQ R12, DI")
 	fmt.Fprintln(w, "\tDECQ BX")
 	fmt.Fprintf(w, "\tJNZ %s_loop\n", name)
 	fmt.Fprintf(w, "\n%s_tail:\n", name)
@@ -172,7 +194,7 @@ func loops(w *bytes.Buffer, name string, aStep, bStep int, step func(p int)) {
 	fmt.Fprintf(w, "\n%s_one:\n", name)
 	step(0)
 	fmt.Fprintf(w, "\tADDQ $%d, SI\n", aStep)
-	fmt.Fprintf(w, "\tADDQ $%d, DI\n", bStep)
+	fmt.Fprintln(w, "\tADDQ R9, DI")
 	fmt.Fprintln(w, "\tDECQ CX")
 	fmt.Fprintf(w, "\tJNZ %s_one\n", name)
 	fmt.Fprintf(w, "\n%s_store:\n", name)

@@ -6,29 +6,29 @@ import "golang.org/x/sys/cpu"
 
 // The assembly micro-kernels of kernel_amd64.s (made by gen_kernels.go).
 // Each computes one mr x nr tile; see kernel for the contract. The pointers
-// must cover kc*mr values of a, kc*nr of b and (mr-1)*ldc+nr of c: the
-// wrappers below check that before calling.
+// must cover kc*mr values of a, (kc-1)*ldb+nr of b and (mr-1)*ldc+nr of c:
+// the wrappers below check that before calling.
 
 //go:noescape
-func kernelAVX512x8x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func kernelAVX512x8x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func kernelAVX512x12x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func kernelAVX512x12x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func kernelAVX512x14x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func kernelAVX512x14x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func kernelAVX2x6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func kernelAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // asmKernel wraps an assembly micro-kernel of mr x nr with the bounds checks
 // that keep it inside its slices.
-func asmKernel(mr, nr int, f func(k int, a, b, c *float32, ldc int, alpha, beta float32)) kernel {
-	return kernel{mr: mr, nr: nr, run: func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
-		if kc <= 0 || len(a) < kc*mr || len(b) < kc*nr || ldc < nr || len(c) < (mr-1)*ldc+nr {
+func asmKernel(mr, nr int, f func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)) kernel {
+	return kernel{mr: mr, nr: nr, run: func(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+		if kc <= 0 || len(a) < kc*mr || ldb < nr || len(b) < (kc-1)*ldb+nr || ldc < nr || len(c) < (mr-1)*ldc+nr {
 			panic("blas: micro-kernel called with short slices")
 		}
-		f(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+		f(kc, &a[0], &b[0], ldb, &c[0], ldc, alpha, beta)
 	}}
 }
 

@@ -4,12 +4,12 @@ package blas
 var genericKernel = kernel{mr: 4, nr: 4, run: kernelGeneric4x4}
 
 // kernelGeneric4x4 is the micro-kernel contract (see kernel) for mr = nr = 4.
-func kernelGeneric4x4(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
-	a, b = a[:4*kc], b[:4*kc]
+func kernelGeneric4x4(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	a, b = a[:4*kc], b[:(kc-1)*ldb+4]
 	_ = c[3*ldc+3]
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
 	for p := 0; p < kc; p++ {
-		ap, bp := a[4*p:4*p+4], b[4*p:4*p+4]
+		ap, bp := a[4*p:4*p+4], b[ldb*p:ldb*p+4]
 		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
 		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 		c00 += a0 * b0
