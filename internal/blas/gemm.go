@@ -36,6 +36,9 @@ type goImpl struct {
 type kernel struct {
 	mr, nr int
 	run    func(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	// runRows, where not nil, is run with A read in place: mr rows of a,
+	// lda apart, kc consecutive values each (see serialTransposed).
+	runRows func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 }
 
 // Block sizes, in values. kcBlock*mr*4 bytes of A (8 to 14 KiB) stay in a
@@ -56,10 +59,15 @@ const (
 
 func (g *goImpl) Name() string { return g.name }
 
-// packBuffers holds one goroutine's packed panels and its edge tile.
+// packBuffers holds one goroutine's packed panels, its edge tile and, for
+// serialTransposed, the transposed product.
 type packBuffers struct {
-	a, b, tile []float32
+	a, b, tile, t []float32
 }
+
+// transposedMaxM is the most rows of C for which a product with a
+// transposed B is computed transposed (serialTransposed).
+const transposedMaxM = ncBlock
 
 var packPool = sync.Pool{New: func() any { return new(packBuffers) }}
 
@@ -141,6 +149,10 @@ func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []flo
 	mr, nr := g.k.mr, g.k.nr
 	buf := packPool.Get().(*packBuffers)
 	defer packPool.Put(buf)
+	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && n >= mr {
+		g.serialTransposed(buf, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	mcMax := min(m, mcBlock)
 	kcMax := min(k, kcBlock)
 	ncMax := min(n, ncBlock)
@@ -273,6 +285,73 @@ func packB(trans bool, b []float32, ldb, p0, j0, kc, nc, nr int, dst []float32) 
 			for p := 0; p < kc; p++ {
 				d[p*nr+j] = 0
 			}
+		}
+	}
+}
+
+// serialTransposed is serial for C = alpha*A*B^T + beta*C with C m x n, m
+// small: the weight gradient of a convolution, where B (n x k) is large and
+// packing its transpose would cost more than the product. It computes
+// T = B*A^T (n x m) instead, reading B's rows in place (runRows) and packing
+// only A, and then adds the transpose of T into C.
+func (g *goImpl) serialTransposed(buf *packBuffers, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := g.k.mr, g.k.nr
+	kcMax := min(k, kcBlock)
+	buf.a = grow(buf.a, mr*kcMax)
+	buf.b = grow(buf.b, (m+nr-1)/nr*nr*kcMax)
+	buf.tile = grow(buf.tile, mr*nr)
+	buf.t = grow(buf.t, n*m)
+	pa, pb, tile, t := buf.a, buf.b, buf.tile, buf.t
+	for pc := 0; pc < k; pc += kcBlock {
+		kc := min(kcBlock, k-pc)
+		bt := float32(0)
+		if pc > 0 {
+			bt = 1
+		}
+		// The k x m matrix A^T, packed in panels of nr columns.
+		packB(true, a, lda, pc, 0, kc, m, nr, pb)
+		for ir := 0; ir < n; ir += mr {
+			rows := min(mr, n-ir)
+			if rows < mr {
+				packA(false, b, ldb, ir, pc, rows, kc, mr, pa)
+			}
+			for jr := 0; jr < m; jr += nr {
+				bp := pb[jr*kc:]
+				cols := min(nr, m-jr)
+				ti := ir*m + jr
+				switch {
+				case rows == mr && cols == nr:
+					g.k.runRows(kc, b[ir*ldb+pc:], ldb, bp, nr, t[ti:], m, 1, bt)
+					continue
+				case rows == mr:
+					g.k.runRows(kc, b[ir*ldb+pc:], ldb, bp, nr, tile, nr, 1, 0)
+				default:
+					g.k.run(kc, pa, bp, nr, tile, nr, 1, 0)
+				}
+				for i := 0; i < rows; i++ {
+					tr := t[ti+i*m : ti+i*m+cols]
+					src := tile[i*nr : i*nr+cols]
+					if pc == 0 {
+						copy(tr, src)
+						continue
+					}
+					for j, v := range src {
+						tr[j] += v
+					}
+				}
+			}
+		}
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			for j := range row {
+				row[j] = alpha * t[j*m+i]
+			}
+			continue
+		}
+		for j := range row {
+			row[j] = alpha*t[j*m+i] + beta*row[j]
 		}
 	}
 }

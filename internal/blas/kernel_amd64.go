@@ -19,6 +19,9 @@ func kernelAVX512x12x32(k int, a, b *float32, ldb int, c *float32, ldc int, alph
 func kernelAVX512x14x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
+func kernelAVX512x12x32Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
 func kernelAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // asmKernel wraps an assembly micro-kernel of mr x nr with the bounds checks
@@ -32,8 +35,20 @@ func asmKernel(mr, nr int, f func(k int, a, b *float32, ldb int, c *float32, ldc
 	}}
 }
 
+// withRows adds to k the 12 x 32 kernel that reads A's rows in place.
+func withRows(k kernel) kernel {
+	k.runRows = func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+		const mr, nr = 12, 32
+		if kc <= 0 || lda < kc || len(a) < (mr-1)*lda+kc || ldb < nr || len(b) < (kc-1)*ldb+nr || ldc < nr || len(c) < (mr-1)*ldc+nr {
+			panic("blas: micro-kernel called with short slices")
+		}
+		kernelAVX512x12x32Rows(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, alpha, beta)
+	}
+	return k
+}
+
 var (
-	avx512Kernel = asmKernel(12, 32, kernelAVX512x12x32)
+	avx512Kernel = withRows(asmKernel(12, 32, kernelAVX512x12x32))
 	avx2Kernel   = asmKernel(6, 16, kernelAVX2x6x16)
 )
 
