@@ -66,8 +66,13 @@ type packBuffers struct {
 }
 
 // transposedMaxM is the most rows of C for which a product with a
-// transposed B is computed transposed (serialTransposed).
-const transposedMaxM = ncBlock
+// transposed B is computed transposed (serialTransposed), and
+// transposedMinRatio the least ratio k/m: the transposed product saves
+// packing n*k values of B but adds n*m strided writes.
+const (
+	transposedMaxM     = ncBlock
+	transposedMinRatio = 2
+)
 
 var packPool = sync.Pool{New: func() any { return new(packBuffers) }}
 
@@ -149,7 +154,7 @@ func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []flo
 	mr, nr := g.k.mr, g.k.nr
 	buf := packPool.Get().(*packBuffers)
 	defer packPool.Put(buf)
-	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && n >= mr {
+	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && k >= transposedMinRatio*m && n >= mr {
 		g.serialTransposed(buf, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
