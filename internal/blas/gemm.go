@@ -39,7 +39,21 @@ type kernel struct {
 	// runRows, where not nil, is run with A read in place: mr rows of a,
 	// lda apart, kc consecutive values each (see serialTransposed).
 	runRows func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	// alt, where not nil, is a kernel with the same nr and fewer rows, used
+	// for products whose row count it pads less (m = 64 with mr = 12 and 8).
+	alt *kernel
 }
+
+// forRows returns k, or k.alt where that pads m rows to fewer.
+func (k *kernel) forRows(m int) *kernel {
+	if k.alt != nil && padded(m, k.alt.mr) < padded(m, k.mr) {
+		return k.alt
+	}
+	return k
+}
+
+// padded returns m rounded up to a multiple of mr.
+func padded(m, mr int) int { return (m + mr - 1) / mr * mr }
 
 // Block sizes, in values. kcBlock*mr*4 bytes of A (8 to 14 KiB) stay in a
 // 32 KiB L1; kcBlock*ncBlock*4 bytes of B (512 KiB) in a 1 MiB L2; the A
@@ -151,13 +165,14 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 // serial is Sgemm on the calling goroutine; m, n, k > 0 and the slices are
 // long enough (checkGemm).
 func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	mr, nr := g.k.mr, g.k.nr
 	buf := packPool.Get().(*packBuffers)
 	defer packPool.Put(buf)
-	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && k >= transposedMinRatio*m && n >= mr {
+	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && k >= transposedMinRatio*m && n >= g.k.mr {
 		g.serialTransposed(buf, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	kern := g.k.forRows(m)
+	mr, nr := kern.mr, kern.nr
 	mcMax := min(m, mcBlock)
 	kcMax := min(k, kcBlock)
 	ncMax := min(n, ncBlock)
@@ -173,7 +188,14 @@ func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []flo
 			if pc > 0 {
 				bt = 1
 			}
-			packA(transA, a, lda, ic, pc, mc, kc, mr, pa)
+			// A non-transposed A is read in place too where the kernel
+			// has a variant for that (runRows), but for a last partial
+			// panel.
+			directA := 0
+			if !transA && kern.runRows != nil {
+				directA = mc / mr * mr
+			}
+			packA(transA, a, lda, ic+directA, pc, mc-directA, kc, mr, pa)
 			for jc := 0; jc < n; jc += ncBlock {
 				nc := min(ncBlock, n-jc)
 				// A non-transposed B is read in place (its rows are the
@@ -186,7 +208,10 @@ func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []flo
 				}
 				packB(transB, b, ldb, pc, jc+direct, kc, nc-direct, nr, pb)
 				for ir := 0; ir < mc; ir += mr {
-					ap := pa[ir*kc : (ir+mr)*kc]
+					var ap []float32
+					if ir >= directA {
+						ap = pa[(ir-directA)*kc:]
+					}
 					rows := min(mr, mc-ir)
 					for jr := 0; jr < nc; jr += nr {
 						var bp []float32
@@ -198,11 +223,18 @@ func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []flo
 						}
 						cols := min(nr, nc-jr)
 						ci := (ic+ir)*ldc + jc + jr
+						cc, cld, cbeta := tile, nr, float32(0)
 						if rows == mr && cols == nr {
-							g.k.run(kc, ap, bp, bld, c[ci:], ldc, alpha, bt)
+							cc, cld, cbeta = c[ci:], ldc, bt
+						}
+						if ir < directA {
+							kern.runRows(kc, a[(ic+ir)*lda+pc:], lda, bp, bld, cc, cld, alpha, cbeta)
+						} else {
+							kern.run(kc, ap, bp, bld, cc, cld, alpha, cbeta)
+						}
+						if rows == mr && cols == nr {
 							continue
 						}
-						g.k.run(kc, ap, bp, bld, tile, nr, alpha, 0)
 						for i := 0; i < rows; i++ {
 							cr := c[ci+i*ldc : ci+i*ldc+cols]
 							tr := tile[i*nr : i*nr+cols]

@@ -31,7 +31,8 @@ func main() {
 	avx512(&b, 8)
 	avx512(&b, 12)
 	avx512(&b, 14)
-	avx512Rows(&b)
+	avx512Rows(&b, 8)
+	avx512Rows(&b, 12)
 	avx2(&b)
 	if err := os.WriteFile("kernel_amd64.s", b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -95,13 +96,12 @@ func avx512(w *bytes.Buffer, mr int) {
 	storeAVX512(w, name, mr, 48, 52)
 }
 
-// avx512Rows writes the 12 x 32 kernel that reads A in place instead of
-// packed: its rows lda values apart, k consecutive values each (a row-major
-// A, not transposed). Rows 0-3 are addressed from SI, 4-7 from R14 and 8-11
-// from AX, with R10 = lda and R13 = 3*lda in bytes.
-func avx512Rows(w *bytes.Buffer) {
-	const mr = 12
-	name := "kernelAVX512x12x32Rows"
+// avx512Rows writes the mr x 32 kernel (mr = 8 or 12) that reads A in
+// place instead of packed: its rows lda values apart, k consecutive values
+// each (a row-major A, not transposed). Rows 0-3 are addressed from SI, 4-7
+// from R14 and 8-11 from AX, with R10 = lda and R13 = 3*lda in bytes.
+func avx512Rows(w *bytes.Buffer, mr int) {
+	name := fmt.Sprintf("kernelAVX512x%dx32Rows", mr)
 	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
 	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
@@ -149,7 +149,7 @@ func avx512Rows(w *bytes.Buffer) {
 		}
 	}
 	advance := func(n int) {
-		for _, r := range []string{"SI", "R14", "AX"} {
+		for _, r := range []string{"SI", "R14", "AX"}[:mr/4] {
 			fmt.Fprintf(w, "\tADDQ $%d, %s\n", 4*n, r)
 		}
 	}

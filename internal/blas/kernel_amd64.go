@@ -19,6 +19,9 @@ func kernelAVX512x12x32(k int, a, b *float32, ldb int, c *float32, ldc int, alph
 func kernelAVX512x14x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
+func kernelAVX512x8x32Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
 func kernelAVX512x12x32Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
@@ -35,21 +38,22 @@ func asmKernel(mr, nr int, f func(k int, a, b *float32, ldb int, c *float32, ldc
 	}}
 }
 
-// withRows adds to k the 12 x 32 kernel that reads A's rows in place.
-func withRows(k kernel) kernel {
+// withRows adds to k its variant f that reads A's rows in place.
+func withRows(k kernel, f func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)) kernel {
+	mr, nr := k.mr, k.nr
 	k.runRows = func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
-		const mr, nr = 12, 32
 		if kc <= 0 || lda < kc || len(a) < (mr-1)*lda+kc || ldb < nr || len(b) < (kc-1)*ldb+nr || ldc < nr || len(c) < (mr-1)*ldc+nr {
 			panic("blas: micro-kernel called with short slices")
 		}
-		kernelAVX512x12x32Rows(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, alpha, beta)
+		f(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, alpha, beta)
 	}
 	return k
 }
 
 var (
-	avx512Kernel = withRows(asmKernel(12, 32, kernelAVX512x12x32))
-	avx2Kernel   = asmKernel(6, 16, kernelAVX2x6x16)
+	avx512Kernel  = withRows(asmKernel(12, 32, kernelAVX512x12x32), kernelAVX512x12x32Rows)
+	avx512Kernel8 = withRows(asmKernel(8, 32, kernelAVX512x8x32), kernelAVX512x8x32Rows)
+	avx2Kernel    = asmKernel(6, 16, kernelAVX2x6x16)
 )
 
 // hasAVX512 and hasAVX2 say whether the CPU and the OS support the kernels
@@ -61,10 +65,14 @@ var (
 
 // simdKernel returns the fastest micro-kernel the CPU supports and its
 // name, or ok false when it supports none (then the generic one is used).
+// Where there is one, k.alt is a kernel with fewer rows for products whose
+// row count it divides better.
 func simdKernel() (k kernel, name string, ok bool) {
 	switch {
 	case hasAVX512:
-		return avx512Kernel, "avx512", true
+		k = avx512Kernel
+		k.alt = &avx512Kernel8
+		return k, "avx512", true
 	case hasAVX2:
 		return avx2Kernel, "avx2", true
 	}
@@ -80,7 +88,7 @@ func allKernels() map[string]kernel {
 	}
 	if hasAVX512 {
 		out["avx512"] = avx512Kernel
-		out["avx512x8"] = asmKernel(8, 32, kernelAVX512x8x32)
+		out["avx512x8"] = avx512Kernel8
 		out["avx512x14"] = asmKernel(14, 32, kernelAVX512x14x32)
 	}
 	return out
