@@ -9,9 +9,11 @@
 //     libopenblas.so.0 can be opened (no cgo is needed);
 //   - gonum's pure-Go Sgemm.
 //
-// Default picks vidssl's SGEMM when it has an AVX-512 kernel (measured faster
-// than OpenBLAS on R3D-18's convolutions), else OpenBLAS when it loads, else
-// vidssl's SGEMM. The environment variable VIDSSL_BLAS forces one: "go" (the
+// Default picks vidssl's SGEMM when it has an AVX-512 kernel (it used less
+// CPU time than OpenBLAS for R3D-18's training step on an AVX-512 machine),
+// else OpenBLAS when it loads, else vidssl's SGEMM when it has an AVX2
+// kernel, else gonum (whose amd64 assembly inner loops beat the plain-Go
+// micro-kernel). The environment variable VIDSSL_BLAS forces one: "go" (the
 // best kernel the CPU supports), "go-generic" (the plain-Go kernel),
 // "openblas" or "gonum".
 package blas
@@ -82,8 +84,9 @@ var (
 
 // Default returns the process-wide back end, chosen once: the one VIDSSL_BLAS
 // names, else vidssl's SGEMM when the CPU has AVX-512, else OpenBLAS when it
-// loads, else vidssl's SGEMM. It returns an error only when VIDSSL_BLAS holds
-// an unknown name or forces OpenBLAS and it cannot be loaded.
+// loads, else vidssl's SGEMM when the CPU has AVX2 and FMA, else gonum. It
+// returns an error only when VIDSSL_BLAS holds an unknown name or forces
+// OpenBLAS and it cannot be loaded.
 func Default() (Impl, error) {
 	defaultOnce.Do(func() { defaultImpl, defaultErr = choose(os.Getenv(EnvVar)) })
 	return defaultImpl, defaultErr
@@ -118,13 +121,17 @@ func choose(env string) (Impl, error) {
 		}
 		return impl, nil
 	case "":
-		if _, name, ok := simdKernel(); ok && name == "avx512" {
+		_, name, simd := simdKernel()
+		if simd && name == "avx512" {
 			return Go(), nil
 		}
 		if impl, err := OpenBLAS(); err == nil {
 			return impl, nil
 		}
-		return Go(), nil
+		if simd {
+			return Go(), nil
+		}
+		return Gonum(), nil
 	default:
 		return Go(), fmt.Errorf("blas: %s=%q: want \"go\", \"go-generic\", \"openblas\" or \"gonum\"", EnvVar, env)
 	}
