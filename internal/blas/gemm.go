@@ -167,7 +167,9 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	buf := packPool.Get().(*packBuffers)
 	defer packPool.Put(buf)
-	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && k >= transposedMinRatio*m && n >= g.k.mr {
+	// The transposed product's tiles span nr rows of C: only where that
+	// pads them by at most an eighth (m = 32, 64, 96, ...).
+	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && k >= transposedMinRatio*m && n >= g.k.mr && 8*padded(m, g.k.nr) <= 9*m {
 		g.serialTransposed(buf, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
