@@ -42,6 +42,10 @@ type kernel struct {
 	// alt, where not nil, is a kernel with the same nr and fewer rows, used
 	// for products whose row count it pads less (m = 64 with mr = 12 and 8).
 	alt *kernel
+	// narrow, where not nil, is a kernel with the same mr, fewer columns
+	// and a runRows, used by serialTransposed where it pads the rows of C
+	// less (m = 8 or 16 in a width-8 network).
+	narrow *kernel
 }
 
 // forRows returns k, or k.alt where that pads m rows to fewer.
@@ -167,10 +171,13 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	buf := packPool.Get().(*packBuffers)
 	defer packPool.Put(buf)
-	// The transposed product's tiles span nr rows of C: only where that
-	// pads them by at most an eighth (m = 32, 64, 96, ...).
-	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && k >= transposedMinRatio*m && n >= g.k.mr && 8*padded(m, g.k.nr) <= 9*m {
-		g.serialTransposed(buf, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && k >= transposedMinRatio*m && n >= g.k.mr {
+		// The transposed product's tiles span nr rows of C.
+		kern := &g.k
+		if g.k.narrow != nil && padded(m, g.k.narrow.nr) < padded(m, g.k.nr) {
+			kern = g.k.narrow
+		}
+		g.serialTransposed(kern, buf, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	kern := g.k.forRows(m)
@@ -333,8 +340,8 @@ func packB(trans bool, b []float32, ldb, p0, j0, kc, nc, nr int, dst []float32) 
 // packing its transpose would cost more than the product. It computes
 // T = B*A^T (n x m) instead, reading B's rows in place (runRows) and packing
 // only A, and then adds the transpose of T into C.
-func (g *goImpl) serialTransposed(buf *packBuffers, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	mr, nr := g.k.mr, g.k.nr
+func (g *goImpl) serialTransposed(kern *kernel, buf *packBuffers, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
 	kcMax := min(k, kcBlock)
 	buf.a = grow(buf.a, mr*kcMax)
 	buf.b = grow(buf.b, (m+nr-1)/nr*nr*kcMax)
@@ -360,12 +367,12 @@ func (g *goImpl) serialTransposed(buf *packBuffers, m, n, k int, alpha float32, 
 				ti := ir*m + jr
 				switch {
 				case rows == mr && cols == nr:
-					g.k.runRows(kc, b[ir*ldb+pc:], ldb, bp, nr, t[ti:], m, 1, bt)
+					kern.runRows(kc, b[ir*ldb+pc:], ldb, bp, nr, t[ti:], m, 1, bt)
 					continue
 				case rows == mr:
-					g.k.runRows(kc, b[ir*ldb+pc:], ldb, bp, nr, tile, nr, 1, 0)
+					kern.runRows(kc, b[ir*ldb+pc:], ldb, bp, nr, tile, nr, 1, 0)
 				default:
-					g.k.run(kc, pa, bp, nr, tile, nr, 1, 0)
+					kern.run(kc, pa, bp, nr, tile, nr, 1, 0)
 				}
 				for i := 0; i < rows; i++ {
 					tr := t[ti+i*m : ti+i*m+cols]

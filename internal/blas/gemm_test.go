@@ -137,6 +137,7 @@ func TestGoSgemmMatchesDefinition(t *testing.T) {
 			// (serialTransposed), over several k blocks.
 			{tb: true, m: 96, n: 301, k: 600, alpha: 0.5, beta: 2, pad: 1, off: 1},
 			{tb: true, m: 64, n: 1728, k: 300, alpha: 1, beta: 1},
+			{tb: true, m: 8, n: 500, k: 300, alpha: 1, beta: 0, pad: 2, off: 1},
 			{ta: true, m: 333, n: 77, k: 100, alpha: -1, beta: 0, pad: 2},
 			{m: 64, n: 1111, k: 27, alpha: 1, beta: 0},
 			{m: 0, n: 5, k: 5, alpha: 1, beta: 0},

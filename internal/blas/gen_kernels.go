@@ -28,11 +28,13 @@ func main() {
 	fmt.Fprintln(&b, "//go:build amd64")
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, `#include "textflag.h"`)
-	avx512(&b, 8)
-	avx512(&b, 12)
-	avx512(&b, 14)
-	avx512Rows(&b, 8)
-	avx512Rows(&b, 12)
+	avx512(&b, 8, 2)
+	avx512(&b, 12, 2)
+	avx512(&b, 14, 2)
+	avx512(&b, 12, 1)
+	avx512Rows(&b, 8, 2)
+	avx512Rows(&b, 12, 2)
+	avx512Rows(&b, 12, 1)
 	avx2(&b)
 	if err := os.WriteFile("kernel_amd64.s", b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -74,34 +76,37 @@ func bRow(p, off int) string {
 	return o + "(DI)(R11*1)"
 }
 
-// avx512 writes an mr x 32 kernel: accumulators Z0..Z(2mr-1), B rows in Z28
-// and Z29, broadcasts of A in Z30 and Z31.
-func avx512(w *bytes.Buffer, mr int) {
-	name := fmt.Sprintf("kernelAVX512x%dx32", mr)
+// avx512 writes an mr x 16nv kernel (nv = 1 or 2 vectors a row):
+// accumulators Z0..Z(nv*mr-1), B rows in Z28 (and Z29), broadcasts of A in
+// Z30 and Z31.
+func avx512(w *bytes.Buffer, mr, nv int) {
+	name := fmt.Sprintf("kernelAVX512x%dx%d", mr, 16*nv)
 	header(w, name)
-	for i := 0; i < 2*mr; i++ {
+	for i := 0; i < nv*mr; i++ {
 		fmt.Fprintf(w, "\tVPXORD Z%d, Z%d, Z%d\n", i, i, i)
 	}
 	step := func(p int) {
-		fmt.Fprintf(w, "\tVMOVUPS %s, Z28\n", bRow(p, 0))
-		fmt.Fprintf(w, "\tVMOVUPS %s, Z29\n", bRow(p, 64))
+		for h := 0; h < nv; h++ {
+			fmt.Fprintf(w, "\tVMOVUPS %s, Z%d\n", bRow(p, 64*h), 28+h)
+		}
 		for i := 0; i < mr; i++ {
 			r := 30 + i%2
 			fmt.Fprintf(w, "\tVBROADCASTSS %d(SI), Z%d\n", (p*mr+i)*4, r)
-			fmt.Fprintf(w, "\tVFMADD231PS Z28, Z%d, Z%d\n", r, 2*i)
-			fmt.Fprintf(w, "\tVFMADD231PS Z29, Z%d, Z%d\n", r, 2*i+1)
+			for h := 0; h < nv; h++ {
+				fmt.Fprintf(w, "\tVFMADD231PS Z%d, Z%d, Z%d\n", 28+h, r, nv*i+h)
+			}
 		}
 	}
 	loops(w, name, mr*4, step)
-	storeAVX512(w, name, mr, 48, 52)
+	storeAVX512(w, name, mr, nv, 48, 52)
 }
 
-// avx512Rows writes the mr x 32 kernel (mr = 8 or 12) that reads A in
+// avx512Rows writes the mr x 16nv kernel (mr = 8 or 12) that reads A in
 // place instead of packed: its rows lda values apart, k consecutive values
 // each (a row-major A, not transposed). Rows 0-3 are addressed from SI, 4-7
 // from R14 and 8-11 from AX, with R10 = lda and R13 = 3*lda in bytes.
-func avx512Rows(w *bytes.Buffer, mr int) {
-	name := fmt.Sprintf("kernelAVX512x%dx32Rows", mr)
+func avx512Rows(w *bytes.Buffer, mr, nv int) {
+	name := fmt.Sprintf("kernelAVX512x%dx%dRows", mr, 16*nv)
 	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
 	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
@@ -119,7 +124,7 @@ func avx512Rows(w *bytes.Buffer, mr int) {
 	fmt.Fprintln(w, "\tLEAQ (R10)(R10*2), R13")
 	fmt.Fprintln(w, "\tLEAQ (SI)(R10*4), R14")
 	fmt.Fprintln(w, "\tLEAQ (R14)(R10*4), AX")
-	for i := 0; i < 2*mr; i++ {
+	for i := 0; i < nv*mr; i++ {
 		fmt.Fprintf(w, "\tVPXORD Z%d, Z%d, Z%d\n", i, i, i)
 	}
 	aRow := func(i, off int) string {
@@ -139,13 +144,15 @@ func avx512Rows(w *bytes.Buffer, mr int) {
 		return o + "(" + base + ")(R13*1)"
 	}
 	step := func(p int) {
-		fmt.Fprintf(w, "\tVMOVUPS %s, Z28\n", bRow(p, 0))
-		fmt.Fprintf(w, "\tVMOVUPS %s, Z29\n", bRow(p, 64))
+		for h := 0; h < nv; h++ {
+			fmt.Fprintf(w, "\tVMOVUPS %s, Z%d\n", bRow(p, 64*h), 28+h)
+		}
 		for i := 0; i < mr; i++ {
 			r := 30 + i%2
 			fmt.Fprintf(w, "\tVBROADCASTSS %s, Z%d\n", aRow(i, 4*p), r)
-			fmt.Fprintf(w, "\tVFMADD231PS Z28, Z%d, Z%d\n", r, 2*i)
-			fmt.Fprintf(w, "\tVFMADD231PS Z29, Z%d, Z%d\n", r, 2*i+1)
+			for h := 0; h < nv; h++ {
+				fmt.Fprintf(w, "\tVFMADD231PS Z%d, Z%d, Z%d\n", 28+h, r, nv*i+h)
+			}
 		}
 	}
 	advance := func(n int) {
@@ -174,22 +181,22 @@ func avx512Rows(w *bytes.Buffer, mr int) {
 	fmt.Fprintln(w, "\tDECQ CX")
 	fmt.Fprintf(w, "\tJNZ %s_one\n", name)
 	fmt.Fprintf(w, "\n%s_store:\n", name)
-	storeAVX512(w, name, mr, 56, 60)
+	storeAVX512(w, name, mr, nv, 56, 60)
 }
 
 // storeAVX512 writes C = alpha*acc + beta*C for an mr x 32 tile, alpha and
 // beta at the given frame offsets.
-func storeAVX512(w *bytes.Buffer, name string, mr, alphaOff, betaOff int) {
+func storeAVX512(w *bytes.Buffer, name string, mr, nv, alphaOff, betaOff int) {
 	fmt.Fprintf(w, "\tVBROADCASTSS alpha+%d(FP), Z30\n", alphaOff)
 	fmt.Fprintf(w, "\tVBROADCASTSS beta+%d(FP), Z31\n", betaOff)
 	fmt.Fprintf(w, "\tMOVL beta+%d(FP), AX\n", betaOff)
 	fmt.Fprintf(w, "\tTESTL $0x7fffffff, AX\n")
 	fmt.Fprintf(w, "\tJZ %s_nobeta\n", name)
 	for i := 0; i < mr; i++ {
-		for h := 0; h < 2; h++ {
-			fmt.Fprintf(w, "\tVMULPS Z30, Z%d, Z%d\n", 2*i+h, 2*i+h)
-			fmt.Fprintf(w, "\tVFMADD231PS %d(DX), Z31, Z%d\n", 64*h, 2*i+h)
-			fmt.Fprintf(w, "\tVMOVUPS Z%d, %d(DX)\n", 2*i+h, 64*h)
+		for h := 0; h < nv; h++ {
+			fmt.Fprintf(w, "\tVMULPS Z30, Z%d, Z%d\n", nv*i+h, nv*i+h)
+			fmt.Fprintf(w, "\tVFMADD231PS %d(DX), Z31, Z%d\n", 64*h, nv*i+h)
+			fmt.Fprintf(w, "\tVMOVUPS Z%d, %d(DX)\n", nv*i+h, 64*h)
 		}
 		if i < mr-1 {
 			fmt.Fprintln(w, "\tADDQ R8, DX")
@@ -199,9 +206,9 @@ func storeAVX512(w *bytes.Buffer, name string, mr, alphaOff, betaOff int) {
 	fmt.Fprintln(w, "\tRET")
 	fmt.Fprintf(w, "\n%s_nobeta:\n", name)
 	for i := 0; i < mr; i++ {
-		for h := 0; h < 2; h++ {
-			fmt.Fprintf(w, "\tVMULPS Z30, Z%d, Z%d\n", 2*i+h, 2*i+h)
-			fmt.Fprintf(w, "\tVMOVUPS Z%d, %d(DX)\n", 2*i+h, 64*h)
+		for h := 0; h < nv; h++ {
+			fmt.Fprintf(w, "\tVMULPS Z30, Z%d, Z%d\n", nv*i+h, nv*i+h)
+			fmt.Fprintf(w, "\tVMOVUPS Z%d, %d(DX)\n", nv*i+h, 64*h)
 		}
 		if i < mr-1 {
 			fmt.Fprintln(w, "\tADDQ R8, DX")

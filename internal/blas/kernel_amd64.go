@@ -25,6 +25,12 @@ func kernelAVX512x8x32Rows(k int, a *float32, lda int, b *float32, ldb int, c *f
 func kernelAVX512x12x32Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
+func kernelAVX512x12x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512x12x16Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
 func kernelAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // asmKernel wraps an assembly micro-kernel of mr x nr with the bounds checks
@@ -53,6 +59,7 @@ func withRows(k kernel, f func(k int, a *float32, lda int, b *float32, ldb int, 
 var (
 	avx512Kernel  = withRows(asmKernel(12, 32, kernelAVX512x12x32), kernelAVX512x12x32Rows)
 	avx512Kernel8 = withRows(asmKernel(8, 32, kernelAVX512x8x32), kernelAVX512x8x32Rows)
+	avx512Narrow  = withRows(asmKernel(12, 16, kernelAVX512x12x16), kernelAVX512x12x16Rows)
 	avx2Kernel    = asmKernel(6, 16, kernelAVX2x6x16)
 )
 
@@ -72,6 +79,7 @@ func simdKernel() (k kernel, name string, ok bool) {
 	case hasAVX512:
 		k = avx512Kernel
 		k.alt = &avx512Kernel8
+		k.narrow = &avx512Narrow
 		return k, "avx512", true
 	case hasAVX2:
 		return avx2Kernel, "avx2", true
@@ -89,6 +97,7 @@ func allKernels() map[string]kernel {
 	if hasAVX512 {
 		out["avx512"] = avx512Kernel
 		out["avx512x8"] = avx512Kernel8
+		out["avx512x12x16"] = avx512Narrow
 		out["avx512x14"] = asmKernel(14, 32, kernelAVX512x14x32)
 	}
 	return out
