@@ -53,7 +53,7 @@ func (tc gemmCase) check(t *testing.T, impl Impl, rng *rand.Rand) {
 	if tc.tb {
 		rowsB, colsB = tc.n, tc.k
 	}
-	lda, ldb, ldc := colsA+tc.pad, colsB+tc.pad, tc.n+tc.pad
+	lda, ldb, ldc := max(1, colsA+tc.pad), max(1, colsB+tc.pad), max(1, tc.n+tc.pad)
 	fill := func(rows, ld int) []float32 {
 		s := make([]float32, tc.off+max(0, (rows-1)*ld+ld)+3)
 		for i := range s {
