@@ -23,6 +23,16 @@ import (
 // computed into a scratch tile (packing pads the panels with zeros) and
 // copied out. Large products are split across goroutines by columns (or by
 // rows when C is taller than wide), each with its own packing buffers.
+//
+// Packing is skipped where it would cost as much as the arithmetic, as in
+// a convolution's products, whose one small dimension (the channels) gives
+// each value of the large matrix few multiply-adds: a non-transposed B is
+// read in place (its rows, ldb apart, are the micro-panel's rows), and so
+// is a non-transposed A where the kernel has a variant for that (runRows,
+// broadcasting from mr rows lda apart). A product with a transposed B and
+// few rows of C (a weight gradient) is computed transposed
+// (serialTransposed), so that B is read in place as well. Only the last,
+// partial panels are packed.
 type goImpl struct {
 	name string
 	k    kernel
