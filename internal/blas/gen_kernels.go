@@ -36,6 +36,7 @@ func main() {
 	avx512Rows(&b, 12, 2)
 	avx512Rows(&b, 12, 1)
 	avx2(&b)
+	avx2Rows(&b)
 	if err := os.WriteFile("kernel_amd64.s", b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -238,9 +239,15 @@ func avx2(w *bytes.Buffer) {
 		}
 	}
 	loops(w, name, mr*4, step)
-	fmt.Fprintf(w, "\tVBROADCASTSS alpha+48(FP), Y14\n")
-	fmt.Fprintf(w, "\tVBROADCASTSS beta+52(FP), Y15\n")
-	fmt.Fprintf(w, "\tMOVL beta+52(FP), AX\n")
+	storeAVX2(w, name, mr, 48, 52)
+}
+
+// storeAVX2 writes C = alpha*acc + beta*C for an mr x 16 tile in Y0..Y11,
+// alpha and beta at the given frame offsets.
+func storeAVX2(w *bytes.Buffer, name string, mr, alphaOff, betaOff int) {
+	fmt.Fprintf(w, "\tVBROADCASTSS alpha+%d(FP), Y14\n", alphaOff)
+	fmt.Fprintf(w, "\tVBROADCASTSS beta+%d(FP), Y15\n", betaOff)
+	fmt.Fprintf(w, "\tMOVL beta+%d(FP), AX\n", betaOff)
 	fmt.Fprintf(w, "\tTESTL $0x7fffffff, AX\n")
 	fmt.Fprintf(w, "\tJZ %s_nobeta\n", name)
 	for i := 0; i < mr; i++ {
@@ -267,6 +274,86 @@ func avx2(w *bytes.Buffer) {
 	}
 	fmt.Fprintln(w, "\tVZEROUPPER")
 	fmt.Fprintln(w, "\tRET")
+}
+
+// avx2Rows writes the 6 x 16 AVX2 kernel that reads A in place (see
+// avx512Rows): rows 0-3 are addressed from SI and 4-5 from R14, with R10 =
+// lda and R13 = 3*lda in bytes.
+func avx2Rows(w *bytes.Buffer) {
+	const mr = 6
+	name := "kernelAVX2x6x16Rows"
+	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
+	fmt.Fprintln(w, "\tMOVQ a+8(FP), SI")
+	fmt.Fprintln(w, "\tMOVQ lda+16(FP), R10")
+	fmt.Fprintln(w, "\tMOVQ b+24(FP), DI")
+	fmt.Fprintln(w, "\tMOVQ ldb+32(FP), R9")
+	fmt.Fprintln(w, "\tMOVQ c+40(FP), DX")
+	fmt.Fprintln(w, "\tMOVQ ldc+48(FP), R8")
+	fmt.Fprintln(w, "\tSHLQ $2, R8")
+	fmt.Fprintln(w, "\tSHLQ $2, R9")
+	fmt.Fprintln(w, "\tSHLQ $2, R10")
+	fmt.Fprintln(w, "\tLEAQ (R9)(R9*2), R11")
+	fmt.Fprintln(w, "\tLEAQ (R9*4), R12")
+	fmt.Fprintln(w, "\tLEAQ (R10)(R10*2), R13")
+	fmt.Fprintln(w, "\tLEAQ (SI)(R10*4), R14")
+	for i := 0; i < 2*mr; i++ {
+		fmt.Fprintf(w, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
+	}
+	aRow := func(i, off int) string {
+		base := []string{"SI", "R14"}[i/4]
+		o := ""
+		if off != 0 {
+			o = fmt.Sprint(off)
+		}
+		switch i % 4 {
+		case 0:
+			return o + "(" + base + ")"
+		case 1:
+			return o + "(" + base + ")(R10*1)"
+		case 2:
+			return o + "(" + base + ")(R10*2)"
+		}
+		return o + "(" + base + ")(R13*1)"
+	}
+	step := func(p int) {
+		fmt.Fprintf(w, "\tVMOVUPS %s, Y12\n", bRow(p, 0))
+		fmt.Fprintf(w, "\tVMOVUPS %s, Y13\n", bRow(p, 32))
+		for i := 0; i < mr; i++ {
+			r := 14 + i%2
+			fmt.Fprintf(w, "\tVBROADCASTSS %s, Y%d\n", aRow(i, 4*p), r)
+			fmt.Fprintf(w, "\tVFMADD231PS Y12, Y%d, Y%d\n", r, 2*i)
+			fmt.Fprintf(w, "\tVFMADD231PS Y13, Y%d, Y%d\n", r, 2*i+1)
+		}
+	}
+	advance := func(n int) {
+		for _, r := range []string{"SI", "R14"} {
+			fmt.Fprintf(w, "\tADDQ $%d, %s\n", 4*n, r)
+		}
+	}
+	fmt.Fprintln(w, "\tMOVQ CX, BX")
+	fmt.Fprintf(w, "\tSHRQ $%d, BX\n", log2(unroll))
+	fmt.Fprintf(w, "\tJZ %s_tail\n", name)
+	fmt.Fprintf(w, "\n%s_loop:\n", name)
+	for p := 0; p < unroll; p++ {
+		step(p)
+	}
+	advance(unroll)
+	fmt.Fprintln(w, "\tADDQ R12, DI")
+	fmt.Fprintln(w, "\tDECQ BX")
+	fmt.Fprintf(w, "\tJNZ %s_loop\n", name)
+	fmt.Fprintf(w, "\n%s_tail:\n", name)
+	fmt.Fprintf(w, "\tANDQ $%d, CX\n", unroll-1)
+	fmt.Fprintf(w, "\tJZ %s_store\n", name)
+	fmt.Fprintf(w, "\n%s_one:\n", name)
+	step(0)
+	advance(1)
+	fmt.Fprintln(w, "\tADDQ R9, DI")
+	fmt.Fprintln(w, "\tDECQ CX")
+	fmt.Fprintf(w, "\tJNZ %s_one\n", name)
+	fmt.Fprintf(w, "\n%s_store:\n", name)
+	storeAVX2(w, name, mr, 56, 60)
 }
 
 // loops writes the k loop: unroll steps per pass while at least unroll are

@@ -31,6 +31,9 @@ func kernelAVX512x12x16(k int, a, b *float32, ldb int, c *float32, ldc int, alph
 func kernelAVX512x12x16Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
+func kernelAVX2x6x16Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
 func kernelAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // asmKernel wraps an assembly micro-kernel of mr x nr with the bounds checks
@@ -56,11 +59,17 @@ func withRows(k kernel, f func(k int, a *float32, lda int, b *float32, ldb int, 
 	return k
 }
 
+// inPlaceA marks k as reading a non-transposed A in place (kernel.inPlaceA).
+func inPlaceA(k kernel) kernel {
+	k.inPlaceA = true
+	return k
+}
+
 var (
-	avx512Kernel  = withRows(asmKernel(12, 32, kernelAVX512x12x32), kernelAVX512x12x32Rows)
-	avx512Kernel8 = withRows(asmKernel(8, 32, kernelAVX512x8x32), kernelAVX512x8x32Rows)
+	avx512Kernel  = inPlaceA(withRows(asmKernel(12, 32, kernelAVX512x12x32), kernelAVX512x12x32Rows))
+	avx512Kernel8 = inPlaceA(withRows(asmKernel(8, 32, kernelAVX512x8x32), kernelAVX512x8x32Rows))
 	avx512Narrow  = withRows(asmKernel(12, 16, kernelAVX512x12x16), kernelAVX512x12x16Rows)
-	avx2Kernel    = asmKernel(6, 16, kernelAVX2x6x16)
+	avx2Kernel    = withRows(asmKernel(6, 16, kernelAVX2x6x16), kernelAVX2x6x16Rows)
 )
 
 // hasAVX512 and hasAVX2 say whether the CPU and the OS support the kernels
