@@ -40,12 +40,13 @@ func BenchmarkConv3dForward(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for b.Loop() {
 				if _, err := op.Do(x, w); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(convFlops(&geo)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			reportFlops(b, convFlops(&geo)*float64(b.N), cpu0)
 		})
 	}
 }
@@ -74,10 +75,11 @@ func BenchmarkConv3dBackward(b *testing.B) {
 			}
 			run()
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for b.Loop() {
 				run()
 			}
-			b.ReportMetric(2*convFlops(&geo)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			reportFlops(b, 2*convFlops(&geo)*float64(b.N), cpu0)
 		})
 	}
 }
@@ -122,4 +124,15 @@ func benchConvGrad(b *testing.B, f func(geo convGeom, x, w, dy *tensor.Dense) er
 // convFlops is the number of floating-point operations of one forward pass.
 func convFlops(g *convGeom) float64 {
 	return 2 * float64(g.n) * float64(g.cout) * float64(g.kdim()) * float64(g.outSize())
+}
+
+// reportFlops reports flops done since the benchmark started as GFLOP/s of
+// wall time and, where the CPU time is known, as GFLOP per CPU second
+// ("GFLOP/cpu-s"): with -cpu 1 the latter is the speed while the benchmark
+// had a core, whatever other processes took.
+func reportFlops(b *testing.B, flops, cpu0 float64) {
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu := cpuSeconds() - cpu0; cpu0 > 0 && cpu > 0 {
+		b.ReportMetric(flops/cpu/1e9, "GFLOP/cpu-s")
+	}
 }

@@ -170,10 +170,11 @@ func TestConv3dGolden(t *testing.T) {
 }
 
 // TestConv3dBackends checks the three kernels on every BLAS back end that
-// loads (gonum always; OpenBLAS when present) against direct definitions,
-// since the golden tests only see the default one.
+// loads (vidssl's SGEMM with its best and its generic micro-kernel and gonum
+// always; OpenBLAS when present) against direct definitions, since the
+// golden tests only see the default one.
 func TestConv3dBackends(t *testing.T) {
-	impls := []blas.Impl{blas.Gonum()}
+	impls := []blas.Impl{blas.Go(), blas.GoGeneric(), blas.Gonum()}
 	if ob, err := blas.OpenBLAS(); err == nil {
 		impls = append(impls, ob)
 	}

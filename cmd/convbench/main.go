@@ -8,8 +8,9 @@
 // many threads as GOMAXPROCS, and the Go/PyTorch ratios. Each figure is the
 // best of -iters timed runs after one warm-up run; with -rounds above one,
 // Go and PyTorch are measured in turn that many times and the best of every
-// round is kept, which evens out a machine whose load changes. The active
-// BLAS (set VIDSSL_BLAS=gonum or openblas to force one) is printed first.
+// round is kept, which evens out a machine whose load changes. The CPU's
+// model and vector extensions and the active BLAS (set VIDSSL_BLAS=go,
+// go-generic, openblas or gonum to force one) are printed first.
 //
 // Usage:
 //
@@ -102,6 +103,7 @@ func run(names string, iters, rounds, batch, frames int, python string) error {
 			defer torch.close()
 		}
 	}
+	fmt.Printf("CPU: %s\n", blas.CPUInfo())
 	fmt.Printf("BLAS: %s; GOMAXPROCS=%d", blas.Active(), threads)
 	if torch != nil {
 		fmt.Printf("; PyTorch %s with %d threads", torch.version, threads)

@@ -79,7 +79,8 @@ func main() {
 		return
 	}
 	threads := runtime.GOMAXPROCS(0)
-	fmt.Printf("R3D-18 training step (forward, BCEWithLogits, backward, Adam), %d threads, Go BLAS: %s\n\n", threads, blas.Active())
+	fmt.Printf("R3D-18 training step (forward, BCEWithLogits, backward, Adam), %d threads, Go BLAS: %s\n", threads, blas.Active())
+	fmt.Printf("CPU: %s\n\n", blas.CPUInfo())
 	fmt.Printf("%-16s %10s %8s %8s %10s %10s %8s %8s %10s %7s %7s %7s %7s\n", "shape", "Go clips/s", "Go best", "Go CPU s", "Go RSS MiB", "Py clips/s", "Py best", "Py CPU s", "Py RSS MiB", "speed", "best", "CPU", "RSS")
 	for _, s := range strings.Split(*shapes, ",") {
 		g := runChild(os.Args[0], []string{"-worker", s, "-steps", strconv.Itoa(*steps)})

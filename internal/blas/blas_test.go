@@ -2,6 +2,7 @@ package blas
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -30,7 +31,7 @@ func naiveGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 }
 
 func impls(t *testing.T) []Impl {
-	out := []Impl{Gonum()}
+	out := []Impl{Gonum(), Go(), GoGeneric()}
 	if o, err := OpenBLAS(); err == nil {
 		out = append(out, o)
 	} else {
@@ -79,6 +80,31 @@ func TestChoose(t *testing.T) {
 	if impl, err := choose("gonum"); err != nil || impl.Name() != "gonum" {
 		t.Errorf(`choose("gonum") = %v, %v`, impl, err)
 	}
+	if impl, err := choose("go-generic"); err != nil || impl.Name() != "go-generic" {
+		t.Errorf(`choose("go-generic") = %v, %v`, impl, err)
+	}
+	best := "go-generic"
+	if _, name, ok := simdKernel(); ok {
+		best = "go-" + name
+	}
+	if impl, err := choose("go"); err != nil || impl.Name() != best {
+		t.Errorf(`choose("go") = %v, %v; want %s`, impl, err, best)
+	}
+	auto, err := choose("")
+	if err != nil {
+		t.Errorf(`choose("") gave %v`, err)
+	}
+	_, loadErr := OpenBLAS()
+	switch {
+	case best == "go-avx512" && auto.Name() != best:
+		t.Errorf(`choose("") = %s with AVX-512; want %s`, auto.Name(), best)
+	case best != "go-avx512" && loadErr == nil && auto.Name() != "openblas":
+		t.Errorf(`choose("") = %s without AVX-512, OpenBLAS present; want openblas`, auto.Name())
+	case best != "go-avx512" && best != "go-generic" && loadErr != nil && auto.Name() != best:
+		t.Errorf(`choose("") = %s without AVX-512 or OpenBLAS; want %s`, auto.Name(), best)
+	case best == "go-generic" && loadErr != nil && auto.Name() != "gonum":
+		t.Errorf(`choose("") = %s without a SIMD kernel or OpenBLAS; want gonum`, auto.Name())
+	}
 	if _, err := choose("mkl"); err == nil {
 		t.Error(`choose("mkl") gave no error`)
 	}
@@ -103,4 +129,15 @@ func TestShortSliceIsCaught(t *testing.T) {
 		}
 	}()
 	o.Sgemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2)
+}
+
+func TestCPUInfoNamesTheKernelsExtensions(t *testing.T) {
+	info := CPUInfo()
+	_, name, ok := simdKernel()
+	if ok && name == "avx512" && !strings.Contains(info, "avx512f") {
+		t.Errorf("CPUInfo() = %q; the AVX-512 kernel is in use", info)
+	}
+	if ok && name == "avx2" && !strings.Contains(info, "avx2 fma") {
+		t.Errorf("CPUInfo() = %q; the AVX2 kernel is in use", info)
+	}
 }

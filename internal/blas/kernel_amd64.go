@@ -1,0 +1,124 @@
+//go:build amd64
+
+package blas
+
+import "golang.org/x/sys/cpu"
+
+// The assembly micro-kernels of kernel_amd64.s (made by gen_kernels.go).
+// Each computes one mr x nr tile; see kernel for the contract. The pointers
+// must cover kc*mr values of a, (kc-1)*ldb+nr of b and (mr-1)*ldc+nr of c:
+// the wrappers below check that before calling.
+
+//go:noescape
+func kernelAVX512x8x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512x12x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512x14x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512x8x32Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512x12x32Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512x12x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512x12x16Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX2x6x16Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// asmKernel wraps an assembly micro-kernel of mr x nr with the bounds checks
+// that keep it inside its slices.
+func asmKernel(mr, nr int, f func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)) kernel {
+	return kernel{mr: mr, nr: nr, run: func(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+		if kc <= 0 || len(a) < kc*mr || ldb < nr || len(b) < (kc-1)*ldb+nr || ldc < nr || len(c) < (mr-1)*ldc+nr {
+			panic("blas: micro-kernel called with short slices")
+		}
+		f(kc, &a[0], &b[0], ldb, &c[0], ldc, alpha, beta)
+	}}
+}
+
+// withRows adds to k its variant f that reads A's rows in place.
+func withRows(k kernel, f func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)) kernel {
+	mr, nr := k.mr, k.nr
+	k.runRows = func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+		if kc <= 0 || lda < kc || len(a) < (mr-1)*lda+kc || ldb < nr || len(b) < (kc-1)*ldb+nr || ldc < nr || len(c) < (mr-1)*ldc+nr {
+			panic("blas: micro-kernel called with short slices")
+		}
+		f(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, alpha, beta)
+	}
+	return k
+}
+
+// inPlaceA marks k as reading a non-transposed A in place (kernel.inPlaceA).
+func inPlaceA(k kernel) kernel {
+	k.inPlaceA = true
+	return k
+}
+
+var (
+	avx512Kernel  = inPlaceA(withRows(asmKernel(12, 32, kernelAVX512x12x32), kernelAVX512x12x32Rows))
+	avx512Kernel8 = inPlaceA(withRows(asmKernel(8, 32, kernelAVX512x8x32), kernelAVX512x8x32Rows))
+	avx512Narrow  = withRows(asmKernel(12, 16, kernelAVX512x12x16), kernelAVX512x12x16Rows)
+	avx2Kernel    = withRows(asmKernel(6, 16, kernelAVX2x6x16), kernelAVX2x6x16Rows)
+)
+
+// hasAVX512 and hasAVX2 say whether the CPU and the OS support the kernels
+// (x/sys/cpu checks that the OS saves the vector registers).
+var (
+	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+)
+
+// simdKernel returns the fastest micro-kernel the CPU supports and its
+// name, or ok false when it supports none (then the generic one is used).
+// Where there is one, k.alt is a kernel with fewer rows for products whose
+// row count it divides better.
+func simdKernel() (k kernel, name string, ok bool) {
+	switch {
+	case hasAVX512:
+		k = avx512Kernel
+		k.alt = &avx512Kernel8
+		k.narrow = &avx512Narrow
+		return k, "avx512", true
+	case hasAVX2:
+		return avx2Kernel, "avx2", true
+	}
+	return kernel{}, "", false
+}
+
+// allKernels lists every micro-kernel this CPU can run, by name, for tests
+// and benchmarks.
+func allKernels() map[string]kernel {
+	out := map[string]kernel{"generic": genericKernel}
+	if hasAVX2 {
+		out["avx2"] = avx2Kernel
+	}
+	if hasAVX512 {
+		out["avx512"] = avx512Kernel
+		out["avx512x8"] = avx512Kernel8
+		out["avx512x12x16"] = avx512Narrow
+		out["avx512x14"] = asmKernel(14, 32, kernelAVX512x14x32)
+	}
+	return out
+}
+
+// Loops for measuring the core's peak (peak_amd64.s; BenchmarkPeak).
+
+// fmaLoopAVX512 runs n iterations of 16 independent 512-bit FMAs.
+func fmaLoopAVX512(n int)
+
+// fmaLoopAVX2 runs n iterations of 12 independent 256-bit FMAs.
+func fmaLoopAVX2(n int)
+
+// addChain runs n iterations of 16 dependent one-cycle integer adds.
+func addChain(n int)
