@@ -15,13 +15,13 @@ import (
 	"sort"
 	"time"
 
+	"github.com/google/renameio/v2"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/vidssl/vidssl/finetune"
 	"github.com/vidssl/vidssl/gpu"
-	"github.com/vidssl/vidssl/internal/atomicfile"
-	"github.com/vidssl/vidssl/internal/blas"
 	"github.com/vidssl/vidssl/metrics"
+	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/pretrain"
 	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
@@ -107,7 +107,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		defer pl.engine.Close()
 		device = pl.engine.Name()
 	}
-	log.Info("vidssl aortic stenosis pipeline", "preset", p.Name, "out", o.Out, "blas", blas.Active(), "device", device, "workers", o.Workers, "seed", o.Seed)
+	log.Info("vidssl aortic stenosis pipeline", "preset", p.Name, "out", o.Out, "blas", nn.BLAS(), "device", device, "workers", o.Workers, "seed", o.Seed)
 	if err := pl.loadData(ctx); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
@@ -575,7 +575,17 @@ func writeJSON(path string, v any) error {
 }
 
 // writeFileAtomic writes a file through a temporary file in the same
-// directory, so that no reader ever sees a half-written file.
+// directory, synced and renamed over path, so that no reader ever sees a
+// half-written file (github.com/google/renameio; the library's own writer
+// also syncs the directory).
 func writeFileAtomic(path string, write func(io.Writer) error) error {
-	return atomicfile.Write(path, 0o644, write)
+	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(0o644))
+	if err != nil {
+		return err
+	}
+	defer f.Cleanup()
+	if err := write(f); err != nil {
+		return err
+	}
+	return f.CloseAtomicallyReplace()
 }

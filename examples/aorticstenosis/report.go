@@ -15,8 +15,8 @@ import (
 
 	"github.com/vidssl/vidssl/figures"
 	"github.com/vidssl/vidssl/finetune"
-	"github.com/vidssl/vidssl/internal/blas"
 	"github.com/vidssl/vidssl/metrics"
+	"github.com/vidssl/vidssl/nn"
 )
 
 // writePredictions writes the video- and study-level test predictions.
@@ -262,7 +262,7 @@ func (pl *pipeline) writeSummary(comps []comparison) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Aortic stenosis: self-supervised pretraining vs label fraction (%s preset)\n\n", pl.p.Name)
 	fmt.Fprintf(&b, "Written %s by `go run ./examples/aorticstenosis -preset %s` (seed %d, BLAS %s, %d workers).\n\n",
-		time.Now().UTC().Format(time.RFC3339), pl.p.Name, pl.o.Seed, blas.Active(), pl.o.Workers)
+		time.Now().UTC().Format(time.RFC3339), pl.p.Name, pl.o.Seed, nn.BLAS(), pl.o.Workers)
 	src := "synthetic echoes (video/echosynth) in " + filepath.Join(pl.o.Out, "data")
 	if pl.o.Data != "" {
 		src = pl.o.Data
