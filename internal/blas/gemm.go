@@ -126,42 +126,9 @@ func (g *goImpl) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []floa
 		return
 	}
 	// Split the larger of C's dimensions into parts of whole tiles.
-	splitN := n >= m
-	size, align := n, g.k.nr
-	if !splitN {
-		size, align = m, g.k.mr
-	}
-	chunk := (size + parts - 1) / parts
-	chunk = (chunk + align - 1) / align * align
-	var wg sync.WaitGroup
-	for lo := 0; lo < size; lo += chunk {
-		hi := min(lo+chunk, size)
-		run := func() {
-			if splitN {
-				bo := lo // op(B) columns: B columns, or B rows when transposed
-				if transB {
-					bo = lo * ldb
-				}
-				g.serial(transA, transB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
-				return
-			}
-			ao := lo * lda // op(A) rows: A rows, or A columns when transposed
-			if transA {
-				ao = lo
-			}
-			g.serial(transA, transB, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-		}
-		if hi == size {
-			run() // the last part on the calling goroutine
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run()
-		}()
-	}
-	wg.Wait()
+	splitC(transA, transB, m, n, lda, ldb, ldc, parts, g.k.mr, g.k.nr, func(m, n, ao, bo, co int) {
+		g.serial(transA, transB, m, n, k, alpha, a[ao:], lda, b[bo:], ldb, beta, c[co:], ldc)
+	})
 }
 
 // scaleC sets C = beta*C (C = 0 when beta is 0, whatever C held).

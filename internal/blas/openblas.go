@@ -117,44 +117,10 @@ func (o *openblasImpl) Sgemm(transA, transB bool, m, n, k int, alpha float32, a 
 		return
 	}
 	// Split the larger of C's dimensions into parts of whole 16-wide panels,
-	// one goroutine each. Columns j0.. of C are columns j0.. of op(B); rows
-	// i0.. of C are rows i0.. of op(A).
-	splitN := n >= m
-	size := n
-	if !splitN {
-		size = m
-	}
-	chunk := (size + parts - 1) / parts
-	chunk = (chunk + splitAlign - 1) / splitAlign * splitAlign
-	var wg sync.WaitGroup
-	for lo := 0; lo < size; lo += chunk {
-		hi := min(lo+chunk, size)
-		run := func() {
-			if splitN {
-				bo := lo // op(B) columns: B columns, or B rows when transposed
-				if transB {
-					bo = lo * ldb
-				}
-				o.sgemm(cblasRowMajor, ta, tb, int32(m), int32(hi-lo), int32(k), alpha, &a[0], int32(lda), &b[bo], int32(ldb), beta, &c[lo], int32(ldc))
-				return
-			}
-			ao := lo * lda // op(A) rows: A rows, or A columns when transposed
-			if transA {
-				ao = lo
-			}
-			o.sgemm(cblasRowMajor, ta, tb, int32(hi-lo), int32(n), int32(k), alpha, &a[ao], int32(lda), &b[0], int32(ldb), beta, &c[lo*ldc], int32(ldc))
-		}
-		if hi == size {
-			run() // the last part on the calling goroutine
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run()
-		}()
-	}
-	wg.Wait()
+	// one goroutine each.
+	splitC(transA, transB, m, n, lda, ldb, ldc, parts, splitAlign, splitAlign, func(m, n, ao, bo, co int) {
+		o.sgemm(cblasRowMajor, ta, tb, int32(m), int32(n), int32(k), alpha, &a[ao], int32(lda), &b[bo], int32(ldb), beta, &c[co], int32(ldc))
+	})
 }
 
 // checkGemm panics, as gonum does, when a slice is too short for its matrix, so
