@@ -133,9 +133,18 @@
 // one pixel. The amplitude is multiplied by complex Gaussian speckle, so its
 // magnitude is Rayleigh distributed (fully developed speckle): the speckle
 // field lives on a polar grid (rows along the beam, columns across it, so
-// grains are wider than deep and widen with depth), is spatially correlated
-// by a small blur, and drifts slowly in time, blending into an independent
-// pattern every few frames. Complex electronic noise of amplitude
+// grains are wider than deep and widen with depth) and is spatially
+// correlated by a small blur. Speckle is the interference of scatterers
+// fixed in the tissue, so it moves with the tissue (which is what
+// speckle-tracking echocardiography measures): each pixel looks the field
+// up where its tissue lies at end-diastole, following the whole heart's
+// swing, the septum's and posterior wall's motion and thickening and the
+// apex's shortening, while the chest wall stays still; the lookup is
+// bilinear, scaled to keep the speckle's variance. Out-of-plane motion and
+// deformation decorrelate it slowly: it blends into an independent pattern
+// over 0.4 s, whatever the frame rate. (Earlier versions fixed the speckle
+// to the scanner and renewed it every 6 frames, so that tissue motion
+// showed only at the edges of structures.) Complex electronic noise of amplitude
 // Nuisance.NoiseLevel is added (it shows in the blood pools). The intensity
 // is log-compressed: grey level = 255 (dB + gain + TGC + DR - 5) / DR, with
 // dB the intensity in decibels, gain Nuisance.GainDB, TGC a residual

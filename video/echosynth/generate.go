@@ -84,9 +84,17 @@ type VideoInfo struct {
 	Frames []FrameInfo
 }
 
+// speckleDecorrelation is the time, in seconds, over which a tissue's
+// speckle drifts from one independent pattern to the next (out-of-plane
+// motion and deformation in a parasternal long-axis view, where most of the
+// heart's motion is in the image plane).
+const speckleDecorrelation = 0.4
+
 // speckleStep is the number of frames over which the speckle pattern
-// drifts from one independent pattern to the next.
-const speckleStep = 6
+// drifts from one independent pattern to the next at fps frames per second.
+func speckleStep(fps float64) int {
+	return max(1, int(math.Round(speckleDecorrelation*fps)))
+}
 
 // scene is the per-video geometry: the sector pixels and what is known
 // about each before the heart is drawn.
@@ -97,10 +105,10 @@ type scene struct {
 	pix                        []int32   // sector pixel indices
 	wx, wy                     []float64 // world position, cm (x right, y depth)
 	dbOff, edge                []float32 // depth/lateral gain, anti-aliased sector edge
-	spk                        []int32   // index into the polar speckle grid
 	keep                       []bool    // pixels where overlays may be drawn
 	nr, nt                     int       // polar speckle grid size
 	rowPx                      float64   // speckle grid row height, pixels
+	rhoRows, rhoCols           float64   // neighbour correlation of the speckle grid
 }
 
 func newScene(h, w int, depthCM, halfDeg, tgcDB float64) *scene {
@@ -117,6 +125,8 @@ func newScene(h, w int, depthCM, halfDeg, tgcDB float64) *scene {
 	s.rowPx = max(1, k)
 	s.nr = int(s.radius/s.rowPx) + 3
 	s.nt = int(2*s.half*s.radius/(2.2*k)) + 3
+	s.rhoRows = lagOneCorrelation(speckleBlurRows)
+	s.rhoCols = lagOneCorrelation(speckleBlurCols)
 	s.keep = make([]bool, h*w)
 	for y := range h {
 		for x := range w {
@@ -139,20 +149,93 @@ func newScene(h, w int, depthCM, halfDeg, tgcDB float64) *scene {
 			lat := 1 - clamp01((s.half-math.Abs(th))/(0.15*s.half))
 			s.dbOff = append(s.dbOff, float32(tgcDB*(rc/depthCM-0.5)-4*lat*lat))
 			s.edge = append(s.edge, float32(e))
-			ri := min(s.nr-1, int(math.Round(r/s.rowPx)))
-			ti := min(s.nt-1, max(0, int(math.Round((th+s.half)/(2*s.half)*float64(s.nt-3)))+1))
-			s.spk = append(s.spk, int32(ri*s.nt+ti))
 		}
 	}
 	return s
+}
+
+// The blur that correlates the speckle field: along the beam (rows of the
+// polar grid) and across it (columns).
+var (
+	speckleBlurRows = [3]float32{1, 4, 1}
+	speckleBlurCols = [3]float32{1, 2, 1}
+)
+
+// lagOneCorrelation is the correlation of neighbouring cells of white noise
+// blurred by k.
+func lagOneCorrelation(k [3]float32) float64 {
+	var ss, lag float64
+	for i, x := range k {
+		ss += float64(x) * float64(x)
+		if i > 0 {
+			lag += float64(k[i-1]) * float64(x)
+		}
+	}
+	return lag / ss
+}
+
+// specklePoint is where a point falls on the polar speckle grid: four cells
+// and their bilinear weights, scaled so that the interpolated field keeps
+// unit variance between cells (plain bilinear weights would lower it, and
+// speckle contrast would then vary with a point's position in its cell).
+type specklePoint struct {
+	idx [4]int32
+	w   [4]float64
+}
+
+// at returns the value of field at p.
+func (p specklePoint) at(field []float32) float64 {
+	return p.w[0]*float64(field[p.idx[0]]) + p.w[1]*float64(field[p.idx[1]]) +
+		p.w[2]*float64(field[p.idx[2]]) + p.w[3]*float64(field[p.idx[3]])
+}
+
+// speckleAt returns the speckle grid point of world position (x, y), in cm
+// from the sector's apex (x right, y down).
+func (s *scene) speckleAt(x, y float64) specklePoint {
+	x, y = x/s.cmPerPx, y/s.cmPerPx
+	r := math.Hypot(x, y)
+	th := math.Atan2(x, y)
+	gr := r / s.rowPx
+	gt := (th+s.half)/(2*s.half)*float64(s.nt-3) + 1
+	ri, fr := gridCell(gr, s.nr)
+	ti, ft := gridCell(gt, s.nt)
+	norm := 1 / math.Sqrt(interpVariance(fr, s.rhoRows)*interpVariance(ft, s.rhoCols))
+	base := int32(ri*s.nt + ti)
+	nt := int32(s.nt)
+	return specklePoint{
+		idx: [4]int32{base, base + 1, base + nt, base + nt + 1},
+		w: [4]float64{
+			(1 - fr) * (1 - ft) * norm, (1 - fr) * ft * norm,
+			fr * (1 - ft) * norm, fr * ft * norm,
+		},
+	}
+}
+
+// gridCell returns the cell of a grid of n nodes that holds coordinate g
+// (clamped to the grid) and g's fraction of the way to the next node.
+func gridCell(g float64, n int) (int, float64) {
+	if !(g > 0) {
+		return 0, 0
+	}
+	if g >= float64(n-1) {
+		return n - 2, 1
+	}
+	i := int(g)
+	return i, g - float64(i)
+}
+
+// interpVariance is the variance of (1-f) a + f b for unit-variance a and b
+// with correlation rho.
+func interpVariance(f, rho float64) float64 {
+	return (1-f)*(1-f) + f*f + 2*f*(1-f)*rho
 }
 
 // speckleFields returns n independent correlated Gaussian fields on the
 // polar grid, each with unit variance: white noise blurred over about one
 // pixel in depth and a little more across the beam.
 func (s *scene) speckleFields(rng *rand.Rand, n int) [][]float32 {
-	kr := []float32{1, 4, 1}
-	kt := []float32{1, 2, 1}
+	kr := speckleBlurRows[:]
+	kt := speckleBlurCols[:]
 	var ss float64
 	sum := func(k []float32) (a, b float64) {
 		for _, x := range k {
@@ -256,7 +339,8 @@ func Generate(cfg Config, studyIndex, videoIndex int) (*video.Video, *VideoInfo,
 	v.FPS = cfg.FPS
 	v.Source = "echosynth:" + info.Name
 
-	nk := (T-1)/speckleStep + 2
+	step := speckleStep(cfg.FPS)
+	nk := (T-1)/step + 2
 	fields := s.speckleFields(newRand(cfg.Seed, tagSpeckle, studyIndex, videoIndex), 2*nk)
 
 	cyc := newCycle(info.HeartRateBPM, a.SystoleStretch)
@@ -272,6 +356,11 @@ func Generate(cfg Config, studyIndex, videoIndex int) (*video.Video, *VideoInfo,
 		depthCM: info.DepthCM, fps: cfg.FPS, textVal: textVal, ecgVal: ecgVal,
 		cyc: cyc, phase0: info.StartPhase,
 	}
+	// The heart at end-diastole, where its tissue (and so its speckle)
+	// is at rest.
+	ox0 := a.ValveX + info.ShiftXCM
+	oy0 := a.ValveDepth + info.ShiftYCM
+	g0 := newFrameGeom(a, 0, 0, 0, s.cmPerPx)
 	info.Frames = make([]FrameInfo, T)
 	for f := range T {
 		t := float64(f) / cfg.FPS
@@ -280,17 +369,17 @@ func Generate(cfg Config, studyIndex, videoIndex int) (*video.Video, *VideoInfo,
 		tc := phase * cyc.rr
 		c, o, m := cyc.contraction(tc), cyc.aortic(tc), cyc.mitral(tc)
 		// The whole heart swings forward a little in systole.
-		ox := a.ValveX + info.ShiftXCM - 0.15*c
-		oy := a.ValveDepth + info.ShiftYCM - 0.35*c
+		ox := ox0 - 0.15*c
+		oy := oy0 - 0.35*c
 		info.Frames[f] = FrameInfo{
 			Phase: phase, Contraction: c, AorticOpen: o, MitralOpen: m,
 			ValveX: s.apexX + ox/s.cmPerPx, ValveY: s.apexY + oy/s.cmPerPx,
 		}
 		g := newFrameGeom(a, c, o, m, s.cmPerPx)
 
-		k := f / speckleStep
-		fr := float64(f%speckleStep) / speckleStep * math.Pi / 2
-		wa, wb := float32(math.Cos(fr)), float32(math.Sin(fr))
+		k := f / step
+		fr := float64(f%step) / float64(step) * math.Pi / 2
+		wa, wb := math.Cos(fr), math.Sin(fr)
 		f0r, f0i, f1r, f1i := fields[2*k], fields[2*k+1], fields[2*k+2], fields[2*k+3]
 
 		frame := v.Frame(f)
@@ -299,9 +388,17 @@ func Generate(cfg Config, studyIndex, videoIndex int) (*video.Video, *VideoInfo,
 			u := cosT*dx + sinT*dy
 			vv := -sinT*dx + cosT*dy
 			refl := g.reflect(u, vv, s.wy[i], a.ChestWall)
-			q := s.spk[i]
-			sr := float64(wa*f0r[q] + wb*f1r[q])
-			si := float64(wa*f0i[q] + wb*f1i[q])
+			// Speckle is made by scatterers fixed in the tissue, so it
+			// moves with the tissue: look it up where this pixel's tissue
+			// lies at end-diastole. The chest wall does not move with the
+			// heart.
+			U, V := g.tissueAt(u, vv, g0)
+			hw := smoothstep(a.ChestWall, a.ChestWall+0.9, s.wy[i])
+			rx := s.wx[i] + hw*(ox0+cosT*U-sinT*V-s.wx[i])
+			ry := s.wy[i] + hw*(oy0+sinT*U+cosT*V-s.wy[i])
+			sp := s.speckleAt(rx, ry)
+			sr := wa*sp.at(f0r) + wb*sp.at(f1r)
+			si := wa*sp.at(f0i) + wb*sp.at(f1i)
 			ar := refl*sr + noise*srng.NormFloat64()
 			ai := refl*si + noise*srng.NormFloat64()
 			inten := 0.5*(ar*ar+ai*ai) + 1e-12

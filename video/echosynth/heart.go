@@ -380,3 +380,40 @@ func (g *frameGeom) reflect(u, v, y, chest float64) float64 {
 	}
 	return val
 }
+
+// tissueAt maps the point (u, v) of the heart g back to where the tissue
+// there lies in the heart g0 at end-diastole, in heart coordinates. Speckle
+// is made by scatterers fixed in the tissue, so it moves with this map. In
+// the left ventricle the septum and the posterior wall move towards each
+// other and thicken, and the apex shortens: depth v is mapped piecewise
+// linearly between the septum's and the posterior wall's current and
+// end-diastolic surfaces, fading out towards the base (u from 0 to 1 cm)
+// and half a centimetre in front of the right ventricle and 1.5 cm behind
+// the posterior wall. The root, the atrium and everything else move only
+// with the whole heart (the caller's heart coordinates already follow it).
+func (g *frameGeom) tissueAt(u, v float64, g0 *frameGeom) (float64, float64) {
+	if u < g.uC {
+		u = g.uC + (u-g.uC)*g0.aL/g.aL
+	}
+	w := smoothstep(1, 0, u)
+	if w == 0 {
+		return u, v
+	}
+	// Knots now and at end-diastole: front of the right ventricle (fixed),
+	// septum front and back, posterior wall front and back, and a fixed
+	// point behind the heart.
+	front := g.rvTop - g.rvWall - 0.5
+	back := g0.vP(u) + g0.pw + 1.5
+	now := [6]float64{front, g.vS(u) - g.ivs, g.vS(u), g.vP(u), g.vP(u) + g.pw, back}
+	rest := [6]float64{front, g0.vS(u) - g0.ivs, g0.vS(u), g0.vP(u), g0.vP(u) + g0.pw, back}
+	if v <= now[0] || v >= now[5] {
+		return u, v
+	}
+	k := 0
+	for v > now[k+1] {
+		k++
+	}
+	t := (v - now[k]) / (now[k+1] - now[k])
+	V := rest[k] + t*(rest[k+1]-rest[k])
+	return u, v + w*(V-v)
+}

@@ -80,6 +80,7 @@ type options struct {
 	foFPS, foLR       float64
 	foEpochs, foBatch int
 	foRepeat          int
+	genSize           int
 }
 
 func main() {
@@ -106,6 +107,7 @@ func main() {
 	flag.IntVar(&o.foEpochs, "fo-epochs", 70, "epochs of MI-SimCLR+FO (0: -epochs)")
 	flag.IntVar(&o.foBatch, "fo-batch", 16, "pairs per step of MI-SimCLR+FO (0: -batch)")
 	flag.IntVar(&o.foRepeat, "fo-repeat", 4, "clips per held-out video in the frame-order probe")
+	flag.IntVar(&o.genSize, "gen-size", 0, "generate the videos at this size, then mask the sector and resize to the training size, as the example's presets do (0: generate at the training size)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -152,7 +154,7 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		}
 		cfg := pretrain.SmallConfig(method)
 		cfg.Seed = o.seed
-		cfg.Preprocess = video.MaskSector
+		cfg.Preprocess = o.preprocess(size)
 		if o.epochs > 0 {
 			cfg.Epochs = o.epochs
 		}
@@ -213,7 +215,7 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 			return err
 		}
 		where := fmt.Sprintf("%dx%d, %g fps", size, size, fps)
-		probe := pretrain.Probe{ClipLength: cfg.ClipLength, Seed: 12345, Preprocess: video.MaskSector}
+		probe := pretrain.Probe{ClipLength: cfg.ClipLength, Seed: 12345, Preprocess: cfg.Preprocess}
 		if method.FrameOrder() {
 			// Several clips (random starts and orders) per held-out video:
 			// one clip each leaves the accuracy too noisy to read.
@@ -249,6 +251,16 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 	return nil
 }
 
+// preprocess is what every clip goes through before training at size x
+// size: the sector mask, and a resize when the videos were generated
+// larger (-gen-size).
+func (o options) preprocess(size int) func(*video.Video) (*video.Video, error) {
+	if o.genSize > size {
+		return video.MaskAndResize(size, size)
+	}
+	return video.MaskSector
+}
+
 // dataset is a synthetic data set on disk: its manifest and the held-out
 // (validation and test) records.
 type dataset struct {
@@ -260,10 +272,11 @@ type dataset struct {
 // frames and nuisance scale at size x size pixels and fps frames per second.
 func makeDataset(ctx context.Context, log *slog.Logger, dir string, o options, size int, fps float64) (*dataset, error) {
 	dcfg := echosynth.DefaultConfig()
-	dcfg.Studies, dcfg.Frames, dcfg.Height, dcfg.Width, dcfg.FPS = o.studies, o.frames, size, size, fps
+	gen := max(size, o.genSize)
+	dcfg.Studies, dcfg.Frames, dcfg.Height, dcfg.Width, dcfg.FPS = o.studies, o.frames, gen, gen, fps
 	dcfg.VideoJitter = dcfg.VideoJitter.Scale(o.nuisance)
 	start := time.Now()
-	dataDir := filepath.Join(dir, fmt.Sprintf("echosynth-%d-%d-%d-%g-n%g", o.studies, o.frames, size, fps, o.nuisance))
+	dataDir := filepath.Join(dir, fmt.Sprintf("echosynth-%d-%d-%d-%g-n%g", o.studies, o.frames, gen, fps, o.nuisance))
 	manifest, err := echosynth.WriteDataset(ctx, dataDir, dcfg, nil)
 	if err != nil {
 		return nil, err
