@@ -180,7 +180,7 @@ func TestEdgeSizes(t *testing.T) {
 			}
 			return r(pretrain.NewEvaluator(m, [5]int{-1, 3, 4, 8, 8}))
 		}},
-		{"pretrain/Run/one video", "pretrain: 1 training pairs, fewer than one batch of 2", func(t *testing.T) result {
+		{"pretrain/Run/one video", "pretrain: 1 training pairs from 1 records of 1 studies in splits [\"train\"], fewer than one batch of 2", func(t *testing.T) result {
 			return r(pretrain.Run(ctx, tp, edgeData(t, "train", [5]int{6, 8, 8, 0, 1}), t.TempDir()))
 		}},
 		{"pretrain/Run/one pair per batch", "pretrain: config: BatchPairs = 1, want >= 2 (NT-Xent needs negatives)", func(t *testing.T) result {
@@ -188,7 +188,7 @@ func TestEdgeSizes(t *testing.T) {
 			c.BatchPairs = 1
 			return r(pretrain.Run(ctx, c, edgeData(t, "train", [5]int{4, 32, 32, 0, 1}, [5]int{4, 32, 32, 0, 2}), t.TempDir()))
 		}},
-		{"pretrain/Run/empty", "pretrain: the manifest has no training records", func(t *testing.T) result { return r(pretrain.Run(ctx, tp, &video.Manifest{}, t.TempDir())) }},
+		{"pretrain/Run/empty", "pretrain: the manifest has no records in splits [\"train\"] (Config.Splits) among 0", func(t *testing.T) result { return r(pretrain.Run(ctx, tp, &video.Manifest{}, t.TempDir())) }},
 		{"pretrain/Run/one frame 1x1", "", func(t *testing.T) result {
 			res, err := pretrain.Run(ctx, tp, edgeData(t, "train", [5]int{1, 1, 1, 0, 1}, [5]int{1, 1, 1, 0, 1}, [5]int{1, 1, 1, 0, 2}, [5]int{1, 1, 1, 0, 2}), t.TempDir())
 			if err == nil {
