@@ -672,6 +672,34 @@ func TestEdgeSizes(t *testing.T) {
 			expect(t, err != nil || len(h) == tp.Model.FeatureDim() && len(o) == 24, "%d features and %d order logits, want %d and 24", len(h), len(o), tp.Model.FeatureDim())
 			return r(h, err)
 		}},
+		{"pretrain/Probe/one video", "", func(t *testing.T) result {
+			m, err := pretrain.NewModel(tp)
+			if err != nil {
+				return r(nil, err)
+			}
+			data := edgeData(t, "test", [5]int{6, 8, 8, 1, 1})
+			p := pretrain.Probe{ClipLength: 4, Workers: 1}
+			f, err := p.VideoFeatures(ctx, m, data, 1)
+			if err != nil {
+				return r(nil, err)
+			}
+			expect(t, len(f) == tp.Model.FeatureDim(), "%d features, want %d", len(f), tp.Model.FeatureDim())
+			acc, err := p.FrameOrder(ctx, m, data)
+			expect(t, err != nil || acc == 0 || acc == 1, "frame-order accuracy %v of one video, want 0 or 1", acc)
+			return r(acc, err)
+		}},
+		{"pretrain/StudyProbes/one study of each class", "", func(t *testing.T) result {
+			train := edgeData(t, "train", [5]int{2, 4, 4, 0, 1}, [5]int{2, 4, 4, 1, 2})
+			test := edgeData(t, "test", [5]int{2, 4, 4, 1, 3}, [5]int{2, 4, 4, 0, 4})
+			res, err := pretrain.StudyProbes([]float32{0, 1, 1, 0}, train, []float32{1, 0, 0, 1}, test, 2, pretrain.ProbeOptions{})
+			expect(t, err != nil || res.Linear.Len() == 2 && res.LinearAUROC == 1 && res.KNNAUROC == 1, "probes %+v, want AUROC 1 on two test studies", res)
+			return r(res, err)
+		}},
+		{"pretrain/StudyProbes/one test study", "pretrain: probes: test studies: metrics: AUROC: only one class", func(t *testing.T) result {
+			train := edgeData(t, "train", [5]int{2, 4, 4, 0, 1}, [5]int{2, 4, 4, 1, 2})
+			test := edgeData(t, "test", [5]int{2, 4, 4, 1, 3})
+			return r(pretrain.StudyProbes([]float32{0, 1, 1, 0}, train, []float32{1, 0}, test, 2, pretrain.ProbeOptions{}))
+		}},
 		{"probe/Logistic/one row", "", func(t *testing.T) result {
 			m, err := probe.Linear{}.Fit([]float32{0, 1}, 2, 1, []int{0, 1})
 			if err != nil {
