@@ -402,4 +402,22 @@ func TestSplits(t *testing.T) {
 	if res, err := Run(t.Context(), c, m, dir); err != nil || res.ResumedFrom == "" {
 		t.Errorf("resuming with the same splits in another order: %v", err)
 	}
+	// The same splits of another record set are refused too: a video moved
+	// from val to train changes the training items.
+	moved := &video.Manifest{Records: slices.Clone(m.Records)}
+	for i, r := range moved.Records {
+		if r.Split == video.SplitVal {
+			moved.Records[i].Split = video.SplitTrain
+			break
+		}
+	}
+	c.Splits, c.Epochs = nil, 1
+	dir = t.TempDir()
+	if _, err := Run(t.Context(), c, m, dir); err != nil {
+		t.Fatal(err)
+	}
+	c.Epochs = 2
+	if _, err := Run(t.Context(), c, moved, dir); err == nil || !strings.Contains(err.Error(), "the checkpoint was trained on other data") {
+		t.Errorf("resuming on a changed training split: error %v", err)
+	}
 }
