@@ -121,7 +121,8 @@ type Config struct {
 	// Splits are the splits of the manifest whose records pretrain the
 	// model (see video.Record.Split; "" selects the records without a
 	// split); nil means only video.SplitTrain, the paper's choice.
-	// AllSplits selects every record. Pretraining sees no labels, but a
+	// {video.SplitTrain, video.SplitUnlabelled} adds videos kept for
+	// pretraining only; AllSplits selects every record. Pretraining sees no labels, but a
 	// model pretrained on the val or test videos has seen the videos it is
 	// evaluated on: list those splits only when that is what you mean.
 	// Splits is part of the settings a resumed run must keep.
