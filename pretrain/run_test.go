@@ -354,6 +354,21 @@ func TestSplits(t *testing.T) {
 		t.Fatalf("AllSplits selects %d of %d records", records, len(m.Records))
 	}
 
+	// Videos of the unlabelled split (no labels) join the training split's.
+	withU := &video.Manifest{Records: slices.Clone(m.Records)}
+	var nu int
+	for i, r := range withU.Records {
+		if r.Split == video.SplitVal {
+			withU.Records[i].Split, withU.Records[i].Label = video.SplitUnlabelled, -1
+			nu++
+		}
+	}
+	c0 := tinyConfig(SimCLR)
+	c0.Splits = []string{video.SplitTrain, video.SplitUnlabelled}
+	if p, err := PlanRun(c0, withU); err != nil || p.Records != len(m.Subset(video.SplitTrain).Records)+nu || nu == 0 {
+		t.Errorf("train and unlabelled: plan %+v, %v; want %d unlabelled records more than train", p, err, nu)
+	}
+
 	// Unknown and empty lists of splits are refused.
 	for _, bad := range [][]string{{}, {"tarin"}} {
 		c := tinyConfig(SimCLR)
