@@ -3,6 +3,8 @@ package vidssl_test
 import (
 	"context"
 	"fmt"
+	"image"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -14,11 +16,13 @@ import (
 
 	"github.com/vidssl/vidssl/contrastive"
 	"github.com/vidssl/vidssl/explain"
+	"github.com/vidssl/vidssl/figures"
 	"github.com/vidssl/vidssl/finetune"
 	"github.com/vidssl/vidssl/metrics"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/pretext"
 	"github.com/vidssl/vidssl/pretrain"
+	"github.com/vidssl/vidssl/probe"
 	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
 )
@@ -113,6 +117,35 @@ func forward(m *resnet3d.Model, shape [5]int) ([]float32, error) {
 	return y.Value().Data().([]float32), nil
 }
 
+// runGraph runs g, a graph without a loss, and returns y's values.
+func runGraph(g *nn.Graph, y *G.Node, feeds ...nn.Feed) ([]float32, error) {
+	p := nn.NewEvaluator(g)
+	defer p.Close()
+	if _, err := p.Run(context.Background(), feeds...); err != nil {
+		return nil, err
+	}
+	switch v := y.Value().Data().(type) {
+	case []float32:
+		return append([]float32(nil), v...), nil
+	case float32:
+		return []float32{v}, nil
+	}
+	return nil, fmt.Errorf("nn: value of type %T", y.Value().Data())
+}
+
+// close reports whether got holds want, to float32 rounding.
+func close(got []float32, want ...float64) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if math.Abs(float64(got[i])-want[i]) > 1e-5*(1+math.Abs(want[i])) {
+			return false
+		}
+	}
+	return true
+}
+
 // expect reports a wrong result.
 func expect(t *testing.T, ok bool, format string, args ...any) {
 	t.Helper()
@@ -124,8 +157,10 @@ func expect(t *testing.T, ok bool, format string, args ...any) {
 // TestEdgeSizes runs every public entry point that takes clips, videos or
 // scores at the edges: one clip, one frame, a clip longer than the video,
 // frames smaller than the network's total stride (16 in space), a 1x1 video,
-// one class, all-equal scores and empty inputs. Each must give an error that
-// names its package, or a correct answer; none may panic.
+// one class, all-equal scores and empty inputs, and a batch, clip, row or
+// item count of one wherever one is valid (so that no entry point is tested
+// only with two or more). Each must give an error that names its package, or
+// a correct answer; none may panic.
 func TestEdgeSizes(t *testing.T) {
 	ctx := context.Background()
 	boot := metrics.BootstrapOptions{Resamples: 50, Seed: 1}
@@ -180,7 +215,7 @@ func TestEdgeSizes(t *testing.T) {
 			}
 			return r(pretrain.NewEvaluator(m, [5]int{-1, 3, 4, 8, 8}))
 		}},
-		{"pretrain/Run/one video", "pretrain: 1 training pairs, fewer than one batch of 2", func(t *testing.T) result {
+		{"pretrain/Run/one video", "pretrain: 1 training pairs from 1 records of 1 studies in splits [\"train\"], fewer than one batch of 2", func(t *testing.T) result {
 			return r(pretrain.Run(ctx, tp, edgeData(t, "train", [5]int{6, 8, 8, 0, 1}), t.TempDir()))
 		}},
 		{"pretrain/Run/one pair per batch", "pretrain: config: BatchPairs = 1, want >= 2 (NT-Xent needs negatives)", func(t *testing.T) result {
@@ -188,7 +223,7 @@ func TestEdgeSizes(t *testing.T) {
 			c.BatchPairs = 1
 			return r(pretrain.Run(ctx, c, edgeData(t, "train", [5]int{4, 32, 32, 0, 1}, [5]int{4, 32, 32, 0, 2}), t.TempDir()))
 		}},
-		{"pretrain/Run/empty", "pretrain: the manifest has no training records", func(t *testing.T) result { return r(pretrain.Run(ctx, tp, &video.Manifest{}, t.TempDir())) }},
+		{"pretrain/Run/empty", "pretrain: the manifest has no records in splits [\"train\"] (Config.Splits) among 0", func(t *testing.T) result { return r(pretrain.Run(ctx, tp, &video.Manifest{}, t.TempDir())) }},
 		{"pretrain/Run/one frame 1x1", "", func(t *testing.T) result {
 			res, err := pretrain.Run(ctx, tp, edgeData(t, "train", [5]int{1, 1, 1, 0, 1}, [5]int{1, 1, 1, 0, 1}, [5]int{1, 1, 1, 0, 2}, [5]int{1, 1, 1, 0, 2}), t.TempDir())
 			if err == nil {
@@ -418,6 +453,283 @@ func TestEdgeSizes(t *testing.T) {
 			return r(nil, video.ClipTensor(nil, edgeVideo(1, 1, 1), video.BatchOptions{}))
 		}},
 		{"video/NewLoader/empty", "video: loader: no items", func(t *testing.T) result { return r(video.NewLoader(video.LoaderConfig{})) }},
+
+		// N = 1 where one is valid (the audit of issue 16: these entry
+		// points were tested only with two or more rows, clips or items).
+		{"nn/Linear/one row", "", func(t *testing.T) result {
+			g := nn.NewGraph(false, nil)
+			x, w, b := g.Input("x", 1, 2), g.Input("w", 3, 2), g.Input("b", 3)
+			y, err := nn.Linear(x, w, b)
+			if err != nil {
+				return r(nil, err)
+			}
+			out, err := runGraph(g, y, nn.Feed{Node: x, Data: []float32{1, 2}}, nn.Feed{Node: w, Data: []float32{1, 0, 0, 1, 1, 1}}, nn.Feed{Node: b, Data: []float32{0, 0, 1}})
+			expect(t, err != nil || close(out, 1, 2, 4), "Linear of one row = %v, want [1 2 4]", out)
+			return r(out, err)
+		}},
+		{"nn/CrossEntropy/one row", "", func(t *testing.T) result {
+			g := nn.NewGraph(false, nil)
+			x, y := g.Input("logits", 1, 3), g.Input("labels", 1)
+			loss, err := nn.CrossEntropy(x, y)
+			if err != nil {
+				return r(nil, err)
+			}
+			out, err := runGraph(g, loss, nn.Feed{Node: x, Data: []float32{1, 2, 3}}, nn.Feed{Node: y, Data: []float32{2}})
+			want := math.Log(math.Exp(1)+math.Exp(2)+math.Exp(3)) - 3
+			expect(t, err != nil || close(out, want), "CrossEntropy of one row = %v, want %v", out, want)
+			return r(out, err)
+		}},
+		{"nn/BCEWithLogits/one row", "", func(t *testing.T) result {
+			g := nn.NewGraph(false, nil)
+			x, y := g.Input("logits", 1, 1), g.Input("targets", 1, 1)
+			loss, err := nn.BCEWithLogits(x, y, 3)
+			if err != nil {
+				return r(nil, err)
+			}
+			out, err := runGraph(g, loss, nn.Feed{Node: x, Data: []float32{0.5}}, nn.Feed{Node: y, Data: []float32{1}})
+			want := 3 * math.Log1p(math.Exp(-0.5))
+			expect(t, err != nil || close(out, want), "BCEWithLogits of one row = %v, want %v", out, want)
+			return r(out, err)
+		}},
+		{"nn/GlobalAvgPool3d/one clip", "", func(t *testing.T) result {
+			g := nn.NewGraph(false, nil)
+			x := g.Input("x", 1, 2, 1, 1, 2)
+			y, err := nn.GlobalAvgPool3d(x, "pool")
+			if err != nil {
+				return r(nil, err)
+			}
+			out, err := runGraph(g, y, nn.Feed{Node: x, Data: []float32{1, 3, 5, 9}})
+			expect(t, err != nil || close(out, 2, 7), "pooled %v, want [2 7]", out)
+			return r(out, err)
+		}},
+		{"nn/Dropout/one value", "", func(t *testing.T) result {
+			g := nn.NewGraph(true, rand.New(rand.NewPCG(1, 1)))
+			x := g.Input("x", 1, 1)
+			y, err := nn.Dropout(g, x, 0.5)
+			if err != nil {
+				return r(nil, err)
+			}
+			out, err := runGraph(g, y, nn.Feed{Node: x, Data: []float32{3}})
+			expect(t, err != nil || close(out, 0) || close(out, 6), "dropout of 3 = %v, want 0 or 6", out)
+			return r(out, err)
+		}},
+		{"nn/BatchNorm3d/one clip training", "", func(t *testing.T) result {
+			g := nn.NewGraph(true, nil)
+			x := g.Input("x", 1, 1, 1, 2, 2)
+			y, err := nn.NewBatchNorm3dLayer("bn", 1).Forward(g, x)
+			if err != nil {
+				return r(nil, err)
+			}
+			out, err := runGraph(g, y, nn.Feed{Node: x, Data: []float32{1, 2, 3, 4}})
+			// (v - 2.5) / sqrt(1.25 + 1e-5)
+			k := 1 / math.Sqrt(1.25+1e-5)
+			expect(t, err != nil || close(out, -1.5*k, -0.5*k, 0.5*k, 1.5*k), "BatchNorm3d of one clip = %v", out)
+			return r(out, err)
+		}},
+		{"contrastive/ProjectionHead/one row", "", func(t *testing.T) result {
+			head, err := contrastive.NewProjectionHead(8, rand.New(rand.NewPCG(1, 1)))
+			if err != nil {
+				return r(nil, err)
+			}
+			g := nn.NewGraph(true, nil)
+			h := g.Input("h", 1, 8)
+			z, err := head.Forward(g, h)
+			if err != nil {
+				return r(nil, err)
+			}
+			out, err := runGraph(g, z, nn.Feed{Node: h, Data: []float32{1, 2, 3, 4, 5, 6, 7, 8}})
+			expect(t, err != nil || len(out) == head.OutDim(), "%d values, want %d", len(out), head.OutDim())
+			return r(out, err)
+		}},
+		{"contrastive/SimCLRItems/one video", "", func(t *testing.T) result {
+			items, err := contrastive.SimCLRItems(edgeData(t, "train", [5]int{2, 4, 4, 0, 1}), contrastive.ByStudy)
+			expect(t, err != nil || len(items) == 1, "%d items, want 1", len(items))
+			return r(items, err)
+		}},
+		{"pretext/OrderHead/one row", "", func(t *testing.T) result {
+			head, err := pretext.NewOrderHead(8, 3, rand.New(rand.NewPCG(1, 1)))
+			if err != nil {
+				return r(nil, err)
+			}
+			g := nn.NewGraph(false, nil)
+			h := g.Input("h", 1, 8)
+			o, err := head.Forward(g, h)
+			if err != nil {
+				return r(nil, err)
+			}
+			out, err := runGraph(g, o, nn.Feed{Node: h, Data: make([]float32, 8)})
+			expect(t, err != nil || len(out) == head.Classes(), "%d logits, want %d", len(out), head.Classes())
+			return r(out, err)
+		}},
+		{"pretext/Accuracy/one", "", func(t *testing.T) result {
+			acc, err := pretext.Accuracy([]float32{0, 5}, []int{1}, 2)
+			expect(t, err != nil || acc == 1, "accuracy %v, want 1", acc)
+			return r(acc, err)
+		}},
+		{"pretext/Permutations/one frame", "", func(t *testing.T) result {
+			p, err := pretext.Permutations(1)
+			expect(t, err != nil || len(p) == 1 && len(p[0]) == 1 && p[0][0] == 0, "permutations of 1: %v, want [[0]]", p)
+			return r(p, err)
+		}},
+		{"metrics/AUROC/one each", "", func(t *testing.T) result {
+			a, err := metrics.AUROC([]bool{false, true}, []float64{0.2, 0.7})
+			expect(t, err != nil || a == 1, "AUROC %v, want 1", a)
+			return r(a, err)
+		}},
+		{"metrics/ROC/one each", "", func(t *testing.T) result {
+			c, err := metrics.ROC([]bool{true, false}, []float64{0.2, 0.7})
+			return r(c, err)
+		}},
+		{"metrics/PR/one each", "", func(t *testing.T) result { return r(metrics.PR([]bool{true, false}, []float64{0.7, 0.2})) }},
+		{"metrics/BestF1/one each", "", func(t *testing.T) result {
+			b, err := metrics.BestF1([]bool{true, false}, []float64{0.7, 0.2})
+			expect(t, err != nil || b.F == 1, "best F1 %+v, want 1", b)
+			return r(b, err)
+		}},
+		{"metrics/ConfusionAt/one", "", func(t *testing.T) result {
+			c, err := metrics.ConfusionAt([]bool{true}, []float64{0.7}, 0.5)
+			expect(t, err != nil || c.TP == 1 && c.N() == 1, "confusion %+v, want one true positive", c)
+			return r(c, err)
+		}},
+		{"metrics/MeanBy/one", "", func(t *testing.T) result {
+			g, err := metrics.MeanBy([]string{"a"}, []bool{true}, []float64{0.25})
+			expect(t, err != nil || g.Len() == 1 && g.Scores[0] == 0.25, "grouped %+v, want one group of 0.25", g)
+			return r(g, err)
+		}},
+		{"metrics/LabelsFromInts/one", "", func(t *testing.T) result {
+			l, err := metrics.LabelsFromInts([]int{1})
+			expect(t, err != nil || len(l) == 1 && l[0], "labels %v, want [true]", l)
+			return r(l, err)
+		}},
+		{"metrics/PairedBootstrapAUROC/one each", "", func(t *testing.T) result {
+			return r(metrics.PairedBootstrapAUROC([]bool{false, true}, []float64{0.1, 0.9}, []float64{0.9, 0.1}, boot))
+		}},
+		{"finetune/Score/one study each", "", func(t *testing.T) result {
+			m, err := finetune.Score([]finetune.Prediction{{ID: "a", Study: "a", Label: 0, Prob: 0.2, Count: 1}, {ID: "b", Study: "b", Label: 1, Prob: 0.9, Count: 1}}, boot)
+			expect(t, err != nil || m.AUROC.Estimate == 1, "metrics %+v, want AUROC 1", m)
+			return r(m, err)
+		}},
+		{"finetune/StudyLabels/one", "", func(t *testing.T) result {
+			l, err := finetune.StudyLabels(edgeData(t, "train", [5]int{2, 4, 4, 1, 7}))
+			expect(t, err != nil || len(l) == 1 && l["S7"] == 1, "labels %v, want S7: 1", l)
+			return r(l, err)
+		}},
+		{"finetune/SelectStudies/one", "", func(t *testing.T) result {
+			m, err := finetune.SelectStudies(edgeData(t, "train", [5]int{2, 4, 4, 1, 7}, [5]int{2, 4, 4, 0, 8}), []string{"S8"})
+			expect(t, err != nil || len(m.Records) == 1 && m.Records[0].Study == "S8", "selected %+v, want S8", m)
+			return r(m, err)
+		}},
+		{"video/Loader/batch of one", "", func(t *testing.T) result {
+			m := edgeData(t, "train", [5]int{2, 4, 4, 0, 1})
+			l, err := video.NewLoader(video.LoaderConfig{Items: m.Items(), Decode: video.ReadFile, Sample: video.TrainClipSampler(2, 1, false), BatchSize: 1, Workers: 1})
+			if err != nil {
+				return r(nil, err)
+			}
+			steps := 0
+			for st, err := range l.Batches(ctx, 1) {
+				if err != nil {
+					return r(nil, err)
+				}
+				steps++
+				expect(t, len(st.Views) == 1 && st.Views[0].Shape == [5]int{1, 3, 2, 4, 4}, "step %+v, want one view of (1, 3, 2, 4, 4)", st)
+			}
+			expect(t, steps == 1 && l.NumBatches() == 1, "%d steps (NumBatches %d), want 1", steps, l.NumBatches())
+			return r(steps, nil)
+		}},
+		{"video/SplitByStudy/one study", "", func(t *testing.T) result {
+			m := &video.Manifest{Records: []video.Record{{Path: "a", Study: "S"}}}
+			err := m.SplitByStudy(1, video.PaperSplit)
+			expect(t, err != nil || m.Records[0].Split == video.SplitTrain, "split %q, want train", m.Records[0].Split)
+			return r(m, err)
+		}},
+		{"figures/AUROCByFraction/one point", "", func(t *testing.T) result {
+			err := figures.AUROCByFraction(io.Discard, []figures.FractionSeries{{Name: "Random", Points: []figures.FractionPoint{{Percent: 100, AUROC: 0.8, Lower: 0.7, Upper: 0.9}}}}, figures.Options{})
+			return r(nil, err)
+		}},
+		{"resnet3d/NewClassifierTrainer/one clip, 4 values per channel", "", func(t *testing.T) result {
+			// One clip is a valid batch when every batch norm sees more than
+			// one value per channel: layer4 sees 1x2x2 of 8x32x32.
+			p, x, y, err := resnet3d.NewClassifierTrainer(tinyModel(t, 1), 1, 8, 32, 32, 1, nn.NewAdam(1e-3), nil)
+			if err != nil {
+				return r(nil, err)
+			}
+			defer p.Close()
+			loss, err := p.Run(ctx, nn.Feed{Node: x, Data: make([]float32, 3*8*32*32)}, nn.Feed{Node: y, Data: []float32{1}})
+			expect(t, err != nil || !math.IsNaN(float64(loss)), "loss %v", loss)
+			return r(loss, err)
+		}},
+		{"pretrain/Evaluator/one clip", "", func(t *testing.T) result {
+			m, err := pretrain.NewModel(tp)
+			if err != nil {
+				return r(nil, err)
+			}
+			e, err := pretrain.NewEvaluator(m, [5]int{1, 3, 4, 8, 8})
+			if err != nil {
+				return r(nil, err)
+			}
+			defer e.Close()
+			h, o, err := e.Run(ctx, make([]float32, 3*4*8*8))
+			expect(t, err != nil || len(h) == tp.Model.FeatureDim() && len(o) == 24, "%d features and %d order logits, want %d and 24", len(h), len(o), tp.Model.FeatureDim())
+			return r(h, err)
+		}},
+		{"pretrain/Probe/one video", "", func(t *testing.T) result {
+			m, err := pretrain.NewModel(tp)
+			if err != nil {
+				return r(nil, err)
+			}
+			data := edgeData(t, "test", [5]int{6, 8, 8, 1, 1})
+			p := pretrain.Probe{ClipLength: 4, Workers: 1}
+			f, err := p.VideoFeatures(ctx, m, data, 1)
+			if err != nil {
+				return r(nil, err)
+			}
+			expect(t, len(f) == tp.Model.FeatureDim(), "%d features, want %d", len(f), tp.Model.FeatureDim())
+			acc, err := p.FrameOrder(ctx, m, data)
+			expect(t, err != nil || acc == 0 || acc == 1, "frame-order accuracy %v of one video, want 0 or 1", acc)
+			return r(acc, err)
+		}},
+		{"pretrain/StudyProbes/one study of each class", "", func(t *testing.T) result {
+			train := edgeData(t, "train", [5]int{2, 4, 4, 0, 1}, [5]int{2, 4, 4, 1, 2})
+			test := edgeData(t, "test", [5]int{2, 4, 4, 1, 3}, [5]int{2, 4, 4, 0, 4})
+			res, err := pretrain.StudyProbes([]float32{0, 1, 1, 0}, train, []float32{1, 0, 0, 1}, test, 2, pretrain.ProbeOptions{})
+			expect(t, err != nil || res.Linear.Len() == 2 && res.LinearAUROC == 1 && res.KNNAUROC == 1, "probes %+v, want AUROC 1 on two test studies", res)
+			return r(res, err)
+		}},
+		{"pretrain/StudyProbes/one test study", "pretrain: probes: test studies: metrics: AUROC: only one class", func(t *testing.T) result {
+			train := edgeData(t, "train", [5]int{2, 4, 4, 0, 1}, [5]int{2, 4, 4, 1, 2})
+			test := edgeData(t, "test", [5]int{2, 4, 4, 1, 3})
+			return r(pretrain.StudyProbes([]float32{0, 1, 1, 0}, train, []float32{1, 0}, test, 2, pretrain.ProbeOptions{}))
+		}},
+		{"probe/Logistic/one row", "", func(t *testing.T) result {
+			m, err := probe.Linear{}.Fit([]float32{0, 1}, 2, 1, []int{0, 1})
+			if err != nil {
+				return r(nil, err)
+			}
+			s, err := m.Scores([]float32{5}, 1)
+			expect(t, err != nil || len(s) == 1 && s[0] > 0.5, "scores %v, want one above 0.5", s)
+			return r(s, err)
+		}},
+		{"probe/KNN/one test row", "", func(t *testing.T) result {
+			s, err := probe.KNN{}.Scores([]float32{1, 0, 0, 1}, 2, []int{1, 0}, []float32{1, 0}, 1, 2)
+			expect(t, err != nil || len(s) == 1 && s[0] > 0.5, "scores %v, want one above 0.5", s)
+			return r(s, err)
+		}},
+		{"contrastive/GroupCodes/one", "", func(t *testing.T) result {
+			g := contrastive.GroupCodes([]string{"S"})
+			expect(t, len(g) == 1 && len(g.Float32s()) == 1, "codes %v, want one", g)
+			return r(g, nil)
+		}},
+		{"explain/Grid/one image", "", func(t *testing.T) result {
+			img, err := explain.Colorize([]float32{0.5}, 1, 1, explain.Jet)
+			if err != nil {
+				return r(nil, err)
+			}
+			return r(explain.Grid([][]*image.RGBA{{img}}, []string{"model"}, []string{"overlay"}))
+		}},
+		{"figures/ROC/one curve", "", func(t *testing.T) result {
+			err := figures.ROC(io.Discard, []figures.ROCCurve{{Name: "Random", FPR: []float64{0, 1}, TPR: []float64{0, 1}, AUROC: 0.5}}, figures.Options{})
+			return r(nil, err)
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -190,6 +190,9 @@ func TestSSLTrainerMatchesCPU(t *testing.T) {
 	tol := stepTol{loss: 1e-5, grad: 1e-4, update: 1e-5, state: 1e-5}
 	t.Run("MI-SimCLR+FO", func(t *testing.T) { compareSSLWithCPU(t, NewHostEngine(), tinyEncoder, 4, 4, 4, 20, 20, true, tol) })
 	t.Run("SimCLR", func(t *testing.T) { compareSSLWithCPU(t, NewHostEngine(), tinyEncoder, 0, 3, 4, 20, 20, false, tol) })
+	// One pair per step: NT-Xent has no negatives (its loss is 0), but
+	// the step is valid and the frame-order loss still trains.
+	t.Run("one pair", func(t *testing.T) { compareSSLWithCPU(t, NewHostEngine(), tinyEncoder, 4, 1, 4, 20, 20, true, tol) })
 }
 
 func TestSSLTrainerErrors(t *testing.T) {

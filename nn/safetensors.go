@@ -26,6 +26,27 @@ import (
 //	rest       the tensors' little-endian data; offsets count from its start,
 //	           and the tensors cover it exactly, without gaps or overlaps.
 
+// Why not github.com/nlpodyssey/safetensors (v0.0.0-20250209183917, a port
+// of the reference implementation): it reads safely, with a 60-second fuzz
+// run (1.9 million inputs) finding no panic, but it accepts what this reader
+// refuses and costs memory:
+//
+//   - a header that names a tensor twice is accepted and the last entry
+//     silently wins; names that are not valid UTF-8 are accepted (Go's JSON
+//     decoder turns them into U+FFFD, so two such names can collide);
+//   - Deserialize takes the whole file as one []byte and returns the raw
+//     little-endian bytes, so a checkpoint is held twice while it is
+//     converted to float32 (or the bytes are reinterpreted with unsafe).
+//     On an R3D-18-sized file (33.2 million float32 values, 133 MB, 159
+//     tensors), os.ReadFile + Deserialize + a float32 copy peaked at 278 MB
+//     resident and took 200-230 ms; ReadSafetensors, which streams through
+//     a 1 MiB buffer, peaked at 150 MB and took 140-180 ms (three runs each,
+//     /usr/bin/time, on a loaded 2-core machine);
+//   - F16, BF16, F64 and I64 would still need this file's conversions, and
+//     writing a state dict this file's writer.
+//
+// FuzzReadSafetensors keeps this reader's checks honest.
+
 // safetensorsMaxHeader is the reference implementation's limit on N.
 const safetensorsMaxHeader = 100_000_000
 

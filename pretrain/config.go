@@ -118,6 +118,15 @@ type Config struct {
 	// GroupBy says what a multi-instance pair shares (and what masking
 	// compares): contrastive.ByStudy (the paper) or ByPatient.
 	GroupBy contrastive.GroupBy
+	// Splits are the splits of the manifest whose records pretrain the
+	// model (see video.Record.Split; "" selects the records without a
+	// split); nil means only video.SplitTrain, the paper's choice.
+	// {video.SplitTrain, video.SplitUnlabelled} adds videos kept for
+	// pretraining only; AllSplits selects every record. Pretraining sees no labels, but a
+	// model pretrained on the val or test videos has seen the videos it is
+	// evaluated on: list those splits only when that is what you mean.
+	// Splits is part of the settings a resumed run must keep.
+	Splits []string
 	// CheckpointEvery writes a checkpoint after every so many epochs (the
 	// paper: 20); the last epoch is always written. 0 means only the last.
 	CheckpointEvery int
@@ -196,6 +205,24 @@ func SmallConfig(m Method) Config {
 	return c
 }
 
+// AllSplits returns every split name and "" (the records without a
+// split): Config.Splits = AllSplits() pretrains on every record of the
+// manifest.
+func AllSplits() []string {
+	return []string{video.SplitTrain, video.SplitVal, video.SplitTest, video.SplitExtTest, video.SplitUnlabelled, ""}
+}
+
+// splits returns c.Splits sorted and without repeats; nil becomes
+// [video.SplitTrain].
+func (c Config) splits() []string {
+	if c.Splits == nil {
+		return []string{video.SplitTrain}
+	}
+	s := slices.Clone(c.Splits)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
 // Validate reports the first thing wrong with c, or nil.
 func (c Config) Validate() error {
 	if _, ok := methodNames[c.Method]; !ok {
@@ -232,11 +259,20 @@ func (c Config) Validate() error {
 	case c.CheckpointEvery < 0 || c.Workers < 0 || c.CacheBytes < 0:
 		return fmt.Errorf("pretrain: config: negative CheckpointEvery (%d), Workers (%d) or CacheBytes (%d)", c.CheckpointEvery, c.Workers, c.CacheBytes)
 	}
+	if c.Splits != nil && len(c.Splits) == 0 {
+		return fmt.Errorf("pretrain: config: Splits is empty (nil means %q; AllSplits() means every record)", video.SplitTrain)
+	}
+	for _, sp := range c.Splits {
+		if !slices.Contains(AllSplits(), sp) {
+			return fmt.Errorf("pretrain: config: Splits: unknown split %q, want one of %q", sp, AllSplits())
+		}
+	}
 	return c.Monitor.validate()
 }
 
 // identity is what must not change between a run and its resumption: every
-// field that shapes the model or the numbers. Epochs (a run may be extended),
+// field that shapes the model or the numbers, and the splits trained on
+// (nil and [train] are the same). Epochs (a run may be extended),
 // CheckpointEvery, Workers, CacheBytes and the functions may change.
 // identityDiff names the fields in which two identities differ: "LR 0.01
 // in the checkpoint, 0.02 in this run; Seed ...".
@@ -264,7 +300,8 @@ func (c Config) identity() (string, error) {
 		MaskSameGroup                  bool
 		GroupBy                        contrastive.GroupBy
 		Seed                           uint64
-	}{c.Method, c.Model, c.ClipLength, c.BatchPairs, c.LR, c.Tau, c.ContrastiveWeight, c.OrderWeight, c.MaskSameGroup, c.GroupBy, c.Seed}
+		Splits                         []string
+	}{c.Method, c.Model, c.ClipLength, c.BatchPairs, c.LR, c.Tau, c.ContrastiveWeight, c.OrderWeight, c.MaskSameGroup, c.GroupBy, c.Seed, c.splits()}
 	if !c.Method.FrameOrder() {
 		id.OrderWeight = 0
 	}

@@ -1,12 +1,14 @@
 // Package pretrain runs the paper's self-supervised pretraining of a video
 // encoder: SimCLR, MI-SimCLR and MI-SimCLR+FO (EchoCLR), on the training
-// split of a manifest, with checkpoints that a later run resumes exactly.
+// split of a manifest or the splits Config.Splits names (AllSplits: every
+// record), with checkpoints that a later run resumes exactly. PlanRun
+// counts the pairs and steps per epoch before anything trains.
 //
 // # A run
 //
 // Run builds the model (NewModel: a resnet3d encoder without fc, the
 // contrastive.ProjectionHead and, for frame order, the pretext.OrderHead),
-// turns the manifest's training videos into positive pairs
+// turns the videos of Config.Splits into positive pairs
 // (contrastive.SimCLRItems or MultiInstanceItems), and trains with Adam.
 // Each step takes BatchPairs pairs from a video.Loader (two augmented views
 // per pair, frames shuffled after augmentation for frame order), runs the

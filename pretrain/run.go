@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,9 +51,10 @@ type Result struct {
 	Checkpoint string
 }
 
-// Run pretrains cfg.Method on the training split of m (the records whose
-// Split is "train") and writes its checkpoints and history into dir, which it
-// creates if needed.
+// Run pretrains cfg.Method on the records of m in cfg.Splits (by default the
+// training split: the records whose Split is "train") and writes its
+// checkpoints and history into dir, which it creates if needed. PlanRun
+// tells, without decoding a video, how many pairs and steps an epoch has.
 //
 // Data: SimCLR takes one item per video, the multi-instance methods one item
 // per unordered pair of videos of a study (or patient, cfg.GroupBy); see
@@ -83,7 +85,8 @@ type Result struct {
 // Resuming: when dir already holds checkpoints, Run continues from the one
 // furthest along (LatestCheckpoint), which must have the same Config (up to
 // Epochs, CheckpointEvery, Workers, CacheBytes and the functions) and the
-// same number of training items. Every random draw is a function of the
+// same training items (cfg.Splits is one of the settings, and the items'
+// fingerprint is checked as well). Every random draw is a function of the
 // seed, the epoch and the item (the loader's streams; the model's
 // initialisation from the seed alone), so a resumed run computes exactly
 // what an uninterrupted one does. Resuming mid-epoch loads the epoch's
@@ -119,29 +122,88 @@ type runner struct {
 	saved   *Position       // position of the newest checkpoint on disk; nil: none
 }
 
-func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
+// Plan is what a run trains on, known before it starts (see PlanRun).
+type Plan struct {
+	// Splits are the splits trained on, sorted ("" is the records without
+	// a split).
+	Splits []string
+	// Records and Studies count the videos and studies of those splits.
+	Records, Studies int
+	// Pairs is the number of positive pairs (training items) per epoch:
+	// one per video for SimCLR, one per unordered pair of videos of a
+	// study (or patient) for the multi-instance methods.
+	Pairs int
+	// StepsPerEpoch is Pairs / Config.BatchPairs, rounded down: the last
+	// partial batch of an epoch is dropped.
+	StepsPerEpoch int
+	// Dropped is the number of pairs of that last partial batch; which
+	// pairs they are changes every epoch.
+	Dropped int
+}
+
+// String reads "SPLITS: R records of S studies, P pairs, N steps per epoch
+// of B pairs (D dropped)".
+func (p Plan) String() string {
+	batch := 0
+	if p.StepsPerEpoch > 0 {
+		batch = (p.Pairs - p.Dropped) / p.StepsPerEpoch
+	}
+	return fmt.Sprintf("splits %q: %d records of %d studies, %d pairs, %d steps per epoch of %d pairs (%d dropped)",
+		p.Splits, p.Records, p.Studies, p.Pairs, p.StepsPerEpoch, batch, p.Dropped)
+}
+
+// PlanRun returns what Run would train on with cfg and m: the records of
+// cfg.Splits, the number of pairs and the steps per epoch. It decodes
+// nothing, so it is quick, and a data set too small for one batch of
+// cfg.BatchPairs is an error (with the numbers) at once rather than when
+// training starts.
+func PlanRun(cfg Config, m *video.Manifest) (Plan, error) {
+	p, _, err := plan(cfg, m)
+	return p, err
+}
+
+// plan is PlanRun, returning the training items as well.
+func plan(cfg Config, m *video.Manifest) (Plan, []video.Item, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return Plan{}, nil, err
 	}
 	if m == nil {
-		return nil, fmt.Errorf("pretrain: nil manifest")
+		return Plan{}, nil, fmt.Errorf("pretrain: nil manifest")
 	}
-	train := m.Subset(video.SplitTrain)
-	if len(train.Records) == 0 {
-		return nil, fmt.Errorf("pretrain: the manifest has no training records (split %q) among %d", video.SplitTrain, len(m.Records))
+	p := Plan{Splits: cfg.splits()}
+	data := &video.Manifest{}
+	for _, r := range m.Records {
+		if slices.Contains(p.Splits, r.Split) {
+			data.Records = append(data.Records, r)
+		}
+	}
+	p.Records, p.Studies = len(data.Records), len(data.Studies())
+	if p.Records == 0 {
+		return p, nil, fmt.Errorf("pretrain: the manifest has no records in splits %q (Config.Splits) among %d", p.Splits, len(m.Records))
 	}
 	var items []video.Item
 	var err error
 	if cfg.Method.MultiInstance() {
-		items, err = contrastive.MultiInstanceItems(train, cfg.GroupBy)
+		items, err = contrastive.MultiInstanceItems(data, cfg.GroupBy)
 	} else {
-		items, err = contrastive.SimCLRItems(train, cfg.GroupBy)
+		items, err = contrastive.SimCLRItems(data, cfg.GroupBy)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pretrain: %w", err)
+		return p, nil, fmt.Errorf("pretrain: %w", err)
 	}
-	if len(items) < cfg.BatchPairs {
-		return nil, fmt.Errorf("pretrain: %d training pairs, fewer than one batch of %d", len(items), cfg.BatchPairs)
+	p.Pairs = len(items)
+	p.StepsPerEpoch, p.Dropped = p.Pairs/cfg.BatchPairs, p.Pairs%cfg.BatchPairs
+	if p.StepsPerEpoch == 0 {
+		return p, nil, fmt.Errorf("pretrain: %d training pairs from %d records of %d studies in splits %q, fewer than one batch of %d (BatchPairs)",
+			p.Pairs, p.Records, p.Studies, p.Splits, cfg.BatchPairs)
+	}
+	return p, items, nil
+}
+
+func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
+	_, items, err := plan(cfg, m)
+	if err != nil {
+		return nil, err
 	}
 	var post contrastive.ViewFunc
 	if cfg.Method.FrameOrder() {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
+	"github.com/vidssl/vidssl/video"
 )
 
 // sameNumbers compares histories without the wall-clock seconds.
@@ -302,5 +303,136 @@ func TestConfig(t *testing.T) {
 	}
 	if _, err := Run(t.Context(), tinyConfig(SimCLR), m.Subset("test").Subset("train"), t.TempDir()); err == nil {
 		t.Error("no training records: no error")
+	}
+}
+
+// TestSplits: Config.Splits chooses the records pretraining uses (the
+// training split by default, every record with AllSplits); PlanRun counts
+// the pairs and steps before anything trains, as Run then trains them; and
+// a run is resumed only with the same splits.
+func TestSplits(t *testing.T) {
+	m := testData(t)
+	count := func(splits ...string) (records int, pairs map[bool]int) {
+		perStudy := map[string]int{}
+		for _, r := range m.Records {
+			if slices.Contains(splits, r.Split) {
+				records++
+				perStudy[r.Study]++
+			}
+		}
+		pairs = map[bool]int{false: records}
+		for _, n := range perStudy {
+			pairs[true] += n * (n - 1) / 2
+		}
+		return records, pairs
+	}
+	for _, tc := range []struct {
+		name   string
+		splits []string
+		want   []string // the records counted
+	}{
+		{"default", nil, []string{video.SplitTrain}},
+		{"train", []string{video.SplitTrain, video.SplitTrain}, []string{video.SplitTrain}},
+		{"test only", []string{video.SplitTest}, []string{video.SplitTest}},
+		{"all", AllSplits(), AllSplits()},
+	} {
+		for _, meth := range []Method{SimCLR, MISimCLR} {
+			c := tinyConfig(meth)
+			c.Splits = tc.splits
+			p, err := PlanRun(c, m)
+			if err != nil {
+				t.Fatalf("%s %v: %v", tc.name, meth, err)
+			}
+			records, pairs := count(tc.want...)
+			want := pairs[meth.MultiInstance()]
+			if p.Records != records || p.Pairs != want || p.StepsPerEpoch != want/c.BatchPairs || p.Dropped != want%c.BatchPairs {
+				t.Errorf("%s %v: plan %+v, want %d records, %d pairs", tc.name, meth, p, records, want)
+			}
+		}
+	}
+	if records, _ := count(AllSplits()...); records != len(m.Records) {
+		t.Fatalf("AllSplits selects %d of %d records", records, len(m.Records))
+	}
+
+	// Videos of the unlabelled split (no labels) join the training split's.
+	withU := &video.Manifest{Records: slices.Clone(m.Records)}
+	var nu int
+	for i, r := range withU.Records {
+		if r.Split == video.SplitVal {
+			withU.Records[i].Split, withU.Records[i].Label = video.SplitUnlabelled, -1
+			nu++
+		}
+	}
+	c0 := tinyConfig(SimCLR)
+	c0.Splits = []string{video.SplitTrain, video.SplitUnlabelled}
+	if p, err := PlanRun(c0, withU); err != nil || p.Records != len(m.Subset(video.SplitTrain).Records)+nu || nu == 0 {
+		t.Errorf("train and unlabelled: plan %+v, %v; want %d unlabelled records more than train", p, err, nu)
+	}
+
+	// Unknown and empty lists of splits are refused.
+	for _, bad := range [][]string{{}, {"tarin"}} {
+		c := tinyConfig(SimCLR)
+		c.Splits = bad
+		if _, err := PlanRun(c, m); err == nil || !strings.Contains(err.Error(), "Splits") {
+			t.Errorf("Splits %q: error %v", bad, err)
+		}
+	}
+	// Too small: the error has the numbers.
+	c := tinyConfig(SimCLR)
+	c.Splits = []string{video.SplitVal}
+	c.BatchPairs = 1000
+	if _, err := PlanRun(c, m); err == nil || !strings.Contains(err.Error(), `training pairs from`) || !strings.Contains(err.Error(), `splits ["val"], fewer than one batch of 1000`) {
+		t.Errorf("too few pairs: error %v", err)
+	}
+
+	// Run trains on what the plan says: every record, test split included.
+	c = tinyConfig(SimCLR)
+	c.Epochs = 1
+	c.Splits = AllSplits()
+	p, err := PlanRun(c, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := 0
+	c.Progress = func(pr Progress) { steps = pr.Steps }
+	dir := t.TempDir()
+	res, err := Run(t.Context(), c, m, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if steps != p.StepsPerEpoch || res.History[0].Steps != p.StepsPerEpoch {
+		t.Errorf("ran %d steps per epoch (history %d), plan %d", steps, res.History[0].Steps, p.StepsPerEpoch)
+	}
+	// Resuming with other splits is refused, naming them; the same splits
+	// in another order are the same run.
+	c.Progress = nil
+	c.Epochs = 2
+	c.Splits = nil
+	if _, err := Run(t.Context(), c, m, dir); err == nil || !strings.Contains(err.Error(), `Splits ["","ext_test","test","train","unlabelled","val"] in the checkpoint, ["train"] in this run`) {
+		t.Errorf("resuming with the default splits: error %v", err)
+	}
+	c.Epochs = 1
+	c.Splits = append(slices.Clone(AllSplits()), video.SplitTest)
+	slices.Reverse(c.Splits)
+	if res, err := Run(t.Context(), c, m, dir); err != nil || res.ResumedFrom == "" {
+		t.Errorf("resuming with the same splits in another order: %v", err)
+	}
+	// The same splits of another record set are refused too: a video moved
+	// from val to train changes the training items.
+	moved := &video.Manifest{Records: slices.Clone(m.Records)}
+	for i, r := range moved.Records {
+		if r.Split == video.SplitVal {
+			moved.Records[i].Split = video.SplitTrain
+			break
+		}
+	}
+	c.Splits, c.Epochs = nil, 1
+	dir = t.TempDir()
+	if _, err := Run(t.Context(), c, m, dir); err != nil {
+		t.Fatal(err)
+	}
+	c.Epochs = 2
+	if _, err := Run(t.Context(), c, moved, dir); err == nil || !strings.Contains(err.Error(), "the checkpoint was trained on other data") {
+		t.Errorf("resuming on a changed training split: error %v", err)
 	}
 }

@@ -20,6 +20,11 @@ const (
 	SplitVal     = "val"
 	SplitTest    = "test"
 	SplitExtTest = "ext_test"
+	// SplitUnlabelled holds videos for self-supervised pretraining only
+	// (see pretrain.Config.Splits): their label may be empty (Label -1),
+	// and fine-tuning and evaluation, which read train, val and test,
+	// never see them.
+	SplitUnlabelled = "unlabelled"
 )
 
 // PaperSplit is the paper's train, validation and test fractions of studies.
@@ -37,7 +42,8 @@ type Columns struct {
 	// Positive says so, else when the value equals PositiveValue, else when
 	// the value is "1" ("0" is negative and anything else is an error).
 	Label string
-	// Split is the column of split names (train, val, test, ext_test).
+	// Split is the column of split names (train, val, test, ext_test,
+	// unlabelled).
 	Split string
 	// Positive, when not nil, decides whether a label value is positive; an
 	// error marks the value as bad.
@@ -61,7 +67,8 @@ type Columns struct {
 var PaperColumns = Columns{Path: "fpath", Study: "acc_num", Label: "av_stenosis", PositiveValue: "Severe", Dir: "videos"}
 
 // OurColumns reads vidssl's own manifests: path, patient_id, study_id, label
-// (0 or 1) and split (train, val, test or ext_test) in one CSV.
+// (0 or 1; may be empty in the unlabelled split) and split (train, val,
+// test, ext_test or unlabelled) in one CSV.
 var OurColumns = Columns{Path: "path", Patient: "patient_id", Study: "study_id", Label: "label", Split: "split"}
 
 // Record is one video of a manifest.
@@ -70,9 +77,11 @@ type Record struct {
 	Path string
 	// Study and Patient are the ids; empty when the CSV has no such column.
 	Study, Patient string
-	// Label is 1 (positive), 0 (negative) or -1 (no label column).
+	// Label is 1 (positive), 0 (negative) or -1 (no label column, or an
+	// empty label in the unlabelled split).
 	Label int
-	// Split is train, val, test or ext_test; empty when unknown.
+	// Split is train, val, test, ext_test or unlabelled; empty when
+	// unknown.
 	Split string
 	// File and Row are where the record came from: the CSV file and the line
 	// on which the record starts (the header is row 1).
@@ -189,7 +198,7 @@ func ParseManifest(r io.Reader, name string, cols Columns) (*Manifest, error) {
 }
 
 // ReadSplitDir reads a directory laid out as the paper's data: train.csv,
-// val.csv and test.csv, and ext_test.csv when present. Each record's split is
+// val.csv and test.csv, and ext_test.csv and unlabelled.csv when present. Each record's split is
 // the name of its file (cols.Split is ignored). Paths resolve and are checked
 // as in ReadManifest, and a path may appear only once across the files; the
 // records are checked across rows (and files) as in ReadManifest. All
@@ -199,10 +208,10 @@ func ReadSplitDir(dir string, cols Columns) (*Manifest, error) {
 	var probs []Problem
 	seen := map[string]Record{}
 	cols.Split = ""
-	for _, split := range []string{SplitTrain, SplitVal, SplitTest, SplitExtTest} {
+	for _, split := range []string{SplitTrain, SplitVal, SplitTest, SplitExtTest, SplitUnlabelled} {
 		path := filepath.Join(dir, split+".csv")
 		f, err := os.Open(path)
-		if errors.Is(err, os.ErrNotExist) && split == SplitExtTest {
+		if errors.Is(err, os.ErrNotExist) && (split == SplitExtTest || split == SplitUnlabelled) {
 			continue
 		}
 		if err != nil {
@@ -306,10 +315,14 @@ func parseCSV(r io.Reader, name, dir, split string, cols Columns, checkFiles boo
 		if iPatient >= 0 && rec.Patient == "" {
 			bad(row, cols.Patient, "empty patient id")
 		}
+		if iSplit >= 0 {
+			rec.Split = get(iSplit) // checked below, after the label
+		}
 		if iLabel >= 0 {
 			v := get(iLabel)
 			pos, err := isPositive(cols, v)
 			switch {
+			case v == "" && rec.Split == SplitUnlabelled:
 			case err != nil:
 				bad(row, cols.Label, "bad label %q: %v", v, err)
 			case pos:
@@ -319,11 +332,10 @@ func parseCSV(r io.Reader, name, dir, split string, cols Columns, checkFiles boo
 			}
 		}
 		if iSplit >= 0 {
-			rec.Split = get(iSplit)
 			switch rec.Split {
-			case SplitTrain, SplitVal, SplitTest, SplitExtTest:
+			case SplitTrain, SplitVal, SplitTest, SplitExtTest, SplitUnlabelled:
 			default:
-				bad(row, cols.Split, "unknown split %q, want train, val, test or ext_test", rec.Split)
+				bad(row, cols.Split, "unknown split %q, want train, val, test, ext_test or unlabelled", rec.Split)
 			}
 		}
 		p := get(iPath)

@@ -423,3 +423,45 @@ func TestReadSplitDirStudyInTwoFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestUnlabelledSplit: the unlabelled split is a split of its own, in a
+// split column and as unlabelled.csv; its labels may be empty (Label -1),
+// while an empty label elsewhere is still an error.
+func TestUnlabelledSplit(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"a.avi": "", "b.avi": "", "c.avi": "", "d.avi": "",
+		"m.csv": "path,patient_id,study_id,label,split\n" +
+			"a.avi,P1,S1,1,train\n" +
+			"b.avi,P2,S2,,unlabelled\n" +
+			"c.avi,P3,S3,0,unlabelled\n",
+		"bad.csv": "path,patient_id,study_id,label,split\n" +
+			"a.avi,P1,S1,,train\n",
+		"videos/a.avi": "", "videos/b.avi": "",
+		"train.csv":      "fpath,acc_num,av_stenosis\na.avi,A,Severe\n",
+		"val.csv":        "fpath,acc_num,av_stenosis\n",
+		"test.csv":       "fpath,acc_num,av_stenosis\n",
+		"unlabelled.csv": "fpath,acc_num,av_stenosis\nb.avi,B,\n",
+	})
+	m, err := ReadManifest(filepath.Join(dir, "m.csv"), OurColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range m.Records {
+		got = append(got, fmt.Sprintf("%s %d", r.Split, r.Label))
+	}
+	if want := []string{"train 1", "unlabelled -1", "unlabelled 0"}; !slices.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
+	if _, err := ReadManifest(filepath.Join(dir, "bad.csv"), OurColumns); err == nil || !strings.Contains(err.Error(), "row 2 (label): bad label") {
+		t.Errorf("empty label in train: error %v", err)
+	}
+	sd, err := ReadSplitDir(dir, PaperColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := sd.Subset(SplitUnlabelled); len(u.Records) != 1 || u.Records[0].Study != "B" || u.Records[0].Label != -1 {
+		t.Errorf("unlabelled.csv: %+v", u.Records)
+	}
+}

@@ -13,6 +13,25 @@ import (
 	"strings"
 )
 
+// This file reads .npy and .npz itself rather than with
+// codeberg.org/sbinet/npyio (v0.14.0, on the module proxy), which was tried
+// on crafted files and a 32x112x112x3 array:
+//
+//   - a version-2 header length is allocated before it is read: a 12-byte
+//     file made npyio allocate 4 GiB (8.6 GB in all) and, under ulimit -v
+//     8 GB, die with "fatal error: out of memory", which recover cannot
+//     catch; a shape of (2^40, 1, 1) in a 192-byte file did the same. Here
+//     the header must fit the file and the data the bytes left;
+//   - a header without its trailing newline, or with its keys in another
+//     order than NumPy writes them (still a valid dict), panics (slice
+//     bounds); a negative dimension reads as an empty array;
+//   - values are read one io.ReadFull call per element: 49 ms for the
+//     uint8 array against ReadNPY's 0.7 ms, and 48 ms for float32 against
+//     18 ms including the conversion to uint8 (from memory, on a loaded
+//     2-core machine).
+//
+// FuzzReadNPY keeps this reader's refusals honest.
+
 // npyMagic starts every .npy file.
 const npyMagic = "\x93NUMPY"
 
@@ -421,7 +440,7 @@ func (p *pyLit) tuple() ([]int, error) {
 		}
 		n, err := strconv.Atoi(p.s[p.i:j])
 		if err != nil || j-p.i > 12 {
-			return nil, errors.New("want a non-negative integer")
+			return nil, errors.New("want a non-negative integer of at most 12 digits")
 		}
 		p.i = j
 		if p.i < len(p.s) && p.s[p.i] == 'L' { // Python 2 long

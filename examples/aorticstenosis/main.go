@@ -3,7 +3,8 @@
 // clinical diagnosis", on synthetic echoes by default:
 //
 //  1. generate an echosynth data set (or read -data DIR);
-//  2. pretrain SimCLR, MI-SimCLR and MI-SimCLR+FO on the training split;
+//  2. pretrain SimCLR, MI-SimCLR and MI-SimCLR+FO on the training split
+//     (on every record with -pretrain-on all);
 //  3. fine-tune every initialisation (Random, Kinetics-400 with -kinetics,
 //     the three self-supervised ones) on nested subsets of 1 to 100% of the
 //     training studies, with the paper's protocol;
@@ -27,7 +28,7 @@
 //
 //	go run ./examples/aorticstenosis [-preset quick|demo|gpu|paper|tiny] [-out DIR] [-data DIR]
 //	    [-kinetics r3d_18.pth] [-seed N] [-stages all] [-workers N]
-//	    [-unreadable stop|skip] [-check-decode]
+//	    [-unreadable stop|skip] [-check-decode] [-pretrain-on train|all]
 //	go run ./examples/aorticstenosis -combine OUT1,OUT2,OUT3 -out DIR
 //
 // -stages runs part of the pipeline: "-stages data,pretrain" prepares the
@@ -63,6 +64,7 @@ func main() {
 	flag.StringVar(&o.Stages, "stages", "all", "comma-separated stages to run: data, pretrain, probe, finetune, gradcam, report (or all); a stage reads what the stages before it wrote, and nothing after the last one named runs")
 	flag.StringVar(&o.Unreadable, "unreadable", "stop", "what to do with video files that the check before training cannot read: stop (list them all and exit) or skip (leave them out, counted and logged)")
 	flag.BoolVar(&o.CheckDecode, "check-decode", false, "the check before training decodes every frame of every video, not only the headers")
+	flag.StringVar(&o.PretrainOn, "pretrain-on", "train", "the records that pretrain the encoders: train (the training split, the paper's choice) or all (every record, the unlabelled split included; the encoders then see the val and test videos, not their labels; checkpoints in OUT/pretrain-all)")
 	flag.IntVar(&o.Workers, "workers", runtime.GOMAXPROCS(0), "goroutines decoding videos")
 	flag.StringVar(&o.Device, "device", "auto", "where pretraining, fine-tuning and evaluation run: cpu, cuda (an NVIDIA GPU through CUDA 12/13 and cuDNN 9, found at run time), or auto (cuda when usable, else cpu)")
 	flag.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
@@ -132,6 +134,9 @@ type options struct {
 	Unreadable string
 	// CheckDecode decodes every video in the check before training.
 	CheckDecode bool
+	// PretrainOn is "train" or "all" (see pretrain.Config.Splits); "" is
+	// train.
+	PretrainOn string
 }
 
 // stageOrder is the order in which stages run.
@@ -180,6 +185,11 @@ func (o options) validate() error {
 	case "", "stop", "skip":
 	default:
 		return fmt.Errorf("-unreadable %q: want stop or skip", o.Unreadable)
+	}
+	switch o.PretrainOn {
+	case "", "train", "all":
+	default:
+		return fmt.Errorf("-pretrain-on %q: want train or all", o.PretrainOn)
 	}
 	if o.Workers < 1 {
 		return fmt.Errorf("-workers %d: want at least 1", o.Workers)

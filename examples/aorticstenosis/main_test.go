@@ -14,6 +14,7 @@ import (
 
 	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/pretrain"
+	"github.com/vidssl/vidssl/video"
 )
 
 // TestTinyPipeline runs the whole pipeline with the tiny preset and checks
@@ -153,6 +154,7 @@ func TestBadOptions(t *testing.T) {
 		{Preset: "tiny", Out: t.TempDir(), Stages: "train", Device: "cpu", Workers: 1},
 		{Preset: "tiny", Out: t.TempDir(), Stages: "all", Device: "tpu", Workers: 1},
 		{Preset: "tiny", Out: t.TempDir(), Stages: "all", Device: "cpu", Workers: 1, Data: filepath.Join(t.TempDir(), "missing")},
+		{Preset: "tiny", Out: t.TempDir(), Stages: "all", Device: "cpu", Workers: 1, PretrainOn: "test"},
 	} {
 		if err := run(context.Background(), o, log); err == nil {
 			t.Errorf("options %+v gave no error", o)
@@ -318,5 +320,38 @@ func TestUnreadableVideosBeforeTraining(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "skipped=2") {
 		t.Errorf("-unreadable skip did not log two skipped videos:\n%s", logged.String())
+	}
+}
+
+// TestPretrainOnAll: -pretrain-on all pretrains on every record, in
+// OUT/pretrain-all, and logs each method's plan (records, pairs, steps per
+// epoch) before it trains; the default logs the training split's.
+func TestPretrainOnAll(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: pretrains three methods")
+	}
+	out := t.TempDir()
+	for _, on := range []string{"all", "train"} {
+		var logged strings.Builder
+		log := slog.New(slog.NewTextHandler(&logged, nil))
+		o := options{Preset: "tiny", Out: out, Stages: "data,pretrain", Device: "cpu", Workers: 2, Quiet: true, PretrainOn: on}
+		if err := run(context.Background(), o, log); err != nil {
+			t.Fatalf("-pretrain-on %s: %v", on, err)
+		}
+		m, err := video.ReadManifest(filepath.Join(out, "data", "manifest.csv"), video.OurColumns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records, splits, dir := len(m.Records), `splits=,ext_test,test,train,unlabelled,val`, "pretrain-all"
+		if on == "train" {
+			records, splits, dir = len(m.Subset(video.SplitTrain).Records), "splits=train", "pretrain"
+		}
+		want := fmt.Sprintf("msg=pretraining method=MI-SimCLR+FO %s records=%d ", splits, records)
+		if !strings.Contains(logged.String(), want) || !strings.Contains(logged.String(), "steps per epoch") {
+			t.Errorf("-pretrain-on %s: log lacks %q:\n%s", on, want, logged.String())
+		}
+		if _, err := os.Stat(filepath.Join(out, dir, "mi-simclr-fo", "history.csv")); err != nil {
+			t.Errorf("-pretrain-on %s: %v", on, err)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -319,8 +320,20 @@ func (pl *pipeline) pretrain(ctx context.Context) error {
 			`torch.save(torchvision.models.video.r3d_18(weights="KINETICS400_V1").state_dict(), "r3d_18.pth")`)
 	}
 	train := pl.data.Subset("train")
+	// Pretraining on every record keeps its checkpoints apart, so that
+	// switching -pretrain-on never meets a checkpoint of the other choice.
+	root := filepath.Join(pl.o.Out, "pretrain")
+	var splits []string // the training split
+	if pl.o.PretrainOn == "all" {
+		root = filepath.Join(pl.o.Out, "pretrain-all")
+		splits = pretrain.AllSplits()
+		if pl.o.stage("pretrain") {
+			pl.log.Warn("pretraining on every record: the encoders see the val and test videos (not their labels) that evaluate them")
+		}
+	}
 	for _, m := range sslMethods {
 		cfg := pl.p.Pretrain(m)
+		cfg.Splits = splits
 		cfg.Seed = pl.o.Seed
 		cfg.Workers = pl.o.Workers
 		cfg.Preprocess = pl.preprocess()
@@ -328,7 +341,7 @@ func (pl *pipeline) pretrain(ctx context.Context) error {
 		if every := pl.p.Probe.MonitorEvery; every > 0 {
 			cfg.Monitor = &pretrain.Monitor{Every: every, Train: train, Test: pl.data.Subset("val"), Clips: pl.p.Probe.Clips}
 		}
-		dir := filepath.Join(pl.o.Out, "pretrain", m.String())
+		dir := filepath.Join(root, m.String())
 		if !pl.o.stage("pretrain") {
 			ck, _, err := pretrain.LatestCheckpoint(dir)
 			if err != nil {
@@ -337,6 +350,12 @@ func (pl *pipeline) pretrain(ctx context.Context) error {
 			pl.inits = append(pl.inits, initSpec{Name: sslInitName[m], Weights: ck})
 			continue
 		}
+		plan, err := pretrain.PlanRun(cfg, pl.data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m, err)
+		}
+		pl.log.Info("pretraining", "method", sslInitName[m], "splits", strings.Join(plan.Splits, ","), "records", plan.Records, "studies", plan.Studies,
+			"pairs", plan.Pairs, "batch", cfg.BatchPairs, "steps per epoch", plan.StepsPerEpoch, "pairs dropped per epoch", plan.Dropped, "epochs", cfg.Epochs)
 		bar := pl.bar(cfg.Epochs, "pretrain "+sslInitName[m])
 		probed := ""
 		cfg.Progress = func(p pretrain.Progress) {
@@ -349,7 +368,7 @@ func (pl *pipeline) pretrain(ctx context.Context) error {
 			bar.Set((p.Epoch-1)*p.Steps + p.Step)
 			bar.Describe(fmt.Sprintf("pretrain %-12s epoch %d/%d loss %.3f%s", sslInitName[m], p.Epoch, p.Epochs, p.Loss, probed))
 		}
-		res, err := pretrain.Run(ctx, cfg, train, dir)
+		res, err := pretrain.Run(ctx, cfg, pl.data, dir)
 		bar.Finish()
 		if err != nil {
 			return fmt.Errorf("%s: %w", m, err)

@@ -3,6 +3,18 @@
 // synced, given its permissions and renamed over the target; the directory is
 // then synced so that the rename survives a crash. On any error the temporary
 // file is removed and the target is left as it was.
+//
+// Why not github.com/google/renameio/v2, which the examples use: its
+// PendingFile.CloseAtomicallyReplace (v2.0.2) syncs the temporary file and
+// renames it, but never syncs the directory, so after a power loss the
+// rename, and with it the new checkpoint, may be gone. Counted with strace
+// -c over 400 writes of a 4 KiB file each: renameio made 400 fsyncs (the
+// files) and 800 renames (its default temporary directory is chosen per
+// call by a trial rename from os.TempDir()), this package 800 fsyncs (file
+// and directory) and 400 renames. The directory sync cost 1 to 7 ms more
+// per write on this machine's disk, nothing next to a training epoch. Our
+// temporary file is always beside the target, where a killed run's leftover
+// is seen; renameio's goes to $TMPDIR when that is on the same file system.
 package atomicfile
 
 import (

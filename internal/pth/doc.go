@@ -21,4 +21,21 @@
 //
 // The legacy (pre-1.6) format and TorchScript archives are refused with an
 // error that says how to re-save the file.
+//
+// # Why not a general unpickler
+//
+// A pickle is a program: GLOBAL names any importable callable and REDUCE
+// calls it, so Python's pickle.load (torch.load without weights_only) runs
+// whatever a file from the internet asks for, os.system included. A general
+// unpickler in Go cannot run Python, but it still resolves every global
+// (github.com/nlpodyssey/gopickle v0.3.0 turns "os.system" into a generic
+// class object instead of refusing it) and trusts the pickle's length
+// fields: an 11-byte pickle holding a BINUNICODE8 opcode that claims 2^40
+// bytes makes gopickle allocate 1 TiB before reading, and the process dies
+// with "fatal error: out of memory", which no recover catches (measured
+// under ulimit -v 8 GB). This package's machine keeps to the allow-list
+// above, as torch.load(weights_only=True) does, checks every length against
+// the bytes left before allocating (TestErrors "long": "pickle ends
+// early"), bounds nesting and dict hashing, and is fuzzed (FuzzRead,
+// FuzzPickle).
 package pth

@@ -328,6 +328,9 @@ func TestErrors(t *testing.T) {
 	evil := (&pickler{}).op(0x80, 2).global("os", "system").str("echo hi").op(0x85, 'R', '.').b
 	cyclic := (&pickler{}).op(']', 'q', 0, 'h', 0, 'a', '.').b
 	deep := (&pickler{}).op(bytes.Repeat([]byte{']'}, 100)...).op(bytes.Repeat([]byte{'a'}, 99)...).op('.').b
+	// BINUNICODE8 of 2^40 bytes: 11 bytes that make a general unpickler
+	// (github.com/nlpodyssey/gopickle v0.3.0) allocate 1 TiB before reading.
+	long := (&pickler{}).op(0x80, 4, 0x8d, 0, 0, 0, 0, 0, 1, 0, 0).b
 	for _, tc := range []struct {
 		name string
 		file []byte
@@ -344,6 +347,7 @@ func TestErrors(t *testing.T) {
 		{"truncated", archive(t, sd(4, 0, []int32{4}, []int32{1})[:20]), `archive/data.pkl: byte`},
 		{"cyclic", archive(t, cyclic), `"0": a container holds itself`},
 		{"deep", archive(t, deep), `containers nested deeper than 64`},
+		{"long", archive(t, long), `opcode 0x8d: pickle ends early`},
 		{"byteorder", archive(t, sd(4, 0, []int32{4}, []int32{1}), "data/0", data, "byteorder", []byte("middle")), `unknown byte order "middle"`},
 		{"nopkl", archive(t, nil)[:0], `not a torch.save zip archive`},
 	} {
