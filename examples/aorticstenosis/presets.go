@@ -170,9 +170,11 @@ var sslMethods = []pretrain.Method{pretrain.SimCLR, pretrain.MISimCLR, pretrain.
 //     48x48 after masking;
 //   - 10 frames per second: echosynth's posterior wall moves about 1.1 cm in
 //     a 0.27 s systole, which at 48 px (about 2.7 px/cm) is about 1.1 px
-//     per frame at 10 fps but a third of a pixel at 30 fps, under speckle
-//     that changes every frame; so a 4-frame pretraining clip (0.4 s,
-//     shorter than the shortest beat) shows visible, unambiguous motion,
+//     per frame at 10 fps but a third of a pixel at 30 fps; so a 4-frame
+//     pretraining clip (0.4 s, shorter than the shortest beat) shows
+//     visible, unambiguous motion (whether frame order is learnable from
+//     it at this size is measured, not assumed: see sslcheck's table and
+//     the monitor's held-out order accuracy in history.csv),
 //     and an 8-frame fine-tuning clip (0.8 s) spans about one beat and so
 //     always holds a systole, when the stenotic valve's restricted opening
 //     shows;
