@@ -39,6 +39,8 @@
 //	data                                          held-out order accuracy
 //	64x64 generated, 10 fps, scanner-fixed speckle  0.090 (train 0.23)
 //	64x64 generated, 10 fps, tissue speckle         0.260 (train 0.27)
+//	  the same, seeds 2 and 3                       0.059, 0.236
+//	  the same, seed 1, VIDSSL_BLAS=openblas        0.337
 //	48x48 generated, 10 fps, tissue speckle         0.045 (lr 1e-2: 0.049)
 //	112 generated, masked, resized to 64, 10 fps    0.094 (train 0.10)
 //	112 generated, masked, resized to 48, 10 fps    0.069 (train 0.10)
@@ -51,7 +53,12 @@
 // head fit the training clips without generalising. Resizing from 112
 // pixels averages the speckle away, as downsampling real echoes does, and
 // leaves the walls' and valves' edges as the only cue: order is then barely
-// learnable at 48 or 64 pixels in this budget. These are single runs; the
+// learnable at 48 or 64 pixels in this budget. Where it is learnable, the
+// order head sits at chance for a while and then takes off, and when it
+// takes off varies with the seed and the BLAS's rounding (epoch 11 for seed
+// 1, about 25 for seed 2, which ended at 0.059): that, and not a defect, is
+// why two machines gave 0.215 and 0.052 with the same command. Except where
+// seeds are named these are single runs; the
 // example's demo preset measures the same accuracy on its own data (about
 // 3,300 steps of 32 pairs) in its history.csv.
 //
