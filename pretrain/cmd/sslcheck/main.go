@@ -44,6 +44,7 @@
 //	48x48 generated, 10 fps, tissue speckle         0.045 (lr 1e-2: 0.049)
 //	112 generated, masked, resized to 64, 10 fps    0.094 (train 0.10)
 //	112 generated, masked, resized to 48, 10 fps    0.069 (train 0.10)
+//	  the same run extended to 90 epochs            0.444 (train 0.43)
 //	112 generated, masked, resized to 48, 7.5 fps   0.052
 //
 // (-gen-size 112 generates at 112 pixels and resizes after masking, as the
@@ -52,8 +53,9 @@
 // 64 pixels; scanner-fixed speckle (echosynth before 2026-12-07) let the
 // head fit the training clips without generalising. Resizing from 112
 // pixels averages the speckle away, as downsampling real echoes does, and
-// leaves the walls' and valves' edges as the only cue: order is then barely
-// learnable at 48 or 64 pixels in this budget. Where it is learnable, the
+// leaves the walls' and valves' edges as the only cue: order then needs
+// more steps (at 48 pixels it takes off after about 35 epochs and reaches
+// 10 times chance by 90). Where it is learnable, the
 // order head sits at chance for a while and then takes off, and when it
 // takes off varies with the seed and the BLAS's rounding (epoch 11 for seed
 // 1, about 25 for seed 2, which ended at 0.059): that, and not a defect, is
