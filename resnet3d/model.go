@@ -18,9 +18,10 @@ const (
 	// stem.1).
 	BasicStem Stem = iota
 	// R2Plus1DStem factors the stem as R(2+1)D does: Conv3d 1x7x7 (stride
-	// 1x2x2, padding 0x3x3) to Width*45/64 channels (45 for Width 64) +
-	// BatchNorm3d + ReLU, then Conv3d 3x1x1 (padding 1x0x0) to Width channels
-	// + BatchNorm3d + ReLU (names stem.0, stem.1, stem.3, stem.4).
+	// 1x2x2, padding 0x3x3) to Width*45/64 channels (45 for Width 64, at
+	// least 1) + BatchNorm3d + ReLU, then Conv3d 3x1x1 (padding 1x0x0) to
+	// Width channels + BatchNorm3d + ReLU (names stem.0, stem.1, stem.3,
+	// stem.4).
 	R2Plus1DStem
 )
 

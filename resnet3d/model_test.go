@@ -1,6 +1,7 @@
 package resnet3d
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -383,5 +384,41 @@ func TestFullArchitecturesMatchTorchvision(t *testing.T) {
 			// sure to be there.
 			checkGolden(t, cfg, filepath.Join(dir, name+".pth"), filepath.Join(dir, name+".json"), "layer4.1.conv2.1.weight", "fc.weight")
 		})
+	}
+}
+
+// TestTinyInputs runs every architecture in evaluation mode on clips
+// smaller than its strides, which CheckInput accepts: every convolution
+// pads, so each stage keeps at least one position, and the main and
+// shortcut paths of every block agree in shape.
+func TestTinyInputs(t *testing.T) {
+	bottleneck := R3D18(2)
+	bottleneck.Block = Bottleneck
+	for _, cfg := range []Config{R3D18(2), MC3_18(2), R2Plus1D18(2), bottleneck} {
+		cfg.Width, cfg.Blocks = 4, [4]int{1, 2, 1, 1}
+		m, err := New(cfg, rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, shape := range [][5]int{{1, 3, 1, 1, 1}, {2, 3, 3, 5, 7}} {
+			if err := cfg.CheckInput(shape); err != nil {
+				t.Fatal(err)
+			}
+			g := nn.NewGraph(false, nil)
+			x := g.Input("x", shape[:]...)
+			logits, err := m.Forward(g, x)
+			if err != nil {
+				t.Fatalf("%v %v: %v", cfg.Convs, shape, err)
+			}
+			prog := nn.NewEvaluator(g)
+			_, err = prog.Run(context.Background(), nn.Feed{Node: x, Data: make([]float32, shape[0]*shape[1]*shape[2]*shape[3]*shape[4])})
+			prog.Close()
+			if err != nil {
+				t.Fatalf("%v %v: %v", cfg.Convs, shape, err)
+			}
+			if s := logits.Shape(); s[0] != shape[0] || s[1] != 2 {
+				t.Errorf("%v %v: logits %v", cfg.Convs, shape, s)
+			}
+		}
 	}
 }
