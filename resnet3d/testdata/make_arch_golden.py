@@ -132,17 +132,20 @@ def last_switch(model, x):
     return cut[0]
 
 
-def gradients(name, model, x, target, training, max_grad, key, cut=False):
-    """Returns the float64 gradients of BCEWithLogits(model(x), target) in the
-    given mode under "<key>.<param>", and for each one that PyTorch's float32
-    result misses by more than 5e-4 (relative to the largest value) a
-    "<key>tol.<param>" entry holding twice PyTorch's error: deep
-    training-mode gradients with a batch of two can be ill-conditioned, and
-    the test then allows what float32 can reach instead of 1e-3."""
+def gradients(name, model, x, target, max_grad, cut):
+    """Returns the training-mode loss BCEWithLogits(model(x), target) and the
+    float64 gradients as "grad.<param>" (of the stem's first convolution,
+    fc.weight and every parameter of at most max_grad values), and for each
+    one that PyTorch's float32 result misses by more than 5e-4 (relative to
+    the largest value) a "gradtol.<param>" entry holding twice PyTorch's
+    error: deep training-mode gradients with a batch of two can be
+    ill-conditioned, and the test then allows what float32 can reach instead
+    of 1e-3. With cut, the gradients of the parameters before the last
+    switchable ReLU (last_switch) are left out."""
     out = {}
     twin = copy.deepcopy(model).double()
-    model.train(training)
-    twin.train(training)
+    model.train()
+    twin.train()
     model.zero_grad()
     loss = nn.BCEWithLogitsLoss()(model(x), target)
     loss.backward()
@@ -162,13 +165,12 @@ def gradients(name, model, x, target, training, max_grad, key, cut=False):
         if pname in ("stem.0.weight", "fc.weight") or p.numel() <= max_grad:
             want = exact[pname].grad
             err = ((p.grad.double() - want).abs().max() / want.abs().max()).item()
-            out[key + "." + pname] = want
+            out["grad." + pname] = want
             if err > 5e-4:
-                out[key + "tol." + pname] = 2 * err
+                out["gradtol." + pname] = 2 * err
                 loose.append("%s (%.1g)" % (pname, err))
-    print("%s: %d %s gradients; PyTorch's float32 is further than 5e-4 from float64 for %d: %s" % (
-        name, len([k for k in out if k.startswith(key + ".")]), "training" if training else "eval", len(loose),
-        " ".join(loose)))
+    print("%s: %d gradients; PyTorch's float32 is further than 5e-4 from float64 for %d: %s" % (
+        name, len([k for k in out if k.startswith("grad.")]), len(loose), " ".join(loose)))
     return loss.detach(), out
 
 
@@ -187,7 +189,7 @@ def goldens(name, model, gen, max_grad, full):
     target = (torch.rand(2, classes, generator=gen) > 0.5).float()
     out["x_train"] = x_train
     out["target"] = target
-    loss, grads = gradients(name, model, x_train, target, True, max_grad, "grad", cut=full)
+    loss, grads = gradients(name, model, x_train, target, max_grad, full)
     out["loss_train"] = loss
     out.update(grads)
     return out
