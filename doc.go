@@ -8,7 +8,8 @@
 //   - nn: 3-D layers, losses and optimisers as gorgonia Ops matching PyTorch
 //     (Conv3d, BatchNorm3d, pooling, Linear, Dropout, BCEWithLogits,
 //     CrossEntropy, Adam, SGD), named state and safetensors checkpoints.
-//   - resnet3d: torchvision's R3D-18 and smaller variants, with weight import.
+//   - resnet3d: torchvision's video ResNets (R3D-18, MC3-18, R(2+1)D-18) as one
+//     table of stem, block and conv makers, smaller variants, weight import.
 //   - contrastive and pretext: NT-Xent, projection heads, positive-pair
 //     samplers (SimCLR and multi-instance), the frame-order task.
 //   - pretrain: the SimCLR, MI-SimCLR and MI-SimCLR+FO runner, with

@@ -160,3 +160,43 @@ func TestResNetCAMBadArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestResNetCAMR2Plus1DMatchesPyTorch is TestResNetCAMMatchesPyTorch for an
+// R(2+1)D at layer3: torchvision's VideoResNet with R2Plus1dStem and
+// Conv2Plus1D at width 8 (resnet3d/testdata/r2plus1d18_small.pth).
+func TestResNetCAMR2Plus1DMatchesPyTorch(t *testing.T) {
+	cfg := resnet3d.R2Plus1D18(3)
+	cfg.Width = 8
+	m, err := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.LoadWeights("../resnet3d/testdata/r2plus1d18_small.pth", resnet3d.LoadOptions{Strict: true}); err != nil {
+		t.Fatal(err)
+	}
+	gold, err := golden.Load("testdata/model_r2plus1d.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := gold["x"]
+	cam, err := ResNetCAM(context.Background(), m, x.Float32(), [5]int(x.Shape), 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		got  []float32
+	}{{"logits", cam.Logits}, {"volumes", cam.Volumes}, {"heatmaps", cam.Heatmaps}} {
+		want := gold[c.name].Data
+		if len(want) != len(c.got) {
+			t.Fatalf("%s: %d values, want %d", c.name, len(c.got), len(want))
+		}
+		var worst float64
+		for i := range want {
+			worst = math.Max(worst, math.Abs(float64(c.got[i])-want[i]))
+		}
+		if worst > 1e-4 {
+			t.Errorf("%s: max difference %.3g from PyTorch > 1e-4", c.name, worst)
+		}
+	}
+}

@@ -28,7 +28,9 @@
 // optionally after dropout, as finetune does) and evaluation-mode
 // predictions; an [SSLTrainer] runs pretrain's self-supervised step (two
 // views, projection head, frame-order head, NT-Xent). Both walk a
-// resnet3d.Model by its Config and torchvision's parameter names and take
+// resnet3d.Model by its Config and torchvision's parameter names, for R3D
+// configurations only (resnet3d.Config.IsR3D; an MC3, R(2+1)D or Bottleneck
+// model is an error naming its stem, block and conv makers), and take
 // batches smaller than the one they were made for. Parameters, gradients
 // and Adam moments each live in one device allocation, so the optimiser is
 // one kernel launch per step; SyncToHost copies parameters, batch-norm

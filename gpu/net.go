@@ -85,6 +85,9 @@ func newNet(e *Engine, enc *resnet3d.Model, heads []*nn.Param, n, t, h, w, passe
 	if n <= 0 || t <= 0 || h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("gpu: trainer: batch (%d, %d, %d, %d), want positive sizes", n, t, h, w)
 	}
+	if c := enc.Config; !c.IsR3D() {
+		return nil, fmt.Errorf("gpu: trainer: the GPU engine runs only R3D models (BasicStem, BasicBlock, Conv3DSimple in every stage); this model has %v, %v and %v: train it on the CPU", c.Stem, c.Block, c.Convs)
+	}
 	plan := planR3D(enc.Config)
 	if _, err := plan.checkParams(enc.Params()); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -206,6 +207,15 @@ func TestSSLTrainerErrors(t *testing.T) {
 	withFC, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 1)))
 	if _, err := NewSSLTrainer(e, withFC, m.proj, nil, 2, 4, 20, 20, scfg, nn.NewAdam(1e-3)); err == nil {
 		t.Error("an encoder with fc accepted")
+	}
+	r21 := resnet3d.R2Plus1D18(0)
+	r21.Width, r21.Blocks = tinyEncoder.Width, tinyEncoder.Blocks
+	r2plus1d, err := resnet3d.New(r21, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewSSLTrainer(e, r2plus1d, m.proj, nil, 2, 4, 20, 20, scfg, nn.NewAdam(1e-3)); err == nil || !strings.Contains(err.Error(), "runs only R3D models") {
+		t.Errorf("an R(2+1)D encoder: %v", err)
 	}
 	tr, err := NewSSLTrainer(e, m.enc, m.proj, m.order, 2, 4, 20, 20, scfg, nn.NewAdam(1e-3))
 	if err != nil {

@@ -364,6 +364,16 @@ func TestTrainerErrors(t *testing.T) {
 	if _, err := NewTrainer(e, m, 1, 1, 4, 4, 1, opt); err == nil || !strings.Contains(err.Error(), "layer2.0.conv1.0: output [1 8 1 1 1] has one value per channel") {
 		t.Errorf("tiny input: %v", err)
 	}
+	for _, cfg := range []resnet3d.Config{resnet3d.MC3_18(1), resnet3d.R2Plus1D18(1)} {
+		cfg.Width, cfg.Blocks = 4, [4]int{1, 1, 1, 1}
+		other, err := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := NewTrainer(e, other, 2, 4, 20, 20, 1, opt); err == nil || !strings.Contains(err.Error(), "runs only R3D models") || !strings.Contains(err.Error(), cfg.Stem.String()) {
+			t.Errorf("%v stem, %v: %v", cfg.Stem, cfg.Convs, err)
+		}
+	}
 	tr, err := NewTrainer(e, m, 2, 4, 20, 20, 1, opt)
 	if err != nil {
 		t.Fatal(err)

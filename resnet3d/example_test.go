@@ -67,3 +67,52 @@ func Example() {
 	// weights: 74 loaded
 	// logits shape: (1, 3)
 }
+
+// Build torchvision's R(2+1)D-18 as a configuration of the same builder as
+// R3D-18: the table differs only in its stem and conv makers. Its
+// parameters carry torchvision's r2plus1d_18 names, so its .pth loads with
+// LoadWeights. Here it classifies one clip of 8 frames of 32x32 with its
+// random initial weights.
+func ExampleR2Plus1D18() {
+	cfg := resnet3d.R2Plus1D18(400)
+	fmt.Println(cfg.Stem, cfg.Block, cfg.Convs)
+	m, err := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var learnable int
+	for _, p := range m.Params() {
+		if !p.Buffer {
+			learnable += len(p.Data())
+		}
+	}
+	ps := m.Params()
+	fmt.Println("learnable values:", learnable)
+	fmt.Println("first names:", ps[0].Name, ps[0].Shape(), ps[6].Name, ps[6].Shape())
+
+	shape := [5]int{1, 3, 8, 32, 32}
+	if err := cfg.CheckInput(shape); err != nil {
+		fmt.Println(err)
+		return
+	}
+	g := nn.NewGraph(false, nil)
+	x := g.Input("clip", shape[:]...)
+	logits, err := m.Forward(g, x)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	prog := nn.NewEvaluator(g)
+	defer prog.Close()
+	if _, err := prog.Run(context.Background(), nn.Feed{Node: x, Data: make([]float32, 3*8*32*32)}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("logits shape:", logits.Shape())
+	// Output:
+	// R2Plus1dStem BasicBlock [Conv2Plus1D Conv2Plus1D Conv2Plus1D Conv2Plus1D]
+	// learnable values: 31505325
+	// first names: stem.0.weight [45 3 1 7 7] stem.3.weight [64 45 3 1 1]
+	// logits shape: (1, 400)
+}
