@@ -43,6 +43,7 @@
 //	  the same, seed 1, VIDSSL_BLAS=openblas        0.337
 //	48x48 generated, 10 fps, tissue speckle         0.045 (lr 1e-2: 0.049)
 //	112 generated, masked, resized to 64, 10 fps    0.094 (train 0.10)
+//	  the same run extended to 90 epochs            0.413
 //	112 generated, masked, resized to 48, 10 fps    0.069 (train 0.10)
 //	  the same run extended to 90 epochs            0.444 (train 0.43)
 //	112 generated, masked, resized to 48, 7.5 fps   0.052
