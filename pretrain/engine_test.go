@@ -36,6 +36,13 @@ func testRunOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
 	cfg := tinyConfig(MISimCLRFO)
 	cfg.Epochs = 2
 	cfg.CheckpointEvery = 1
+	// Adam moves a weight whose gradient is near zero by about lr whatever
+	// the gradient's size, so rounding differences between the two
+	// engines grow into weight differences of order lr per step; at the
+	// preset's 1e-2 they reached 1.6e-3 relative L2 after two epochs on
+	// some data sets. At 1e-3 that stays well inside weightTol, and a real
+	// difference between the engines (a wrong gradient) still shows.
+	cfg.LR = 1e-3
 	if testing.Short() {
 		cfg.Epochs = 1 // and no resume across devices
 	}
