@@ -27,7 +27,7 @@ func TestFineTuneEndToEnd(t *testing.T) {
 	cfg.BatchSize = 4
 	cfg.MaxEpochs = 12
 	if testing.Short() {
-		cfg.MaxEpochs = 6 // still three first and three last epochs
+		cfg.MaxEpochs = 9 // still three first and three last epochs
 	}
 	cfg.LR = 1e-2
 	cfg.DropoutP = 0
