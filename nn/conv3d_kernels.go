@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math/bits"
+	"runtime"
 	"sync"
 
 	"github.com/vidssl/vidssl/internal/blas"
@@ -70,6 +71,18 @@ var useShift = true
 
 // copyGrain is the smallest number of copied values worth a goroutine.
 const copyGrain = 1 << 14
+
+// itemSplitMaxWork is the most multiply-adds per batch item (Cout*K*P) at
+// which a convolution runs as parts of its batch on goroutines of their own,
+// each computing its items one at a time with serial products and copies
+// (splitItems), rather than one item at a time with each product and copy
+// split across goroutines. The example's width-8 network on 48x48 clips has
+// 1 to 8 million per item: products too small to split without the fork
+// and join costing a good share of them (the smallest ones, at layer3 and
+// layer4, are not split at all). R3D-18 at 112x112 has over 50 million at
+// every layer, where the split products are near the SGEMM's peak. Tests
+// set it to -1 to check the unsplit paths on small cases.
+var itemSplitMaxWork = 1 << 24
 
 // scratchPools hold scratch buffers (*[]float32) across calls, by size class:
 // pool b holds buffers of capacity 1<<b. Ops take and return buffers for the
@@ -175,7 +188,7 @@ func (p *paddedInput) store(dxn []float32) { p.rows(dxn, false) }
 // the buffer when in is true, out of it otherwise.
 func (p *paddedInput) rows(x []float32, in bool) {
 	g, xp := p.g, *p.buf
-	parallel.For(g.cin*g.t, max(1, copyGrain/(g.h*g.w)), func(lo, hi int) {
+	g.parFor(g.cin*g.t, max(1, copyGrain/(g.h*g.w)), func(lo, hi int) {
 		for plane := lo; plane < hi; plane++ {
 			ci, ti := plane/g.t, plane%g.t
 			for h := 0; h < g.h; h++ {
@@ -217,7 +230,7 @@ func (p *paddedInput) release() {
 func vol2col(p *paddedInput, r0, r1 int, col []float32) {
 	g, xp := p.g, p.x
 	pb := (r1 - r0) * g.ow
-	parallel.For(g.kdim(), max(1, copyGrain/pb), func(lo, hi int) {
+	g.parFor(g.kdim(), max(1, copyGrain/pb), func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			kw := k % g.kw
 			kh := (k / g.kw) % g.kh
@@ -252,7 +265,7 @@ func col2vol(p *paddedInput, col []float32, r0, r1 int) {
 	to0, to1 := r0/g.oh, (r1-1)/g.oh  // inclusive
 	t0, t1 := to0*g.st, to1*g.st+g.kt // padded planes [t0, t1) are touched
 	nt := t1 - t0
-	parallel.For(g.cin*nt, 1, func(lo, hi int) {
+	g.parFor(g.cin*nt, 1, func(lo, hi int) {
 		for task := lo; task < hi; task++ {
 			ci, t := task/nt, t0+task%nt
 			if t < g.pt || t >= g.pt+g.t {
@@ -340,7 +353,7 @@ func (g *convGeom) trimmed() (tg convGeom, first [3]int, ok bool) {
 // those taps of w.
 func trimWeight(g, tg *convGeom, first [3]int, w, wt []float32, add bool) {
 	kv, tkv := g.kt*g.kh*g.kw, tg.kt*tg.kh*tg.kw
-	parallel.For(g.cout*g.cin, max(1, copyGrain/kv), func(lo, hi int) {
+	g.parFor(g.cout*g.cin, max(1, copyGrain/kv), func(lo, hi int) {
 		for f := lo; f < hi; f++ {
 			src, dst := w[f*kv:(f+1)*kv], wt[f*tkv:(f+1)*tkv]
 			for kt := 0; kt < tg.kt; kt++ {
@@ -390,7 +403,7 @@ func (g *convGeom) tapRuns(lo, hi int, f func(r0, r1, a, b int)) {
 // wr into w.
 func tapMajor(g *convGeom, w, wr []float32, add bool) {
 	kv := g.kh * g.kw
-	parallel.For(g.cout, max(1, copyGrain/g.kdim()), func(lo, hi int) {
+	g.parFor(g.cout, max(1, copyGrain/g.kdim()), func(lo, hi int) {
 		for co := lo; co < hi; co++ {
 			for ci := 0; ci < g.cin; ci++ {
 				for kt := 0; kt < g.kt; kt++ {
@@ -409,6 +422,49 @@ func tapMajor(g *convGeom, w, wr []float32, add bool) {
 	})
 }
 
+// itemParts returns into how many parts to split g's batch (splitItems), and
+// the serial back end the parts use; 1 and bl when the convolution runs
+// whole: when g is large or already a part, when the batch has a single
+// item, or when bl cannot run serially.
+func itemParts(bl blas.Impl, g *convGeom) (int, blas.Impl) {
+	if g.serial || g.cout*g.kdim()*g.outSize() > itemSplitMaxWork {
+		return 1, bl
+	}
+	parts := min(runtime.GOMAXPROCS(0), g.n)
+	if parts <= 1 {
+		return 1, bl
+	}
+	sbl, ok := blas.Serial(bl)
+	if !ok {
+		return 1, bl
+	}
+	return parts, sbl
+}
+
+// splitItems cuts g's batch into parts runs of consecutive items [lo, hi)
+// and calls f on each concurrently, with part numbered from 0 and sub the
+// geometry of the run's items alone, marked serial. It returns when every
+// call has.
+func splitItems(g *convGeom, parts int, f func(part int, sub *convGeom, lo, hi int)) {
+	per := (g.n + parts - 1) / parts
+	var wg sync.WaitGroup
+	for part := 0; part*per < g.n; part++ {
+		lo, hi := part*per, min(g.n, (part+1)*per)
+		sub := *g
+		sub.n, sub.serial = hi-lo, true
+		if hi == g.n { // the last part runs here
+			f(part, &sub, lo, hi)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(part, &sub, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
 // conv3dForward computes y = conv(x, w) + b (b may be nil) into y, which
 // must hold N*Cout*To*Ho*Wo values.
 func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
@@ -421,7 +477,12 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 	}
 	k, p := g.kdim(), g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
+	parts, sbl := itemParts(bl, g)
 	switch {
+	case parts > 1:
+		splitItems(g, parts, func(_ int, sub *convGeom, lo, hi int) {
+			conv3dForward(sbl, sub, x[lo*inN:hi*inN], w, nil, y[lo*outN:hi*outN])
+		})
 	case g.pointwise():
 		for n := 0; n < g.n; n++ {
 			bl.Sgemm(false, false, g.cout, p, g.cin, 1, w, g.cin, x[n*inN:(n+1)*inN], p, 0, y[n*outN:(n+1)*outN], p)
@@ -460,7 +521,7 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 		putScratch(wbuf)
 	}
 	if b != nil {
-		parallel.For(g.n*g.cout, max(1, copyGrain/p), func(lo, hi int) {
+		g.parFor(g.n*g.cout, max(1, copyGrain/p), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				bv := b[i%g.cout]
 				row := y[i*p : (i+1)*p]
@@ -498,6 +559,12 @@ func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 		flipTranspose(g, w, wt)
 		conv3dForward(bl, &tg, dy, wt, nil, dx)
 		putScratch(wbuf)
+		return
+	}
+	if parts, sbl := itemParts(bl, g); parts > 1 {
+		splitItems(g, parts, func(_ int, sub *convGeom, lo, hi int) {
+			conv3dBackwardData(sbl, sub, w, dy[lo*outN:hi*outN], dx[lo*inN:hi*inN])
+		})
 		return
 	}
 	rows, total := g.blockRows(), g.ot*g.oh
@@ -548,6 +615,7 @@ func (g *convGeom) transposed() (convGeom, bool) {
 		st: 1, sh: 1, sw: 1,
 		pt: g.kt - 1 - g.pt, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw,
 		ot: g.t, oh: g.h, ow: g.w,
+		serial: g.serial,
 	}, true
 }
 
@@ -555,7 +623,7 @@ func (g *convGeom) transposed() (convGeom, bool) {
 // Cin, kT, kH, kW) with its kernel flipped in every dimension.
 func flipTranspose(g *convGeom, w, wt []float32) {
 	kv := g.kt * g.kh * g.kw
-	parallel.For(g.cin, max(1, copyGrain/(g.cout*kv)), func(lo, hi int) {
+	g.parFor(g.cin, max(1, copyGrain/(g.cout*kv)), func(lo, hi int) {
 		for ci := lo; ci < hi; ci++ {
 			for co := 0; co < g.cout; co++ {
 				src := w[(co*g.cin+ci)*kv : (co*g.cin+ci+1)*kv]
@@ -585,6 +653,29 @@ func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 	if g.pointwise() {
 		for n := 0; n < g.n; n++ {
 			bl.Sgemm(false, true, g.cout, g.cin, p, 1, dy[n*outN:(n+1)*outN], p, x[n*inN:(n+1)*inN], p, 1, dw, g.cin)
+		}
+		return
+	}
+	if parts, sbl := itemParts(bl, g); parts > 1 {
+		// Each part sums its items' gradient in a buffer of its own (the
+		// first in dw), added up at the end.
+		bufs := make([]*[]float32, parts)
+		splitItems(g, parts, func(part int, sub *convGeom, lo, hi int) {
+			d := dw
+			if part > 0 {
+				bufs[part] = getScratch(len(dw))
+				d = *bufs[part]
+				clear(d)
+			}
+			conv3dBackwardFilter(sbl, sub, x[lo*inN:hi*inN], dy[lo*outN:hi*outN], d)
+		})
+		for _, b := range bufs[1:] {
+			if b != nil {
+				for i, v := range *b {
+					dw[i] += v
+				}
+				putScratch(b)
+			}
 		}
 		return
 	}

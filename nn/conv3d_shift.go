@@ -2,7 +2,6 @@ package nn
 
 import (
 	"github.com/vidssl/vidssl/internal/blas"
-	"github.com/vidssl/vidssl/internal/parallel"
 )
 
 // The row-shift lowering serves convolutions with stride 1 along W and a
@@ -54,7 +53,7 @@ func (g *convGeom) shiftBlockRows() int {
 func vol2rows(p *paddedInput, r0, r1 int, col []float32) {
 	g, xp, wp := p.g, p.x, p.wp // sw == 1: p.row == wp
 	pb := (r1 - r0) * wp
-	parallel.For(g.krows(), max(1, copyGrain/pb), func(lo, hi int) {
+	g.parFor(g.krows(), max(1, copyGrain/pb), func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			kh := j % g.kh
 			ci := (j / g.kh) % g.cin
@@ -152,7 +151,7 @@ func conv3dForwardShift(bl blas.Impl, g *convGeom, x, w, y []float32) {
 					bl.Sgemm(false, false, g.cout, cols, (b-a)*kk, 1, wr[kw*g.cout*kr+a*kk:], kr, c[a*kk*pb+start+kw:], pb, beta, wide[start:], pb)
 				}
 			})
-			parallel.For(g.cout, max(1, copyGrain/pb), func(lo, hi int) {
+			g.parFor(g.cout, max(1, copyGrain/pb), func(lo, hi int) {
 				for co := lo; co < hi; co++ {
 					for r := 0; r < nr; r++ {
 						copy(yn[co*p+(r0+r)*g.ow:co*p+(r0+r+1)*g.ow], wide[co*pb+r*wp:co*pb+r*wp+g.ow])
@@ -185,7 +184,7 @@ func conv3dBackwardFilterShift(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 			c := col[:kr*pb]
 			vol2rows(xp, r0, r1, c)
 			// dy on the grid, zero in the columns that no output owns.
-			parallel.For(g.cout, max(1, copyGrain/pb), func(lo, hi int) {
+			g.parFor(g.cout, max(1, copyGrain/pb), func(lo, hi int) {
 				for co := lo; co < hi; co++ {
 					for r := 0; r < nr; r++ {
 						d := wide[co*pb+r*wp : co*pb+(r+1)*wp]

@@ -36,6 +36,8 @@ import (
 type goImpl struct {
 	name string
 	k    kernel
+	// noSplit keeps every product on the calling goroutine (see Serial).
+	noSplit bool
 }
 
 // kernel is a micro-kernel: it computes the mr x nr tile
@@ -118,7 +120,7 @@ func (g *goImpl) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []floa
 		return
 	}
 	parts := 1
-	if m*n*k >= goSplitMinWork {
+	if m*n*k >= goSplitMinWork && !g.noSplit {
 		parts = min(runtime.GOMAXPROCS(0), max(m, n)/goSplitMinSize)
 	}
 	if parts <= 1 {

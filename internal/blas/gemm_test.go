@@ -23,7 +23,8 @@ func goImpls() []*goImpl {
 		out = append(out, &goImpl{name: "go-" + name, k: ks[name]})
 	}
 	best := Go().(*goImpl)
-	return append(out, &goImpl{name: best.name + "+alt", k: best.k})
+	serial, _ := Serial(best)
+	return append(out, &goImpl{name: best.name + "+alt", k: best.k}, serial.(*goImpl))
 }
 
 // gemmCase is one Sgemm call on matrices cut out of larger buffers: each
