@@ -231,3 +231,47 @@ func FuzzGoSgemm(f *testing.F) {
 		}
 	})
 }
+
+// TestDotKernel calls the dot kernel alone against float64 dot products, for
+// lengths around its 16-value steps (the masked tail), leading dimensions
+// longer than the rows and unaligned starts, and with one row of B read
+// dotCols times (ldb 0, as serialDot does for the last rows).
+func TestDotKernel(t *testing.T) {
+	k, _, ok := simdKernel()
+	if !ok || k.dot == nil {
+		t.Skip("no dot kernel on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, kc := range []int{1, 2, 7, 15, 16, 17, 31, 32, 33, 48, 63, 100, 257, 2304} {
+		for _, ldb0 := range []bool{false, true} {
+			off := rng.IntN(5)
+			lda, ldb := kc+rng.IntN(3), kc+rng.IntN(4)
+			a := make([]float32, off+(dotRows-1)*lda+kc)
+			b := make([]float32, off+(dotCols-1)*ldb+kc)
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+			for i := range b {
+				b[i] = float32(rng.NormFloat64())
+			}
+			if ldb0 {
+				ldb = 0
+			}
+			var got [dotRows * dotCols]float32
+			k.dot(kc, a[off:], lda, b[off:], ldb, &got)
+			for i := 0; i < dotRows; i++ {
+				for j := 0; j < dotCols; j++ {
+					var want, scale float64
+					for p := 0; p < kc; p++ {
+						x, y := float64(a[off+i*lda+p]), float64(b[off+j*ldb+p])
+						want += x * y
+						scale += math.Abs(x * y)
+					}
+					if d := math.Abs(float64(got[i*dotCols+j]) - want); d > 1e-5*scale+1e-6 {
+						t.Errorf("k=%d ldb0=%t: t[%d,%d] = %g, want %g", kc, ldb0, i, j, got[i*dotCols+j], want)
+					}
+				}
+			}
+		}
+	}
+}
