@@ -38,7 +38,7 @@ func (g *convGeom) krows() int { return g.cin * g.kt * g.kh }
 // shiftBlockRows returns how many output rows go in one row-shift block.
 func (g *convGeom) shiftBlockRows() int {
 	rows := g.ot * g.oh
-	r := colBlockFloats / max(1, g.krows()*g.wp())
+	r := g.blockFloats() / max(1, g.krows()*g.wp())
 	r = max(r, minBlockCols/g.wp())
 	r = min(max(r, 1), rows)
 	nb := (rows + r - 1) / r
