@@ -11,6 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/internal/parallel"
+	"github.com/vidssl/vidssl/internal/vec"
 )
 
 // BatchNorm3dLayer is torch.nn.BatchNorm3d over (N, C, T, H, W) activations:
@@ -262,8 +263,8 @@ type bnMoments struct {
 // bnChannelMoments returns the moments of channel ch of x (N, C, S) and, when
 // dy is not nil, of dy against x. When relu is not nil (the op's output after
 // its ReLU), dy counts only where relu > 0, as ReLU's gradient passes it.
-// The sums run in float32 over runs of at most bnRun values, several
-// independent ones at a time, and are added up in float64 (bnRunMoments).
+// The sums run in float32 over runs of at most bnRun values (vec.Moments)
+// and are added up in float64.
 func bnChannelMoments(x, dy, relu []float32, n, c, s, ch int, shift float64) bnMoments {
 	mo := bnMoments{shift: shift}
 	sh := float32(shift)
@@ -279,7 +280,7 @@ func bnChannelMoments(x, dy, relu []float32, n, c, s, ch int, shift float64) bnM
 					rs = relu[off+lo : off+hi]
 				}
 			}
-			sd, sdd, sdy, sdyd := bnRunMoments(xs, ys, rs, sh)
+			sd, sdd, sdy, sdyd := vec.Moments(xs, ys, rs, sh)
 			mo.sd += float64(sd)
 			mo.sdd += float64(sdd)
 			mo.sdy += float64(sdy)
@@ -291,68 +292,8 @@ func bnChannelMoments(x, dy, relu []float32, n, c, s, ch int, shift float64) bnM
 	return mo
 }
 
-// bnRun is the most values bnRunMoments sums in float32: a run's rounding
-// error stays near bnRun/4 float32 epsilons of its sums.
-const bnRun = 256
-
-// bnRunMoments returns the float32 sums of d = x - shift and d*d over xs
-// and, when ys is not nil, of dy and dy*d over ys (dy taken as zero where rs,
-// when not nil, is not positive), in four interleaved partial sums each.
-func bnRunMoments(xs, ys, rs []float32, shift float32) (sd, sdd, sdy, sdyd float32) {
-	j := 0
-	switch {
-	case ys == nil:
-		var a0, a1, a2, a3, q0, q1, q2, q3 float32
-		for ; j+4 <= len(xs); j += 4 {
-			v := xs[j : j+4 : j+4]
-			d0, d1, d2, d3 := v[0]-shift, v[1]-shift, v[2]-shift, v[3]-shift
-			a0, a1, a2, a3 = a0+d0, a1+d1, a2+d2, a3+d3
-			q0, q1, q2, q3 = q0+d0*d0, q1+d1*d1, q2+d2*d2, q3+d3*d3
-		}
-		sd, sdd = (a0+a1)+(a2+a3), (q0+q1)+(q2+q3)
-	case rs == nil:
-		ys = ys[:len(xs)]
-		var a0, a1, q0, q1, g0, g1, p0, p1 float32
-		for ; j+2 <= len(xs); j += 2 {
-			v, y := xs[j:j+2:j+2], ys[j:j+2:j+2]
-			d0, d1 := v[0]-shift, v[1]-shift
-			a0, a1 = a0+d0, a1+d1
-			q0, q1 = q0+d0*d0, q1+d1*d1
-			g0, g1 = g0+y[0], g1+y[1]
-			p0, p1 = p0+y[0]*d0, p1+y[1]*d1
-		}
-		sd, sdd, sdy, sdyd = a0+a1, q0+q1, g0+g1, p0+p1
-	default:
-		ys, rs = ys[:len(xs)], rs[:len(xs)]
-		var a0, a1, q0, q1, g0, g1, p0, p1 float32
-		for ; j+2 <= len(xs); j += 2 {
-			v, y, r := xs[j:j+2:j+2], ys[j:j+2:j+2], rs[j:j+2:j+2]
-			d0, d1 := v[0]-shift, v[1]-shift
-			y0, y1 := y[0], y[1]
-			if !(r[0] > 0) {
-				y0 = 0
-			}
-			if !(r[1] > 0) {
-				y1 = 0
-			}
-			a0, a1 = a0+d0, a1+d1
-			q0, q1 = q0+d0*d0, q1+d1*d1
-			g0, g1 = g0+y0, g1+y1
-			p0, p1 = p0+y0*d0, p1+y1*d1
-		}
-		sd, sdd, sdy, sdyd = a0+a1, q0+q1, g0+g1, p0+p1
-	}
-	for ; j < len(xs); j++ {
-		d := xs[j] - shift
-		sd += d
-		sdd += d * d
-		if ys != nil && (rs == nil || rs[j] > 0) {
-			sdy += ys[j]
-			sdyd += ys[j] * d
-		}
-	}
-	return sd, sdd, sdy, sdyd
-}
+// bnRun is the most values vec.Moments sums in float32 at a time.
+const bnRun = 1024
 
 // centredDot returns sum(dy * (x - mean)).
 func (mo bnMoments) centredDot(mean float64) float64 { return mo.sdyd - (mean-mo.shift)*mo.sdy }
@@ -452,16 +393,7 @@ func (op *bnOp) Do(vals ...G.Value) (G.Value, error) {
 			a32, b32 := float32(a), float32(float64(beta[ch])-mean*a)
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * s
-				xs, ys := x[off:off+s], y[off:off+s]
-				if relu {
-					for j, v := range xs {
-						ys[j] = max(v*a32+b32, 0)
-					}
-					continue
-				}
-				for j, v := range xs {
-					ys[j] = v*a32 + b32
-				}
+				vec.Affine(y[off:off+s], x[off:off+s], a32, b32, relu)
 			}
 		}
 	})
@@ -688,23 +620,11 @@ func (op *bnGradOp) Do(vals ...G.Value) (G.Value, error) {
 			a32, b32, c32, mean32 := float32(a), float32(a*mdy), float32(a*k), float32(mean)
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * s
-				xs, dys, dxs := x[off:off+s], dy[off:off+s], dx[off:off+s]
-				dys, dxs = dys[:len(xs)], dxs[:len(xs)]
+				var rs []float32
 				if relu != nil {
-					rs := relu[off : off+s]
-					rs = rs[:len(xs)]
-					for j, v := range xs {
-						g := dys[j]
-						if !(rs[j] > 0) {
-							g = 0
-						}
-						dxs[j] = a32*g - b32 - c32*(v-mean32)
-					}
-					continue
+					rs = relu[off : off+s]
 				}
-				for j, v := range xs {
-					dxs[j] = a32*dys[j] - b32 - c32*(v-mean32)
-				}
+				vec.NormGrad(dx[off:off+s], x[off:off+s], dy[off:off+s], rs, a32, b32, c32, mean32)
 			}
 		}
 	})
