@@ -1,6 +1,6 @@
-// Package vec holds loops over float32 slices that nn's batch norm runs over
-// whole activations: sums of moments, an affine map (with ReLU) and batch
-// norm's input gradient. On amd64 CPUs with AVX-512F they run as assembly
+// Package vec holds loops over float32 slices that nn runs over whole
+// activations: batch norm's sums of moments, affine map (with ReLU) and
+// input gradient, and ReLU's gradient. On amd64 CPUs with AVX-512F they run as assembly
 // 16 values at a time; elsewhere as the plain Go loops of this file, which
 // the tests also hold the assembly to.
 package vec
@@ -44,6 +44,26 @@ func NormGrad(dst, x, y, m []float32, a, b, c, mean float32) {
 		m = m[:len(x)]
 	}
 	normGrad(dst, x, y, m, a, b, c, mean)
+}
+
+// Mask sets dst[i] = y[i] where m[i] > 0, else 0 (NaN in m included): a
+// ReLU's gradient, m its output. dst and m are at least as long as y.
+func Mask(dst, y, m []float32) {
+	if len(y) == 0 {
+		return
+	}
+	mask(dst[:len(y)], y, m[:len(y)])
+}
+
+// maskGo is Mask in plain Go.
+func maskGo(dst, y, m []float32) {
+	dst, m = dst[:len(y)], m[:len(y)]
+	for i, v := range y {
+		if !(m[i] > 0) {
+			v = 0
+		}
+		dst[i] = v
+	}
 }
 
 // momentsGo is Moments in plain Go, four interleaved partial sums each.

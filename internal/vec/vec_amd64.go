@@ -30,7 +30,18 @@ func normGradAVX512(n int, dst, x, y *float32, a, b, c, mean float32)
 //go:noescape
 func normGradMaskAVX512(n int, dst, x, y, m *float32, a, b, c, mean float32)
 
-// moments, affine and normGrad take slices of equal, positive lengths (the
+//go:noescape
+func maskAVX512(n int, dst, y, m *float32)
+
+func mask(dst, y, m []float32) {
+	if !hasAVX512 {
+		maskGo(dst, y, m)
+		return
+	}
+	maskAVX512(len(y), &dst[0], &y[0], &m[0])
+}
+
+// moments, affine, normGrad and mask take slices of equal, positive lengths (the
 // exported functions cut them).
 func moments(x, y, m []float32, shift float32) (sd, sdd, sdy, sdyd float32) {
 	if !hasAVX512 {

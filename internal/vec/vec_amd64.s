@@ -392,3 +392,38 @@ normGradMaskAVX512_tail:
 normGradMaskAVX512_done:
 	VZEROUPPER
 	RET
+
+// func maskAVX512(n int, dst, y, m *float32)
+TEXT ·maskAVX512(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ y+16(FP), SI
+	MOVQ m+24(FP), R8
+	VPXORD Z31, Z31, Z31
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ maskAVX512_tail
+maskAVX512_loop:
+	VMOVUPS (R8), Z2
+	VCMPPS $14, Z31, Z2, K2
+	VMOVUPS.Z (SI), K2, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	DECQ BX
+	JNZ maskAVX512_loop
+maskAVX512_tail:
+	ANDQ $15, CX
+	JZ maskAVX512_done
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (R8), K1, Z2
+	VCMPPS $14, Z31, Z2, K2
+	VMOVUPS.Z (SI), K2, Z1
+	VMOVUPS Z1, K1, (DI)
+maskAVX512_done:
+	VZEROUPPER
+	RET

@@ -11,3 +11,5 @@ func affine(dst, x []float32, a, b float32, relu bool) { affineGo(dst, x, a, b, 
 func normGrad(dst, x, y, m []float32, a, b, c, mean float32) {
 	normGradGo(dst, x, y, m, a, b, c, mean)
 }
+
+func mask(dst, y, m []float32) { maskGo(dst, y, m) }

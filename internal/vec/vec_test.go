@@ -138,6 +138,34 @@ func testAffineAndNormGrad(t *testing.T, affine func(dst, x []float32, a, b floa
 	}
 }
 
+// TestMask holds Mask and maskGo to their definition, NaN in m included.
+func TestMask(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range lengths {
+		y, m := randSlice(rng, n), randSlice(rng, n)
+		m[n/2] = float32(math.NaN())
+		y[0] = float32(math.Inf(1))
+		for name, f := range map[string]func(dst, y, m []float32){"default": Mask, "go": maskGo} {
+			dst := make([]float32, n+1)
+			dst[n] = 42
+			f(dst, y, m)
+			for i, v := range y {
+				want := v
+				if !(m[i] > 0) {
+					want = 0
+				}
+				if dst[i] != want {
+					t.Errorf("%s n=%d: dst[%d] = %g, want %g", name, n, i, dst[i], want)
+				}
+			}
+			if dst[n] != 42 {
+				t.Errorf("%s n=%d: wrote past len(y)", name, n)
+			}
+		}
+	}
+	Mask(nil, nil, nil)
+}
+
 // BenchmarkMoments times the masked moments of 4096 values (one batch-norm
 // channel of a 4x32x32 clip).
 func BenchmarkMoments(b *testing.B) {
