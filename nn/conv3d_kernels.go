@@ -202,6 +202,15 @@ func (p *paddedInput) store(dxn []float32) { p.rows(dxn, false) }
 // the buffer when in is true, out of it otherwise.
 func (p *paddedInput) rows(x []float32, in bool) {
 	g, xp := p.g, *p.buf
+	// The range of stored columns of each phase that hold input columns,
+	// the same for every row.
+	var ranges [][2]int
+	if p.phases > 1 {
+		ranges = make([][2]int, p.phases)
+		for ph := range ranges {
+			ranges[ph][0], ranges[ph][1] = validRange(ph, p.phases, g.pw, g.w, p.wq)
+		}
+	}
 	g.parFor(g.cin*g.t, max(1, copyGrain/(g.h*g.w)), func(lo, hi int) {
 		for plane := lo; plane < hi; plane++ {
 			ci, ti := plane/g.t, plane%g.t
@@ -216,15 +225,21 @@ func (p *paddedInput) rows(x []float32, in bool) {
 					}
 					continue
 				}
-				for ph := 0; ph < p.phases; ph++ {
+				for ph, r := range ranges {
 					// Phase ph holds padded columns j*sw+ph: input columns j*sw+ph-pw.
-					d := pr[ph*p.wq : (ph+1)*p.wq]
-					lo, hi := validRange(ph, p.phases, g.pw, g.w, p.wq)
-					for j := lo; j < hi; j++ {
-						if in {
-							d[j] = xr[j*p.phases+ph-g.pw]
-						} else {
-							xr[j*p.phases+ph-g.pw] = d[j]
+					if r[0] >= r[1] {
+						continue
+					}
+					d := pr[ph*p.wq+r[0] : ph*p.wq+r[1]]
+					src := xr[r[0]*p.phases+ph-g.pw:]
+					src = src[:(len(d)-1)*p.phases+1]
+					if in {
+						for j := range d {
+							d[j] = src[j*p.phases]
+						}
+					} else {
+						for j, v := range d {
+							src[j*p.phases] = v
 						}
 					}
 				}
