@@ -7,6 +7,7 @@ import (
 
 	"github.com/vidssl/vidssl/internal/blas"
 	"github.com/vidssl/vidssl/internal/parallel"
+	"github.com/vidssl/vidssl/internal/vec"
 )
 
 // The CPU convolution lowers each batch item to matrix products (SGEMM from
@@ -203,9 +204,9 @@ func (p *paddedInput) store(dxn []float32) { p.rows(dxn, false) }
 func (p *paddedInput) rows(x []float32, in bool) {
 	g, xp := p.g, *p.buf
 	// The range of stored columns of each phase that hold input columns,
-	// the same for every row.
+	// the same for every row (two phases need none: vec.Deinterleave2).
 	var ranges [][2]int
-	if p.phases > 1 {
+	if p.phases > 2 {
 		ranges = make([][2]int, p.phases)
 		for ph := range ranges {
 			ranges[ph][0], ranges[ph][1] = validRange(ph, p.phases, g.pw, g.w, p.wq)
@@ -222,6 +223,19 @@ func (p *paddedInput) rows(x []float32, in bool) {
 						copy(pr[g.pw:], xr)
 					} else {
 						copy(xr, pr[g.pw:])
+					}
+					continue
+				}
+				if p.phases == 2 {
+					// Input column i is padded column i+pw: phase (i+pw)%2,
+					// index (i+pw)/2, so the even and the odd input columns
+					// are each a run of one phase.
+					e0, o0 := (g.pw%2)*p.wq+g.pw/2, ((g.pw+1)%2)*p.wq+(g.pw+1)/2
+					even, odd := pr[e0:e0+(g.w+1)/2], pr[o0:o0+g.w/2]
+					if in {
+						vec.Deinterleave2(even, odd, xr)
+					} else {
+						vec.Interleave2(xr, even, odd)
 					}
 					continue
 				}

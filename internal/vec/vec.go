@@ -1,6 +1,7 @@
 // Package vec holds loops over float32 slices that nn runs over whole
 // activations: batch norm's sums of moments, affine map (with ReLU) and
-// input gradient, and ReLU's gradient. On amd64 CPUs with AVX-512F they run as assembly
+// input gradient, ReLU's gradient, and the split of rows into the two
+// phases a stride-2 convolution reads. On amd64 CPUs with AVX-512F they run as assembly
 // 16 values at a time; elsewhere as the plain Go loops of this file, which
 // the tests also hold the assembly to.
 package vec
@@ -44,6 +45,45 @@ func NormGrad(dst, x, y, m []float32, a, b, c, mean float32) {
 		m = m[:len(x)]
 	}
 	normGrad(dst, x, y, m, a, b, c, mean)
+}
+
+// Deinterleave2 sets even[i] = src[2i] and odd[i] = src[2i+1]: the two
+// phases of a row read at stride 2. even holds at least (len(src)+1)/2
+// values and odd len(src)/2; no others are written.
+func Deinterleave2(even, odd, src []float32) {
+	if len(src) == 0 {
+		return
+	}
+	deinterleave2(even[:(len(src)+1)/2], odd[:len(src)/2], src)
+}
+
+// Interleave2 sets dst[2i] = even[i] and dst[2i+1] = odd[i] for 2i,
+// 2i+1 < len(dst): the reverse of Deinterleave2.
+func Interleave2(dst, even, odd []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	interleave2(dst, even[:(len(dst)+1)/2], odd[:len(dst)/2])
+}
+
+// deinterleave2Go is Deinterleave2 in plain Go.
+func deinterleave2Go(even, odd, src []float32) {
+	for i := range even {
+		even[i] = src[2*i]
+	}
+	for i := range odd {
+		odd[i] = src[2*i+1]
+	}
+}
+
+// interleave2Go is Interleave2 in plain Go.
+func interleave2Go(dst, even, odd []float32) {
+	for i, v := range even {
+		dst[2*i] = v
+	}
+	for i, v := range odd {
+		dst[2*i+1] = v
+	}
 }
 
 // Mask sets dst[i] = y[i] where m[i] > 0, else 0 (NaN in m included): a

@@ -41,6 +41,31 @@ func mask(dst, y, m []float32) {
 	maskAVX512(len(y), &dst[0], &y[0], &m[0])
 }
 
+//go:noescape
+func deinterleave2AVX512(n int, even, odd, src *float32)
+
+//go:noescape
+func interleave2AVX512(n int, dst, even, odd *float32)
+
+// deinterleave2 and interleave2 take slices of the lengths the exported
+// functions cut, n = len(src) or len(dst) > 0 (odd may be empty: a pointer
+// to it is taken only when it is not).
+func deinterleave2(even, odd, src []float32) {
+	if !hasAVX512 || len(odd) == 0 {
+		deinterleave2Go(even, odd, src)
+		return
+	}
+	deinterleave2AVX512(len(src), &even[0], &odd[0], &src[0])
+}
+
+func interleave2(dst, even, odd []float32) {
+	if !hasAVX512 || len(odd) == 0 {
+		interleave2Go(dst, even, odd)
+		return
+	}
+	interleave2AVX512(len(dst), &dst[0], &even[0], &odd[0])
+}
+
 // moments, affine, normGrad and mask take slices of equal, positive lengths (the
 // exported functions cut them).
 func moments(x, y, m []float32, shift float32) (sd, sdd, sdy, sdyd float32) {

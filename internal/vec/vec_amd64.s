@@ -427,3 +427,221 @@ maskAVX512_tail:
 maskAVX512_done:
 	VZEROUPPER
 	RET
+
+DATA idxEven<>+0(SB)/4, $0
+DATA idxEven<>+4(SB)/4, $2
+DATA idxEven<>+8(SB)/4, $4
+DATA idxEven<>+12(SB)/4, $6
+DATA idxEven<>+16(SB)/4, $8
+DATA idxEven<>+20(SB)/4, $10
+DATA idxEven<>+24(SB)/4, $12
+DATA idxEven<>+28(SB)/4, $14
+DATA idxEven<>+32(SB)/4, $16
+DATA idxEven<>+36(SB)/4, $18
+DATA idxEven<>+40(SB)/4, $20
+DATA idxEven<>+44(SB)/4, $22
+DATA idxEven<>+48(SB)/4, $24
+DATA idxEven<>+52(SB)/4, $26
+DATA idxEven<>+56(SB)/4, $28
+DATA idxEven<>+60(SB)/4, $30
+GLOBL idxEven<>(SB), RODATA|NOPTR, $64
+
+DATA idxOdd<>+0(SB)/4, $1
+DATA idxOdd<>+4(SB)/4, $3
+DATA idxOdd<>+8(SB)/4, $5
+DATA idxOdd<>+12(SB)/4, $7
+DATA idxOdd<>+16(SB)/4, $9
+DATA idxOdd<>+20(SB)/4, $11
+DATA idxOdd<>+24(SB)/4, $13
+DATA idxOdd<>+28(SB)/4, $15
+DATA idxOdd<>+32(SB)/4, $17
+DATA idxOdd<>+36(SB)/4, $19
+DATA idxOdd<>+40(SB)/4, $21
+DATA idxOdd<>+44(SB)/4, $23
+DATA idxOdd<>+48(SB)/4, $25
+DATA idxOdd<>+52(SB)/4, $27
+DATA idxOdd<>+56(SB)/4, $29
+DATA idxOdd<>+60(SB)/4, $31
+GLOBL idxOdd<>(SB), RODATA|NOPTR, $64
+
+DATA idxLo<>+0(SB)/4, $0
+DATA idxLo<>+4(SB)/4, $16
+DATA idxLo<>+8(SB)/4, $1
+DATA idxLo<>+12(SB)/4, $17
+DATA idxLo<>+16(SB)/4, $2
+DATA idxLo<>+20(SB)/4, $18
+DATA idxLo<>+24(SB)/4, $3
+DATA idxLo<>+28(SB)/4, $19
+DATA idxLo<>+32(SB)/4, $4
+DATA idxLo<>+36(SB)/4, $20
+DATA idxLo<>+40(SB)/4, $5
+DATA idxLo<>+44(SB)/4, $21
+DATA idxLo<>+48(SB)/4, $6
+DATA idxLo<>+52(SB)/4, $22
+DATA idxLo<>+56(SB)/4, $7
+DATA idxLo<>+60(SB)/4, $23
+GLOBL idxLo<>(SB), RODATA|NOPTR, $64
+
+DATA idxHi<>+0(SB)/4, $8
+DATA idxHi<>+4(SB)/4, $24
+DATA idxHi<>+8(SB)/4, $9
+DATA idxHi<>+12(SB)/4, $25
+DATA idxHi<>+16(SB)/4, $10
+DATA idxHi<>+20(SB)/4, $26
+DATA idxHi<>+24(SB)/4, $11
+DATA idxHi<>+28(SB)/4, $27
+DATA idxHi<>+32(SB)/4, $12
+DATA idxHi<>+36(SB)/4, $28
+DATA idxHi<>+40(SB)/4, $13
+DATA idxHi<>+44(SB)/4, $29
+DATA idxHi<>+48(SB)/4, $14
+DATA idxHi<>+52(SB)/4, $30
+DATA idxHi<>+56(SB)/4, $15
+DATA idxHi<>+60(SB)/4, $31
+GLOBL idxHi<>(SB), RODATA|NOPTR, $64
+
+// func deinterleave2AVX512(n int, even, odd, src *float32)
+// even[i] = src[2i] for i < (n+1)/2, odd[i] = src[2i+1] for i < n/2.
+TEXT ·deinterleave2AVX512(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), R9
+	MOVQ even+8(FP), DI
+	MOVQ odd+16(FP), R8
+	MOVQ src+24(FP), SI
+	VMOVUPS idxEven<>(SB), Z28
+	VMOVUPS idxOdd<>(SB), Z29
+	MOVQ R9, BX
+	SHRQ $5, BX
+	JZ deint_tail
+deint_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z28, Z2
+	VMOVAPS Z0, Z3
+	VPERMT2PS Z1, Z29, Z3
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, (R8)
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	DECQ BX
+	JNZ deint_loop
+deint_tail:
+	ANDQ $31, R9
+	JZ deint_done
+	MOVQ R9, R10
+	CMPQ R10, $16
+	JLE deint_k1
+	MOVQ $16, R10
+deint_k1:
+	MOVQ R10, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	MOVQ R9, R11
+	SUBQ R10, R11
+	MOVQ R11, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K2
+	MOVQ R9, R12
+	INCQ R12
+	SHRQ $1, R12
+	MOVQ R12, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K3
+	MOVQ R9, R13
+	SHRQ $1, R13
+	MOVQ R13, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K4
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z28, Z2
+	VMOVAPS Z0, Z3
+	VPERMT2PS Z1, Z29, Z3
+	VMOVUPS Z2, K3, (DI)
+	VMOVUPS Z3, K4, (R8)
+deint_done:
+	VZEROUPPER
+	RET
+
+// func interleave2AVX512(n int, dst, even, odd *float32)
+// dst[2i] = even[i] for i < (n+1)/2, dst[2i+1] = odd[i] for i < n/2.
+TEXT ·interleave2AVX512(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), R9
+	MOVQ dst+8(FP), DI
+	MOVQ even+16(FP), SI
+	MOVQ odd+24(FP), R8
+	VMOVUPS idxLo<>(SB), Z28
+	VMOVUPS idxHi<>(SB), Z29
+	MOVQ R9, BX
+	SHRQ $5, BX
+	JZ int_tail
+int_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (R8), Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z28, Z2
+	VMOVAPS Z0, Z3
+	VPERMT2PS Z1, Z29, Z3
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $128, DI
+	DECQ BX
+	JNZ int_loop
+int_tail:
+	ANDQ $31, R9
+	JZ int_done
+	MOVQ R9, R12
+	INCQ R12
+	SHRQ $1, R12
+	MOVQ R12, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K3
+	MOVQ R9, R13
+	SHRQ $1, R13
+	MOVQ R13, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K4
+	MOVQ R9, R10
+	CMPQ R10, $16
+	JLE int_k1
+	MOVQ $16, R10
+int_k1:
+	MOVQ R10, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	MOVQ R9, R11
+	SUBQ R10, R11
+	MOVQ R11, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K2
+	VMOVUPS.Z (SI), K3, Z0
+	VMOVUPS.Z (R8), K4, Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z28, Z2
+	VMOVAPS Z0, Z3
+	VPERMT2PS Z1, Z29, Z3
+	VMOVUPS Z2, K1, (DI)
+	VMOVUPS Z3, K2, 64(DI)
+int_done:
+	VZEROUPPER
+	RET

@@ -13,3 +13,7 @@ func normGrad(dst, x, y, m []float32, a, b, c, mean float32) {
 }
 
 func mask(dst, y, m []float32) { maskGo(dst, y, m) }
+
+func deinterleave2(even, odd, src []float32) { deinterleave2Go(even, odd, src) }
+
+func interleave2(dst, even, odd []float32) { interleave2Go(dst, even, odd) }

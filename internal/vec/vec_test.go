@@ -166,6 +166,54 @@ func TestMask(t *testing.T) {
 	Mask(nil, nil, nil)
 }
 
+// TestInterleave2 checks Deinterleave2 and Interleave2 against their
+// definitions at lengths around the 32-value steps, writing nothing else.
+func TestInterleave2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for n := 1; n <= 100; n++ {
+		src := randSlice(rng, n)
+		ne, no := (n+1)/2, n/2
+		even, odd := make([]float32, ne+1), make([]float32, no+1)
+		even[ne], odd[no] = 42, 43
+		Deinterleave2(even, odd, src)
+		for i, v := range src {
+			got := even[i/2]
+			if i%2 == 1 {
+				got = odd[i/2]
+			}
+			if got != v {
+				t.Fatalf("n=%d: Deinterleave2 put %g for src[%d] = %g", n, got, i, v)
+			}
+		}
+		if even[ne] != 42 || odd[no] != 43 {
+			t.Fatalf("n=%d: Deinterleave2 wrote past its lengths", n)
+		}
+		dst := make([]float32, n+1)
+		dst[n] = 44
+		Interleave2(dst[:n], even, odd)
+		for i, v := range src {
+			if dst[i] != v {
+				t.Fatalf("n=%d: Interleave2 dst[%d] = %g, want %g", n, i, dst[i], v)
+			}
+		}
+		if dst[n] != 44 {
+			t.Fatalf("n=%d: Interleave2 wrote past len(dst)", n)
+		}
+	}
+	Deinterleave2(nil, nil, nil)
+	Interleave2(nil, nil, nil)
+	// The plain-Go versions, on one length.
+	src := randSlice(rng, 37)
+	even, odd, back := make([]float32, 19), make([]float32, 18), make([]float32, 37)
+	deinterleave2Go(even, odd, src)
+	interleave2Go(back, even, odd)
+	for i := range src {
+		if back[i] != src[i] || (i%2 == 0 && even[i/2] != src[i]) || (i%2 == 1 && odd[i/2] != src[i]) {
+			t.Fatalf("plain Go: value %d lost", i)
+		}
+	}
+}
+
 // BenchmarkMoments times the masked moments of 4096 values (one batch-norm
 // channel of a 4x32x32 clip).
 func BenchmarkMoments(b *testing.B) {
