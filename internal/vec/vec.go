@@ -2,8 +2,8 @@
 // activations: batch norm's sums of moments, affine map (with ReLU) and
 // input gradient, ReLU's gradient, and the split of rows into the two
 // phases a stride-2 convolution reads. On amd64 CPUs with AVX-512F they run as assembly
-// 16 values at a time; elsewhere as the plain Go loops of this file, which
-// the tests also hold the assembly to.
+// 16 values at a time; elsewhere, and under VIDSSL_BLAS=go-generic, as the
+// plain Go loops of this file, which the tests also hold the assembly to.
 package vec
 
 // Moments returns the float32 sums over i of d = x[i] - shift and d*d and,

@@ -2,10 +2,16 @@
 
 package vec
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
 
-// hasAVX512 says whether the CPU and the OS support the assembly loops.
-var hasAVX512 = cpu.X86.HasAVX512F
+	"golang.org/x/sys/cpu"
+)
+
+// hasAVX512 says whether the assembly loops run: the CPU and the OS support
+// them, and VIDSSL_BLAS (see internal/blas) does not ask for the plain-Go
+// kernels with "go-generic", under which CI runs nn's tests a second time.
+var hasAVX512 = cpu.X86.HasAVX512F && os.Getenv("VIDSSL_BLAS") != "go-generic"
 
 // The assembly loops of vec_amd64.s: n values from each pointer, n > 0.
 
