@@ -139,6 +139,10 @@ func TestGoSgemmMatchesDefinition(t *testing.T) {
 			{tb: true, m: 96, n: 301, k: 600, alpha: 0.5, beta: 2, pad: 1, off: 1},
 			{tb: true, m: 64, n: 1728, k: 300, alpha: 1, beta: 1},
 			{tb: true, m: 8, n: 500, k: 300, alpha: 1, beta: 0, pad: 2, off: 1},
+			// At most 8 rows of C (serialDot), k over several of its blocks.
+			{tb: true, m: 5, n: 31, k: 1100, alpha: 0.5, beta: 2, pad: 1, off: 3},
+			{tb: true, m: 8, n: 10, k: 1030, alpha: 1, beta: 0},
+			{tb: true, m: 3, n: 4, k: 513, alpha: -1, beta: 1, pad: 2},
 			{ta: true, m: 333, n: 77, k: 100, alpha: -1, beta: 0, pad: 2},
 			{m: 64, n: 1111, k: 27, alpha: 1, beta: 0},
 			{m: 0, n: 5, k: 5, alpha: 1, beta: 0},
