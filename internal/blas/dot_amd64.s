@@ -1,5 +1,9 @@
 //go:build amd64
 
+// Hand-maintained: written out once by a throwaway script (the unrolled
+// bodies are regular), and edited here as source; go vet checks the frame
+// offsets against the Go declarations.
+
 #include "textflag.h"
 
 // func dotAVX512x8x3(k int, a *float32, lda int, b *float32, ldb int, t *float32)

@@ -1,5 +1,9 @@
 //go:build amd64
 
+// Hand-maintained: written out once by a throwaway script (the unrolled
+// bodies are regular), and edited here as source; go vet checks the frame
+// offsets against the Go declarations.
+
 #include "textflag.h"
 
 // AVX-512F loops over float32 slices (vec_amd64.go declares them). Each
