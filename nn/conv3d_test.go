@@ -199,6 +199,12 @@ func TestConv3dBackends(t *testing.T) {
 		{[]int{3, 3, 4, 7, 9}, []int{5, 3, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
 		{[]int{5, 3, 3, 9, 7}, []int{4, 3, 3, 7, 7}, [3]int{1, 2, 2}, [3]int{1, 3, 3}},
 		{[]int{3, 4, 2, 6, 6}, []int{6, 4, 1, 1, 1}, [3]int{2, 2, 2}, [3]int{}},
+		// Stride 2 along W under the row-shift lowering (one matrix per
+		// phase), with one frame, frames smaller than the kernel and odd
+		// widths; 8 output channels (the dot-product weight gradient).
+		{[]int{3, 3, 1, 5, 9}, []int{4, 3, 3, 7, 7}, [3]int{1, 2, 2}, [3]int{1, 3, 3}},
+		{[]int{2, 2, 2, 4, 3}, []int{8, 2, 3, 3, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}},
+		{[]int{4, 3, 3, 6, 13}, []int{8, 3, 3, 5, 5}, [3]int{1, 1, 2}, [3]int{1, 2, 2}},
 		{[]int{2, 2, 3, 5, 11}, []int{2, 2, 1, 2, 4}, [3]int{1, 1, 3}, [3]int{0, 1, 2}},
 		{[]int{1, 2, 2, 3, 3}, []int{8, 2, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}}, // small batch: col2vol
 		{[]int{1, 3, 4, 9, 8}, []int{2, 3, 3, 3, 1}, [3]int{2, 3, 2}, [3]int{1, 1, 0}},
