@@ -11,6 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/internal/parallel"
+	"github.com/vidssl/vidssl/internal/vec"
 )
 
 // BatchNorm3dLayer is torch.nn.BatchNorm3d over (N, C, T, H, W) activations:
@@ -262,58 +263,37 @@ type bnMoments struct {
 // bnChannelMoments returns the moments of channel ch of x (N, C, S) and, when
 // dy is not nil, of dy against x. When relu is not nil (the op's output after
 // its ReLU), dy counts only where relu > 0, as ReLU's gradient passes it.
+// The sums run in float32 over runs of at most bnRun values (vec.Moments)
+// and are added up in float64.
 func bnChannelMoments(x, dy, relu []float32, n, c, s, ch int, shift float64) bnMoments {
 	mo := bnMoments{shift: shift}
+	sh := float32(shift)
 	for i := 0; i < n; i++ {
 		off := (i*c + ch) * s
-		xs := x[off : off+s]
-		if dy != nil && relu != nil {
-			ys, rs := dy[off:off+s], relu[off:off+s]
-			var sd, sdd, sdy, sdyd float64
-			for j, v := range xs {
-				d := float64(v) - shift
-				sd += d
-				sdd += d * d
-				if rs[j] > 0 {
-					g := float64(ys[j])
-					sdy += g
-					sdyd += g * d
+		for lo := 0; lo < s; lo += bnRun {
+			hi := min(s, lo+bnRun)
+			xs := x[off+lo : off+hi]
+			var ys, rs []float32
+			if dy != nil {
+				ys = dy[off+lo : off+hi]
+				if relu != nil {
+					rs = relu[off+lo : off+hi]
 				}
 			}
-			mo.sd += sd
-			mo.sdd += sdd
-			mo.sdy += sdy
-			mo.sdyd += sdyd
-			continue
+			sd, sdd, sdy, sdyd := vec.Moments(xs, ys, rs, sh)
+			mo.sd += float64(sd)
+			mo.sdd += float64(sdd)
+			mo.sdy += float64(sdy)
+			mo.sdyd += float64(sdyd)
 		}
-		if dy == nil {
-			var sd, sdd float64
-			for _, v := range xs {
-				d := float64(v) - shift
-				sd += d
-				sdd += d * d
-			}
-			mo.sd += sd
-			mo.sdd += sdd
-			continue
-		}
-		ys := dy[off : off+s]
-		var sd, sdd, sdy, sdyd float64
-		for j, v := range xs {
-			d := float64(v) - shift
-			g := float64(ys[j])
-			sd += d
-			sdd += d * d
-			sdy += g
-			sdyd += g * d
-		}
-		mo.sd += sd
-		mo.sdd += sdd
-		mo.sdy += sdy
-		mo.sdyd += sdyd
 	}
+	// The shift the float32 sums used, exactly.
+	mo.shift = float64(sh)
 	return mo
 }
+
+// bnRun is the most values vec.Moments sums in float32 at a time.
+const bnRun = 1024
 
 // centredDot returns sum(dy * (x - mean)).
 func (mo bnMoments) centredDot(mean float64) float64 { return mo.sdyd - (mean-mo.shift)*mo.sdy }
@@ -410,18 +390,10 @@ func (op *bnOp) Do(vals ...G.Value) (G.Value, error) {
 				rv[ch] = float32((1-mom)*float64(rv[ch]) + mom*v*float64(m)/float64(m-1))
 			}
 			a := float64(gamma[ch]) * invstd
-			b := float64(beta[ch]) - mean*a
+			a32, b32 := float32(a), float32(float64(beta[ch])-mean*a)
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * s
-				ys := y[off : off+s]
-				for j, v := range x[off : off+s] {
-					ys[j] = float32(float64(v)*a + b)
-				}
-				if relu {
-					for j, v := range ys {
-						ys[j] = max(v, 0)
-					}
-				}
+				vec.Affine(y[off:off+s], x[off:off+s], a32, b32, relu)
 			}
 		}
 	})
@@ -641,26 +613,18 @@ func (op *bnGradOp) Do(vals ...G.Value) (G.Value, error) {
 			// dx = a * (dy - mean(dy) - (x-mean) * k), k = invstd^2 * mean(dy*(x-mean)).
 			st := stats(ch)
 			mean, invstd, mo := st.mean, st.invstd, st.mo
+			// In float32, as dx = a*dy - b - c*(x-mean), b = a*mdy, c = a*k.
 			a := float64(gamma[ch]) * invstd
 			mdy := mo.sdy / float64(m)
 			k := invstd * invstd * mo.centredDot(mean) / float64(m)
+			a32, b32, c32, mean32 := float32(a), float32(a*mdy), float32(a*k), float32(mean)
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * s
-				xs, dys, dxs := x[off:off+s], dy[off:off+s], dx[off:off+s]
+				var rs []float32
 				if relu != nil {
-					rs := relu[off : off+s]
-					for j := range xs {
-						g := float64(dys[j])
-						if !(rs[j] > 0) {
-							g = 0
-						}
-						dxs[j] = float32(a * (g - mdy - (float64(xs[j])-mean)*k))
-					}
-					continue
+					rs = relu[off : off+s]
 				}
-				for j := range xs {
-					dxs[j] = float32(a * (float64(dys[j]) - mdy - (float64(xs[j])-mean)*k))
-				}
+				vec.NormGrad(dx[off:off+s], x[off:off+s], dy[off:off+s], rs, a32, b32, c32, mean32)
 			}
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/internal/blas"
+	"github.com/vidssl/vidssl/internal/parallel"
 )
 
 // ConvConfig holds the attributes of a 3-D convolution besides its weight.
@@ -140,6 +141,21 @@ type convGeom struct {
 	st, sh, sw       int // stride
 	pt, ph, pw       int // padding
 	ot, oh, ow       int // output
+	// serial marks one part of a batch split over goroutines (splitItems):
+	// its copies run on the calling goroutine (parFor), as its products do.
+	serial bool
+}
+
+// parFor is parallel.For, or f(0, n) on the calling goroutine when g is
+// serial.
+func (g *convGeom) parFor(n, grain int, f func(lo, hi int)) {
+	if g.serial {
+		if n > 0 {
+			f(0, n)
+		}
+		return
+	}
+	parallel.For(n, grain, f)
 }
 
 // newConvGeom checks the shapes of a convolution and returns its geometry.

@@ -24,10 +24,29 @@ var convBenchShapes = []struct {
 	{"pointwise", []int{2, 128, 8, 28, 28}, []int{256, 128, 1, 1, 1}, [3]int{1, 1, 1}, [3]int{}},
 }
 
-// BenchmarkConv3dForward times the forward op at R3D-18 shapes and reports
+// smallConvBenchShapes are the convolutions of the example's width-8 R3D
+// (one block per stage) on a pretraining batch of 64 4-frame 48x48 clips.
+var smallConvBenchShapes = []struct {
+	name        string
+	x, w        []int
+	stride, pad [3]int
+}{
+	{"small/stem", []int{64, 3, 4, 48, 48}, []int{8, 3, 3, 7, 7}, [3]int{1, 2, 2}, [3]int{1, 3, 3}},
+	{"small/layer1", []int{64, 8, 4, 24, 24}, []int{8, 8, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
+	{"small/layer2.0.conv1", []int{64, 8, 4, 24, 24}, []int{16, 8, 3, 3, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}},
+	{"small/layer2.0.downsample", []int{64, 8, 4, 24, 24}, []int{16, 8, 1, 1, 1}, [3]int{2, 2, 2}, [3]int{}},
+	{"small/layer2", []int{64, 16, 2, 12, 12}, []int{16, 16, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
+	{"small/layer3.0.conv1", []int{64, 16, 2, 12, 12}, []int{32, 16, 3, 3, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}},
+	{"small/layer3", []int{64, 32, 1, 6, 6}, []int{32, 32, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
+	{"small/layer4.0.conv1", []int{64, 32, 1, 6, 6}, []int{64, 32, 3, 3, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}},
+	{"small/layer4", []int{64, 64, 1, 3, 3}, []int{64, 64, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
+}
+
+// BenchmarkConv3dForward times the forward op at R3D-18 shapes and the
+// example's small ones, and reports
 // GFLOP/s (2 flops per multiply-accumulate).
 func BenchmarkConv3dForward(b *testing.B) {
-	for _, s := range convBenchShapes {
+	for _, s := range append(convBenchShapes, smallConvBenchShapes...) {
 		b.Run(s.name, func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 1))
 			x, w := randTensor(rng, 0, s.x...), randTensor(rng, 0, s.w...)
@@ -54,7 +73,7 @@ func BenchmarkConv3dForward(b *testing.B) {
 // BenchmarkConv3dBackward times the backward-data and backward-filter ops
 // together and reports GFLOP/s.
 func BenchmarkConv3dBackward(b *testing.B) {
-	for _, s := range convBenchShapes {
+	for _, s := range append(convBenchShapes, smallConvBenchShapes...) {
 		b.Run(s.name, func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 1))
 			x, w := randTensor(rng, 0, s.x...), randTensor(rng, 0, s.w...)

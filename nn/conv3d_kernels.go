@@ -2,10 +2,12 @@ package nn
 
 import (
 	"math/bits"
+	"runtime"
 	"sync"
 
 	"github.com/vidssl/vidssl/internal/blas"
 	"github.com/vidssl/vidssl/internal/parallel"
+	"github.com/vidssl/vidssl/internal/vec"
 )
 
 // The CPU convolution lowers each batch item to matrix products (SGEMM from
@@ -50,6 +52,20 @@ import (
 // colBlockFloats bounds the size of one vol2col block, in float32 values.
 var colBlockFloats = 1 << 21
 
+// partBlockFloats bounds instead the blocks of a batch split over
+// goroutines (splitItems): their products have few output channels, so they
+// read each vol2col value once, a stream that is cheap only while the block
+// stays in the core's L2 (1 MiB on a Zen 4) between vol2col and the SGEMM.
+const partBlockFloats = 1 << 17
+
+// blockFloats is the bound on g's vol2col blocks.
+func (g *convGeom) blockFloats() int {
+	if g.serial {
+		return min(colBlockFloats, partBlockFloats)
+	}
+	return colBlockFloats
+}
+
 // minBlockCols is the fewest columns a block has (when the output has as
 // many), even past colBlockFloats: SGEMM is slow on narrow matrices.
 var minBlockCols = 512
@@ -70,6 +86,18 @@ var useShift = true
 
 // copyGrain is the smallest number of copied values worth a goroutine.
 const copyGrain = 1 << 14
+
+// itemSplitMaxWork is the most multiply-adds per batch item (Cout*K*P) at
+// which a convolution runs as parts of its batch on goroutines of their own,
+// each computing its items one at a time with serial products and copies
+// (splitItems), rather than one item at a time with each product and copy
+// split across goroutines. The example's width-8 network on 48x48 clips has
+// 1 to 8 million per item: products too small to split without the fork
+// and join costing a good share of them (the smallest ones, at layer3 and
+// layer4, are not split at all). R3D-18 at 112x112 has over 50 million at
+// every layer, where the split products are near the SGEMM's peak. Tests
+// set it to -1 to check the unsplit paths on small cases.
+var itemSplitMaxWork = 1 << 24
 
 // scratchPools hold scratch buffers (*[]float32) across calls, by size class:
 // pool b holds buffers of capacity 1<<b. Ops take and return buffers for the
@@ -93,10 +121,10 @@ func putScratch(p *[]float32) {
 }
 
 // blockRows returns how many output rows (to, ho) go in one vol2col block:
-// as many as fit in colBlockFloats, spread evenly over the blocks.
+// as many as fit in blockFloats, spread evenly over the blocks.
 func (g *convGeom) blockRows() int {
 	rows := g.ot * g.oh
-	r := colBlockFloats / max(1, g.kdim()*g.ow)
+	r := g.blockFloats() / max(1, g.kdim()*g.ow)
 	r = max(r, minBlockCols/g.ow) // SGEMM is slow on narrow matrices
 	r = min(max(r, 1), rows)
 	nb := (rows + r - 1) / r
@@ -175,7 +203,16 @@ func (p *paddedInput) store(dxn []float32) { p.rows(dxn, false) }
 // the buffer when in is true, out of it otherwise.
 func (p *paddedInput) rows(x []float32, in bool) {
 	g, xp := p.g, *p.buf
-	parallel.For(g.cin*g.t, max(1, copyGrain/(g.h*g.w)), func(lo, hi int) {
+	// The range of stored columns of each phase that hold input columns,
+	// the same for every row (two phases need none: vec.Deinterleave2).
+	var ranges [][2]int
+	if p.phases > 2 {
+		ranges = make([][2]int, p.phases)
+		for ph := range ranges {
+			ranges[ph][0], ranges[ph][1] = validRange(ph, p.phases, g.pw, g.w, p.wq)
+		}
+	}
+	g.parFor(g.cin*g.t, max(1, copyGrain/(g.h*g.w)), func(lo, hi int) {
 		for plane := lo; plane < hi; plane++ {
 			ci, ti := plane/g.t, plane%g.t
 			for h := 0; h < g.h; h++ {
@@ -189,15 +226,34 @@ func (p *paddedInput) rows(x []float32, in bool) {
 					}
 					continue
 				}
-				for ph := 0; ph < p.phases; ph++ {
+				if p.phases == 2 {
+					// Input column i is padded column i+pw: phase (i+pw)%2,
+					// index (i+pw)/2, so the even and the odd input columns
+					// are each a run of one phase.
+					e0, o0 := (g.pw%2)*p.wq+g.pw/2, ((g.pw+1)%2)*p.wq+(g.pw+1)/2
+					even, odd := pr[e0:e0+(g.w+1)/2], pr[o0:o0+g.w/2]
+					if in {
+						vec.Deinterleave2(even, odd, xr)
+					} else {
+						vec.Interleave2(xr, even, odd)
+					}
+					continue
+				}
+				for ph, r := range ranges {
 					// Phase ph holds padded columns j*sw+ph: input columns j*sw+ph-pw.
-					d := pr[ph*p.wq : (ph+1)*p.wq]
-					lo, hi := validRange(ph, p.phases, g.pw, g.w, p.wq)
-					for j := lo; j < hi; j++ {
-						if in {
-							d[j] = xr[j*p.phases+ph-g.pw]
-						} else {
-							xr[j*p.phases+ph-g.pw] = d[j]
+					if r[0] >= r[1] {
+						continue
+					}
+					d := pr[ph*p.wq+r[0] : ph*p.wq+r[1]]
+					src := xr[r[0]*p.phases+ph-g.pw:]
+					src = src[:(len(d)-1)*p.phases+1]
+					if in {
+						for j := range d {
+							d[j] = src[j*p.phases]
+						}
+					} else {
+						for j, v := range d {
+							src[j*p.phases] = v
 						}
 					}
 				}
@@ -217,7 +273,7 @@ func (p *paddedInput) release() {
 func vol2col(p *paddedInput, r0, r1 int, col []float32) {
 	g, xp := p.g, p.x
 	pb := (r1 - r0) * g.ow
-	parallel.For(g.kdim(), max(1, copyGrain/pb), func(lo, hi int) {
+	g.parFor(g.kdim(), max(1, copyGrain/pb), func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			kw := k % g.kw
 			kh := (k / g.kw) % g.kh
@@ -252,7 +308,7 @@ func col2vol(p *paddedInput, col []float32, r0, r1 int) {
 	to0, to1 := r0/g.oh, (r1-1)/g.oh  // inclusive
 	t0, t1 := to0*g.st, to1*g.st+g.kt // padded planes [t0, t1) are touched
 	nt := t1 - t0
-	parallel.For(g.cin*nt, 1, func(lo, hi int) {
+	g.parFor(g.cin*nt, 1, func(lo, hi int) {
 		for task := lo; task < hi; task++ {
 			ci, t := task/nt, t0+task%nt
 			if t < g.pt || t >= g.pt+g.t {
@@ -340,7 +396,7 @@ func (g *convGeom) trimmed() (tg convGeom, first [3]int, ok bool) {
 // those taps of w.
 func trimWeight(g, tg *convGeom, first [3]int, w, wt []float32, add bool) {
 	kv, tkv := g.kt*g.kh*g.kw, tg.kt*tg.kh*tg.kw
-	parallel.For(g.cout*g.cin, max(1, copyGrain/kv), func(lo, hi int) {
+	g.parFor(g.cout*g.cin, max(1, copyGrain/kv), func(lo, hi int) {
 		for f := lo; f < hi; f++ {
 			src, dst := w[f*kv:(f+1)*kv], wt[f*tkv:(f+1)*tkv]
 			for kt := 0; kt < tg.kt; kt++ {
@@ -390,7 +446,7 @@ func (g *convGeom) tapRuns(lo, hi int, f func(r0, r1, a, b int)) {
 // wr into w.
 func tapMajor(g *convGeom, w, wr []float32, add bool) {
 	kv := g.kh * g.kw
-	parallel.For(g.cout, max(1, copyGrain/g.kdim()), func(lo, hi int) {
+	g.parFor(g.cout, max(1, copyGrain/g.kdim()), func(lo, hi int) {
 		for co := lo; co < hi; co++ {
 			for ci := 0; ci < g.cin; ci++ {
 				for kt := 0; kt < g.kt; kt++ {
@@ -409,6 +465,49 @@ func tapMajor(g *convGeom, w, wr []float32, add bool) {
 	})
 }
 
+// itemParts returns into how many parts to split g's batch (splitItems), and
+// the serial back end the parts use; 1 and bl when the convolution runs
+// whole: when g is large or already a part, when the batch has a single
+// item, or when bl cannot run serially.
+func itemParts(bl blas.Impl, g *convGeom) (int, blas.Impl) {
+	if g.serial || g.cout*g.kdim()*g.outSize() > itemSplitMaxWork {
+		return 1, bl
+	}
+	parts := min(runtime.GOMAXPROCS(0), g.n)
+	if parts <= 1 {
+		return 1, bl
+	}
+	sbl, ok := blas.Serial(bl)
+	if !ok {
+		return 1, bl
+	}
+	return parts, sbl
+}
+
+// splitItems cuts g's batch into parts runs of consecutive items [lo, hi)
+// and calls f on each concurrently, with part numbered from 0 and sub the
+// geometry of the run's items alone, marked serial. It returns when every
+// call has.
+func splitItems(g *convGeom, parts int, f func(part int, sub *convGeom, lo, hi int)) {
+	per := (g.n + parts - 1) / parts
+	var wg sync.WaitGroup
+	for part := 0; part*per < g.n; part++ {
+		lo, hi := part*per, min(g.n, (part+1)*per)
+		sub := *g
+		sub.n, sub.serial = hi-lo, true
+		if hi == g.n { // the last part runs here
+			f(part, &sub, lo, hi)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(part, &sub, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
 // conv3dForward computes y = conv(x, w) + b (b may be nil) into y, which
 // must hold N*Cout*To*Ho*Wo values.
 func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
@@ -421,7 +520,12 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 	}
 	k, p := g.kdim(), g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
+	parts, sbl := itemParts(bl, g)
 	switch {
+	case parts > 1:
+		splitItems(g, parts, func(_ int, sub *convGeom, lo, hi int) {
+			conv3dForward(sbl, sub, x[lo*inN:hi*inN], w, nil, y[lo*outN:hi*outN])
+		})
 	case g.pointwise():
 		for n := 0; n < g.n; n++ {
 			bl.Sgemm(false, false, g.cout, p, g.cin, 1, w, g.cin, x[n*inN:(n+1)*inN], p, 0, y[n*outN:(n+1)*outN], p)
@@ -460,7 +564,7 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 		putScratch(wbuf)
 	}
 	if b != nil {
-		parallel.For(g.n*g.cout, max(1, copyGrain/p), func(lo, hi int) {
+		g.parFor(g.n*g.cout, max(1, copyGrain/p), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				bv := b[i%g.cout]
 				row := y[i*p : (i+1)*p]
@@ -498,6 +602,12 @@ func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 		flipTranspose(g, w, wt)
 		conv3dForward(bl, &tg, dy, wt, nil, dx)
 		putScratch(wbuf)
+		return
+	}
+	if parts, sbl := itemParts(bl, g); parts > 1 {
+		splitItems(g, parts, func(_ int, sub *convGeom, lo, hi int) {
+			conv3dBackwardData(sbl, sub, w, dy[lo*outN:hi*outN], dx[lo*inN:hi*inN])
+		})
 		return
 	}
 	rows, total := g.blockRows(), g.ot*g.oh
@@ -548,6 +658,7 @@ func (g *convGeom) transposed() (convGeom, bool) {
 		st: 1, sh: 1, sw: 1,
 		pt: g.kt - 1 - g.pt, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw,
 		ot: g.t, oh: g.h, ow: g.w,
+		serial: g.serial,
 	}, true
 }
 
@@ -555,7 +666,7 @@ func (g *convGeom) transposed() (convGeom, bool) {
 // Cin, kT, kH, kW) with its kernel flipped in every dimension.
 func flipTranspose(g *convGeom, w, wt []float32) {
 	kv := g.kt * g.kh * g.kw
-	parallel.For(g.cin, max(1, copyGrain/(g.cout*kv)), func(lo, hi int) {
+	g.parFor(g.cin, max(1, copyGrain/(g.cout*kv)), func(lo, hi int) {
 		for ci := lo; ci < hi; ci++ {
 			for co := 0; co < g.cout; co++ {
 				src := w[(co*g.cin+ci)*kv : (co*g.cin+ci+1)*kv]
@@ -585,6 +696,29 @@ func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 	if g.pointwise() {
 		for n := 0; n < g.n; n++ {
 			bl.Sgemm(false, true, g.cout, g.cin, p, 1, dy[n*outN:(n+1)*outN], p, x[n*inN:(n+1)*inN], p, 1, dw, g.cin)
+		}
+		return
+	}
+	if parts, sbl := itemParts(bl, g); parts > 1 {
+		// Each part sums its items' gradient in a buffer of its own (the
+		// first in dw), added up at the end.
+		bufs := make([]*[]float32, parts)
+		splitItems(g, parts, func(part int, sub *convGeom, lo, hi int) {
+			d := dw
+			if part > 0 {
+				bufs[part] = getScratch(len(dw))
+				d = *bufs[part]
+				clear(d)
+			}
+			conv3dBackwardFilter(sbl, sub, x[lo*inN:hi*inN], dy[lo*outN:hi*outN], d)
+		})
+		for _, b := range bufs[1:] {
+			if b != nil {
+				for i, v := range *b {
+					dw[i] += v
+				}
+				putScratch(b)
+			}
 		}
 		return
 	}

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"github.com/vidssl/vidssl/internal/blas"
-	"github.com/vidssl/vidssl/internal/parallel"
 )
 
 // The row-shift lowering serves convolutions with stride 1 along W and a
@@ -18,6 +17,13 @@ import (
 // where q = r*Wp + wo runs over the block's output rows r on a grid Wp wide;
 // the last kW-1 columns of each grid row are discarded (forward) or held at
 // zero (backward filter).
+//
+// With a stride s > 1 along W the padded rows are stored in s phases
+// (paddedInput), columns w with the same w mod s together, and vol2rows
+// writes one matrix per phase, its rows Wq = ceil(Wp/s) wide: tap kw reads
+// the matrix of phase kw mod s shifted by kw/s columns, on a grid Wq wide
+// (R3D-18's stem: 7 taps at stride 2 read 2 matrices of 27 columns per
+// output row of 24, against 7 vol2col rows of 24).
 
 // shiftable reports whether the row-shift lowering applies to g and pays.
 // Each vol2col value feeds Cout multiply-adds and costs about as much as 15
@@ -26,12 +32,32 @@ import (
 // discarded grid columns, a fraction (kW-1)/Wo. It pays when
 // Cout*kW < 15*Wo: at R3D-18's layer1 and layer2, not at layer3 and layer4,
 // whose small frames waste a large share of the grid.
+//
+// With a stride along W it applies only to the parts of a batch split over
+// goroutines (splitItems, small convolutions), where it was measured.
 func (g *convGeom) shiftable() bool {
-	return g.sw == 1 && g.kw > 1 && g.cout*g.kw < 15*g.ow
+	return (g.sw == 1 || g.serial) && g.kw > 1 && g.cout*g.kw < 15*g.ow
 }
 
-// wp is the padded input width, the width of the row-shift grid.
+// wp is the padded input width.
 func (g *convGeom) wp() int { return g.w + 2*g.pw }
+
+// phases is the number of phases the padded rows are stored in: the stride
+// along W when the kernel is wider than one (as paddedInput), else 1.
+func (g *convGeom) phases() int {
+	if g.sw > 1 && g.kw > 1 {
+		return g.sw
+	}
+	return 1
+}
+
+// gridW is the width of the row-shift grid: the length of a phase, Wp when
+// there is one.
+func (g *convGeom) gridW() int { return (g.wp() + g.phases() - 1) / g.phases() }
+
+// shiftTap returns which phase's matrix tap kw reads, and its shift in
+// columns.
+func (g *convGeom) shiftTap(kw int) (phase, shift int) { return kw % g.phases(), kw / g.phases() }
 
 // krows is the number of rows of the row-shift matrix: kT*Cin*kH.
 func (g *convGeom) krows() int { return g.cin * g.kt * g.kh }
@@ -39,36 +65,41 @@ func (g *convGeom) krows() int { return g.cin * g.kt * g.kh }
 // shiftBlockRows returns how many output rows go in one row-shift block.
 func (g *convGeom) shiftBlockRows() int {
 	rows := g.ot * g.oh
-	r := colBlockFloats / max(1, g.krows()*g.wp())
-	r = max(r, minBlockCols/g.wp())
+	r := g.blockFloats() / max(1, g.phases()*g.krows()*g.gridW())
+	r = max(r, minBlockCols/g.gridW())
 	r = min(max(r, 1), rows)
 	nb := (rows + r - 1) / r
 	return (rows + nb - 1) / nb
 }
 
-// vol2rows fills col (kT*Cin*kH x (r1-r0)*Wp) from the padded item in p,
-// for output rows [r0, r1): row (kt, ci, kh) holds for each output row
-// (to, ho) the padded input row (to*st+kt, ho*sh+kh) of channel ci. With
-// stride 1 along H the rows of one output frame are contiguous in p, and
-// are copied at once.
+// vol2rows fills col, one matrix per phase of kT*Cin*kH rows of
+// (r1-r0)*Wq values each, from the padded item in p, for output rows [r0,
+// r1): row (kt, ci, kh) of phase f holds for each output row (to, ho) phase
+// f of the padded input row (to*st+kt, ho*sh+kh) of channel ci. With one
+// phase and stride 1 along H the rows of one output frame are contiguous in
+// p, and are copied at once.
 func vol2rows(p *paddedInput, r0, r1 int, col []float32) {
-	g, xp, wp := p.g, p.x, p.wp // sw == 1: p.row == wp
-	pb := (r1 - r0) * wp
-	parallel.For(g.krows(), max(1, copyGrain/pb), func(lo, hi int) {
+	g, xp, wq := p.g, p.x, p.wq
+	pb, kr := (r1-r0)*wq, g.krows()
+	g.parFor(kr, max(1, copyGrain/(p.phases*pb)), func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			kh := j % g.kh
 			ci := (j / g.kh) % g.cin
 			kt := j / (g.kh * g.cin)
-			dst := col[j*pb : (j+1)*pb]
 			for r := r0; r < r1; {
 				to, ho := r/g.oh, r%g.oh
 				end := min(r1, (to+1)*g.oh) // the rest of this output frame
-				base := ((ci*p.tp+to*g.st+kt)*p.hp + ho*g.sh + kh) * wp
-				if g.sh == 1 {
-					copy(dst[(r-r0)*wp:(end-r0)*wp], xp[base:base+(end-r)*wp])
-				} else {
-					for i := 0; i < end-r; i++ {
-						copy(dst[(r-r0+i)*wp:(r-r0+i+1)*wp], xp[base+i*g.sh*wp:base+i*g.sh*wp+wp])
+				base := ((ci*p.tp+to*g.st+kt)*p.hp + ho*g.sh + kh) * p.row
+				if g.sh == 1 && p.phases == 1 {
+					dst := col[j*pb : (j+1)*pb]
+					copy(dst[(r-r0)*wq:(end-r0)*wq], xp[base:base+(end-r)*wq])
+					r = end
+					continue
+				}
+				for i := 0; i < end-r; i++ {
+					src := xp[base+i*g.sh*p.row:][:p.row]
+					for f := 0; f < p.phases; f++ {
+						copy(col[(f*kr+j)*pb+(r-r0+i)*wq:][:wq], src[f*wq:(f+1)*wq])
 					}
 				}
 				r = end
@@ -104,21 +135,22 @@ func regroupByKw(g *convGeom, w, wr []float32) {
 
 // shiftRun returns where the grid columns of output rows [s0, s1) start in
 // a block of rows [r0, r1), and how many the products cover: all of them,
-// but for the last run of the block, whose last kW-1 would read past it.
+// but for the last run of the block, whose last (kW-1)/phases would read
+// past it.
 func (g *convGeom) shiftRun(r0, r1, s0, s1 int) (start, cols int) {
-	start, cols = (s0-r0)*g.wp(), (s1-s0)*g.wp()
+	start, cols = (s0-r0)*g.gridW(), (s1-s0)*g.gridW()
 	if s1 == r1 {
-		cols -= g.kw - 1
+		cols -= (g.kw - 1) / g.phases()
 	}
 	return start, cols
 }
 
 // conv3dForwardShift is conv3dForward's row-shift lowering, without bias.
 func conv3dForwardShift(bl blas.Impl, g *convGeom, x, w, y []float32) {
-	kr, wp, p := g.krows(), g.wp(), g.outSize()
+	kr, wp, p := g.krows(), g.gridW(), g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
 	rows, total := g.shiftBlockRows(), g.ot*g.oh
-	wbuf, cbuf, obuf := getScratch(len(w)), getScratch(kr*rows*wp), getScratch(g.cout*rows*wp)
+	wbuf, cbuf, obuf := getScratch(len(w)), getScratch(g.phases()*kr*rows*wp), getScratch(g.cout*rows*wp)
 	defer func() { putScratch(wbuf); putScratch(cbuf); putScratch(obuf) }()
 	wr, col, wide := *wbuf, *cbuf, *obuf
 	regroupByKw(g, w, wr)
@@ -132,7 +164,7 @@ func conv3dForwardShift(bl blas.Impl, g *convGeom, x, w, y []float32) {
 			r1 := min(r0+rows, total)
 			nr := r1 - r0
 			pb := nr * wp
-			c := col[:kr*pb]
+			c := col[:g.phases()*kr*pb]
 			vol2rows(xp, r0, r1, c)
 			// Frames whose temporal taps partly read padding use only the
 			// rows of the others (tapRuns).
@@ -149,10 +181,11 @@ func conv3dForwardShift(bl blas.Impl, g *convGeom, x, w, y []float32) {
 					if kw == 0 {
 						beta = 0
 					}
-					bl.Sgemm(false, false, g.cout, cols, (b-a)*kk, 1, wr[kw*g.cout*kr+a*kk:], kr, c[a*kk*pb+start+kw:], pb, beta, wide[start:], pb)
+					f, sh := g.shiftTap(kw)
+					bl.Sgemm(false, false, g.cout, cols, (b-a)*kk, 1, wr[kw*g.cout*kr+a*kk:], kr, c[(f*kr+a*kk)*pb+start+sh:], pb, beta, wide[start:], pb)
 				}
 			})
-			parallel.For(g.cout, max(1, copyGrain/pb), func(lo, hi int) {
+			g.parFor(g.cout, max(1, copyGrain/pb), func(lo, hi int) {
 				for co := lo; co < hi; co++ {
 					for r := 0; r < nr; r++ {
 						copy(yn[co*p+(r0+r)*g.ow:co*p+(r0+r+1)*g.ow], wide[co*pb+r*wp:co*pb+r*wp+g.ow])
@@ -165,10 +198,10 @@ func conv3dForwardShift(bl blas.Impl, g *convGeom, x, w, y []float32) {
 
 // conv3dBackwardFilterShift is conv3dBackwardFilter's row-shift lowering.
 func conv3dBackwardFilterShift(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
-	kr, wp, p := g.krows(), g.wp(), g.outSize()
+	kr, wp, p := g.krows(), g.gridW(), g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
 	rows, total := g.shiftBlockRows(), g.ot*g.oh
-	wbuf, cbuf, obuf := getScratch(len(dw)), getScratch(kr*rows*wp), getScratch(g.cout*rows*wp)
+	wbuf, cbuf, obuf := getScratch(len(dw)), getScratch(g.phases()*kr*rows*wp), getScratch(g.cout*rows*wp)
 	defer func() { putScratch(wbuf); putScratch(cbuf); putScratch(obuf) }()
 	dwr, col, wide := *wbuf, *cbuf, *obuf
 	clear(dwr)
@@ -182,10 +215,10 @@ func conv3dBackwardFilterShift(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 			r1 := min(r0+rows, total)
 			nr := r1 - r0
 			pb := nr * wp
-			c := col[:kr*pb]
+			c := col[:g.phases()*kr*pb]
 			vol2rows(xp, r0, r1, c)
 			// dy on the grid, zero in the columns that no output owns.
-			parallel.For(g.cout, max(1, copyGrain/pb), func(lo, hi int) {
+			g.parFor(g.cout, max(1, copyGrain/pb), func(lo, hi int) {
 				for co := lo; co < hi; co++ {
 					for r := 0; r < nr; r++ {
 						d := wide[co*pb+r*wp : co*pb+(r+1)*wp]
@@ -200,7 +233,8 @@ func conv3dBackwardFilterShift(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 				}
 				start, cols := g.shiftRun(r0, r1, s0, s1)
 				for kw := 0; kw < g.kw; kw++ {
-					bl.Sgemm(false, true, g.cout, (b-a)*kk, cols, 1, wide[start:], pb, c[a*kk*pb+start+kw:], pb, 1, dwr[kw*g.cout*kr+a*kk:], kr)
+					f, sh := g.shiftTap(kw)
+					bl.Sgemm(false, true, g.cout, (b-a)*kk, cols, 1, wide[start:], pb, c[(f*kr+a*kk)*pb+start+sh:], pb, 1, dwr[kw*g.cout*kr+a*kk:], kr)
 				}
 			})
 		}

@@ -106,22 +106,30 @@ func convRunGrad(t *testing.T, build func(in []*G.Node) (*G.Node, error), inputs
 }
 
 // convBlockSizes runs f with each lowering (row-shift where it applies, and
-// plain vol2col), with and without trimming padding-only taps, and with the
+// plain vol2col), with and without trimming padding-only taps, with the
 // default vol2col block size and a tiny one, which splits every case into
-// many blocks.
+// many blocks, and with and without splitting the batch over goroutines
+// (splitItems; the tests' shapes are all small enough for it).
 func convBlockSizes(t *testing.T, f func(t *testing.T)) {
 	for _, trim := range []bool{true, false} {
 		for _, shift := range []bool{true, false} {
 			for _, block := range []int{colBlockFloats, 64} {
-				t.Run(fmt.Sprintf("trim=%t/shift=%t/block=%d", trim, shift, block), func(t *testing.T) {
-					oldTrim, oldShift, oldBlock, oldMin := useTrim, useShift, colBlockFloats, minBlockCols
-					useTrim, useShift, colBlockFloats = trim, shift, block
-					if block < oldBlock {
-						minBlockCols = 1
-					}
-					defer func() { useTrim, useShift, colBlockFloats, minBlockCols = oldTrim, oldShift, oldBlock, oldMin }()
-					f(t)
-				})
+				for _, split := range []bool{true, false} {
+					t.Run(fmt.Sprintf("trim=%t/shift=%t/block=%d/split=%t", trim, shift, block, split), func(t *testing.T) {
+						oldTrim, oldShift, oldBlock, oldMin, oldSplit := useTrim, useShift, colBlockFloats, minBlockCols, itemSplitMaxWork
+						useTrim, useShift, colBlockFloats = trim, shift, block
+						if block < oldBlock {
+							minBlockCols = 1
+						}
+						if !split {
+							itemSplitMaxWork = -1
+						}
+						defer func() {
+							useTrim, useShift, colBlockFloats, minBlockCols, itemSplitMaxWork = oldTrim, oldShift, oldBlock, oldMin, oldSplit
+						}()
+						f(t)
+					})
+				}
 			}
 		}
 	}
@@ -187,6 +195,16 @@ func TestConv3dBackends(t *testing.T) {
 		{[]int{2, 5, 3, 4, 5}, []int{4, 5, 1, 1, 1}, [3]int{1, 1, 1}, [3]int{}},
 		{[]int{2, 4, 4, 5, 6}, []int{3, 4, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
 		{[]int{1, 2, 3, 4, 4}, []int{3, 2, 1, 2, 2}, [3]int{1, 1, 1}, [3]int{1, 2, 2}},
+		// Odd batches, split over goroutines in unequal parts.
+		{[]int{3, 3, 4, 7, 9}, []int{5, 3, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
+		{[]int{5, 3, 3, 9, 7}, []int{4, 3, 3, 7, 7}, [3]int{1, 2, 2}, [3]int{1, 3, 3}},
+		{[]int{3, 4, 2, 6, 6}, []int{6, 4, 1, 1, 1}, [3]int{2, 2, 2}, [3]int{}},
+		// Stride 2 along W under the row-shift lowering (one matrix per
+		// phase), with one frame, frames smaller than the kernel and odd
+		// widths; 8 output channels (the dot-product weight gradient).
+		{[]int{3, 3, 1, 5, 9}, []int{4, 3, 3, 7, 7}, [3]int{1, 2, 2}, [3]int{1, 3, 3}},
+		{[]int{2, 2, 2, 4, 3}, []int{8, 2, 3, 3, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}},
+		{[]int{4, 3, 3, 6, 13}, []int{8, 3, 3, 5, 5}, [3]int{1, 1, 2}, [3]int{1, 2, 2}},
 		{[]int{2, 2, 3, 5, 11}, []int{2, 2, 1, 2, 4}, [3]int{1, 1, 3}, [3]int{0, 1, 2}},
 		{[]int{1, 2, 2, 3, 3}, []int{8, 2, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}}, // small batch: col2vol
 		{[]int{1, 3, 4, 9, 8}, []int{2, 3, 3, 3, 1}, [3]int{2, 3, 2}, [3]int{1, 1, 0}},

@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/internal/parallel"
+	"github.com/vidssl/vidssl/internal/vec"
 )
 
 // elementGrain is the smallest slice of an elementwise loop worth a goroutine.
@@ -117,14 +118,7 @@ func (op *reluGradOp) Do(vals ...G.Value) (G.Value, error) {
 	defer op.out.put(out)
 	dx := out.Data().([]float32)
 	parallel.For(len(y), elementGrain, func(lo, hi int) {
-		y, dy, dx := y[lo:hi], dy[lo:hi], dx[lo:hi]
-		for i, v := range y {
-			g := dy[i]
-			if !(v > 0) { // NaN too, as PyTorch
-				g = 0
-			}
-			dx[i] = g
-		}
+		vec.Mask(dx[lo:hi], dy[lo:hi], y[lo:hi]) // 0 where y is NaN too, as PyTorch
 	})
 	return out, nil
 }

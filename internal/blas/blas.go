@@ -56,6 +56,23 @@ func Go() Impl {
 // one used on CPUs without a SIMD kernel.
 func GoGeneric() Impl { return &goImpl{name: "go-generic", k: genericKernel} }
 
+// Serial returns impl computing each product on the calling goroutine
+// alone, for callers that run several products at once on goroutines of
+// their own (one per part of a batch), and true; or impl and false when impl
+// cannot be made serial (OpenBLAS and gonum use threads of their own).
+func Serial(impl Impl) (Impl, bool) {
+	g, ok := impl.(*goImpl)
+	if !ok {
+		return impl, false
+	}
+	if g.noSplit {
+		return g, true
+	}
+	s := *g
+	s.noSplit = true
+	return &s, true
+}
+
 // Gonum returns gonum's pure-Go implementation.
 func Gonum() Impl { return gonumImpl{} }
 

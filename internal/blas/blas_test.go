@@ -141,3 +141,30 @@ func TestCPUInfoNamesTheKernelsExtensions(t *testing.T) {
 		t.Errorf("CPUInfo() = %q; the AVX2 kernel is in use", info)
 	}
 }
+
+// TestSerial checks which back ends Serial makes serial, and that a serial
+// product that the default would split across goroutines stays on the
+// calling one.
+func TestSerial(t *testing.T) {
+	s, ok := Serial(Go())
+	if !ok || !s.(*goImpl).noSplit || s.Name() != Go().Name() {
+		t.Errorf("Serial(Go()) = %v %v, want a serial %s", s.Name(), ok, Go().Name())
+	}
+	if s2, ok := Serial(s); !ok || s2 != s {
+		t.Errorf("Serial of a serial impl made a new one")
+	}
+	if _, ok := Serial(Gonum()); ok {
+		t.Errorf("Serial(Gonum()) reports serial")
+	}
+	if Go().(*goImpl).noSplit {
+		t.Errorf("Go() is serial")
+	}
+	const m, n, k = 64, 512, 64 // m*n*k >= goSplitMinWork
+	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	allocs := testing.AllocsPerRun(5, func() {
+		s.Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	})
+	if allocs != 0 { // a split would allocate its goroutines and closures
+		t.Errorf("serial Sgemm: %v allocations a call, want 0", allocs)
+	}
+}

@@ -36,6 +36,8 @@ import (
 type goImpl struct {
 	name string
 	k    kernel
+	// noSplit keeps every product on the calling goroutine (see Serial).
+	noSplit bool
 }
 
 // kernel is a micro-kernel: it computes the mr x nr tile
@@ -56,6 +58,13 @@ type kernel struct {
 	// alt, where not nil, is a kernel with the same nr and fewer rows, used
 	// for products whose row count it pads less (m = 64 with mr = 12 and 8).
 	alt *kernel
+	// dot, where not nil, computes the dotRows x dotCols dot products of
+	// dotRows rows of a (lda apart) with dotCols rows of b (ldb apart), kc
+	// values each, into t (t[i*dotCols+j]): A*B^T read in place along k,
+	// for products with a transposed B and at most dotRows rows of C
+	// (serialDot), where the tiles of the other paths would be mostly
+	// padding.
+	dot func(kc int, a []float32, lda int, b []float32, ldb int, t *[dotRows * dotCols]float32)
 	// narrow, where not nil, is a kernel with the same mr, fewer columns
 	// and a runRows, used by serialTransposed where it pads the rows of C
 	// less (m = 8 or 16 in a width-8 network).
@@ -118,7 +127,7 @@ func (g *goImpl) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []floa
 		return
 	}
 	parts := 1
-	if m*n*k >= goSplitMinWork {
+	if m*n*k >= goSplitMinWork && !g.noSplit {
 		parts = min(runtime.GOMAXPROCS(0), max(m, n)/goSplitMinSize)
 	}
 	if parts <= 1 {
@@ -152,6 +161,10 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	buf := packPool.Get().(*packBuffers)
 	defer packPool.Put(buf)
+	if transB && !transA && g.k.dot != nil && m <= dotRows {
+		g.serialDot(buf, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && k >= transposedMinRatio*m && n >= g.k.mr {
 		// The transposed product's tiles span nr rows of C.
 		kern := &g.k
@@ -313,6 +326,53 @@ func packB(trans bool, b []float32, ldb, p0, j0, kc, nc, nr int, dst []float32) 
 				d[p*nr+j] = 0
 			}
 		}
+	}
+}
+
+// dotRows and dotCols are the shape of kernel.dot's tile of C.
+const (
+	dotRows = 8
+	dotCols = 3
+)
+
+// serialDot is serial for C = alpha*A*B^T + beta*C with at most dotRows rows
+// of C (the weight gradient of a convolution with few output channels): each
+// element of C is a dot product of a row of A and a row of B, both
+// contiguous, which kernel.dot computes dotCols at a time with nothing
+// packed. A with fewer than dotRows rows is copied into a buffer of
+// dotRows rows (the rest zero).
+func (g *goImpl) serialDot(buf *packBuffers, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m < dotRows {
+		buf.a = grow(buf.a, dotRows*k)
+		for i := 0; i < m; i++ {
+			copy(buf.a[i*k:(i+1)*k], a[i*lda:i*lda+k])
+		}
+		clear(buf.a[m*k:])
+		a, lda = buf.a, k
+	}
+	var t [dotRows * dotCols]float32
+	for j := 0; j < n; {
+		cols, step := dotCols, ldb
+		if n-j < dotCols {
+			// The last one or two rows of B, one at a time (the kernel
+			// reads the same row dotCols times).
+			cols, step = 1, 0
+		}
+		g.k.dot(k, a, lda, b[j*ldb:], step, &t)
+		for i := 0; i < m; i++ {
+			row := c[i*ldc+j : i*ldc+j+cols]
+			tr := t[i*dotCols : i*dotCols+cols]
+			if beta == 0 {
+				for q, v := range tr {
+					row[q] = alpha * v
+				}
+				continue
+			}
+			for q, v := range tr {
+				row[q] = alpha*v + beta*row[q]
+			}
+		}
+		j += cols
 	}
 }
 

@@ -23,7 +23,8 @@ func goImpls() []*goImpl {
 		out = append(out, &goImpl{name: "go-" + name, k: ks[name]})
 	}
 	best := Go().(*goImpl)
-	return append(out, &goImpl{name: best.name + "+alt", k: best.k})
+	serial, _ := Serial(best)
+	return append(out, &goImpl{name: best.name + "+alt", k: best.k}, serial.(*goImpl))
 }
 
 // gemmCase is one Sgemm call on matrices cut out of larger buffers: each
@@ -138,6 +139,10 @@ func TestGoSgemmMatchesDefinition(t *testing.T) {
 			{tb: true, m: 96, n: 301, k: 600, alpha: 0.5, beta: 2, pad: 1, off: 1},
 			{tb: true, m: 64, n: 1728, k: 300, alpha: 1, beta: 1},
 			{tb: true, m: 8, n: 500, k: 300, alpha: 1, beta: 0, pad: 2, off: 1},
+			// At most 8 rows of C (serialDot), k over several of its blocks.
+			{tb: true, m: 5, n: 31, k: 1100, alpha: 0.5, beta: 2, pad: 1, off: 3},
+			{tb: true, m: 8, n: 10, k: 1030, alpha: 1, beta: 0},
+			{tb: true, m: 3, n: 4, k: 513, alpha: -1, beta: 1, pad: 2},
 			{ta: true, m: 333, n: 77, k: 100, alpha: -1, beta: 0, pad: 2},
 			{m: 64, n: 1111, k: 27, alpha: 1, beta: 0},
 			{m: 0, n: 5, k: 5, alpha: 1, beta: 0},
@@ -229,4 +234,48 @@ func FuzzGoSgemm(f *testing.F) {
 			tc.check(t, impl, rng)
 		}
 	})
+}
+
+// TestDotKernel calls the dot kernel alone against float64 dot products, for
+// lengths around its 16-value steps (the masked tail), leading dimensions
+// longer than the rows and unaligned starts, and with one row of B read
+// dotCols times (ldb 0, as serialDot does for the last rows).
+func TestDotKernel(t *testing.T) {
+	k, _, ok := simdKernel()
+	if !ok || k.dot == nil {
+		t.Skip("no dot kernel on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, kc := range []int{1, 2, 7, 15, 16, 17, 31, 32, 33, 48, 63, 100, 257, 2304} {
+		for _, ldb0 := range []bool{false, true} {
+			off := rng.IntN(5)
+			lda, ldb := kc+rng.IntN(3), kc+rng.IntN(4)
+			a := make([]float32, off+(dotRows-1)*lda+kc)
+			b := make([]float32, off+(dotCols-1)*ldb+kc)
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+			for i := range b {
+				b[i] = float32(rng.NormFloat64())
+			}
+			if ldb0 {
+				ldb = 0
+			}
+			var got [dotRows * dotCols]float32
+			k.dot(kc, a[off:], lda, b[off:], ldb, &got)
+			for i := 0; i < dotRows; i++ {
+				for j := 0; j < dotCols; j++ {
+					var want, scale float64
+					for p := 0; p < kc; p++ {
+						x, y := float64(a[off+i*lda+p]), float64(b[off+j*ldb+p])
+						want += x * y
+						scale += math.Abs(x * y)
+					}
+					if d := math.Abs(float64(got[i*dotCols+j]) - want); d > 1e-5*scale+1e-6 {
+						t.Errorf("k=%d ldb0=%t: t[%d,%d] = %g, want %g", kc, ldb0, i, j, got[i*dotCols+j], want)
+					}
+				}
+			}
+		}
+	}
 }

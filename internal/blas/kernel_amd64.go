@@ -36,6 +36,21 @@ func kernelAVX2x6x16Rows(k int, a *float32, lda int, b *float32, ldb int, c *flo
 //go:noescape
 func kernelAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
+// dotAVX512x8x3 computes the 24 dot products of 8 rows of a (lda apart)
+// with 3 rows of b (ldb apart), k values each, into t (dot_amd64.s).
+//
+//go:noescape
+func dotAVX512x8x3(k int, a *float32, lda int, b *float32, ldb int, t *float32)
+
+// dotKernelAVX512 is dotAVX512x8x3 with the bounds checks that keep it
+// inside its slices (see kernel.dot).
+func dotKernelAVX512(kc int, a []float32, lda int, b []float32, ldb int, t *[dotRows * dotCols]float32) {
+	if kc <= 0 || lda < 0 || ldb < 0 || len(a) < (dotRows-1)*lda+kc || len(b) < (dotCols-1)*ldb+kc {
+		panic("blas: dot kernel called with short slices")
+	}
+	dotAVX512x8x3(kc, &a[0], lda, &b[0], ldb, &t[0])
+}
+
 // asmKernel wraps an assembly micro-kernel of mr x nr with the bounds checks
 // that keep it inside its slices.
 func asmKernel(mr, nr int, f func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)) kernel {
@@ -89,6 +104,7 @@ func simdKernel() (k kernel, name string, ok bool) {
 		k = avx512Kernel
 		k.alt = &avx512Kernel8
 		k.narrow = &avx512Narrow
+		k.dot = dotKernelAVX512
 		return k, "avx512", true
 	case hasAVX2:
 		return avx2Kernel, "avx2", true

@@ -1,0 +1,651 @@
+//go:build amd64
+
+// Hand-maintained: written out once by a throwaway script (the unrolled
+// bodies are regular), and edited here as source; go vet checks the frame
+// offsets against the Go declarations.
+
+#include "textflag.h"
+
+// AVX-512F loops over float32 slices (vec_amd64.go declares them). Each
+// runs n/16 full steps of 16 values, then the last n%16 under the mask K1;
+// masked-off lanes are neither read nor written.
+
+// func momentsXAVX512(n int, x *float32, shift float32, out *[4]float32)
+TEXT ·momentsXAVX512(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ out+24(FP), DX
+	VBROADCASTSS shift+16(FP), Z30
+	VPXORD Z31, Z31, Z31
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ momentsXAVX512_tail
+momentsXAVX512_loop:
+	VMOVUPS (SI), Z20
+	VSUBPS Z30, Z20, Z20
+	VADDPS Z20, Z0, Z0
+	VFMADD231PS Z20, Z20, Z1
+	ADDQ $64, SI
+	DECQ BX
+	JNZ momentsXAVX512_loop
+momentsXAVX512_tail:
+	ANDQ $15, CX
+	JZ momentsXAVX512_done
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z20
+	VSUBPS.Z Z30, Z20, K1, Z20
+	VADDPS Z20, Z0, Z0
+	VFMADD231PS Z20, Z20, Z1
+momentsXAVX512_done:
+	VSHUFF32X4 $0x4E, Z0, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VSHUFF32X4 $0xB1, Z0, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VPERMILPS $0x4E, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VPERMILPS $0xB1, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VMOVSS X0, 0(DX)
+	VSHUFF32X4 $0x4E, Z1, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VSHUFF32X4 $0xB1, Z1, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VPERMILPS $0x4E, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VPERMILPS $0xB1, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VMOVSS X1, 4(DX)
+	VZEROUPPER
+	RET
+
+// func momentsXYAVX512(n int, x, y *float32, shift float32, out *[4]float32)
+TEXT ·momentsXYAVX512(SB), NOSPLIT, $0-40
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ out+32(FP), DX
+	VBROADCASTSS shift+24(FP), Z30
+	VPXORD Z31, Z31, Z31
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ momentsXYAVX512_tail
+momentsXYAVX512_loop:
+	VMOVUPS (SI), Z20
+	VSUBPS Z30, Z20, Z20
+	VADDPS Z20, Z0, Z0
+	VFMADD231PS Z20, Z20, Z1
+	VMOVUPS (DI), Z21
+	VADDPS Z21, Z2, Z2
+	VFMADD231PS Z21, Z20, Z3
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ BX
+	JNZ momentsXYAVX512_loop
+momentsXYAVX512_tail:
+	ANDQ $15, CX
+	JZ momentsXYAVX512_done
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z20
+	VSUBPS.Z Z30, Z20, K1, Z20
+	VADDPS Z20, Z0, Z0
+	VFMADD231PS Z20, Z20, Z1
+	VMOVUPS.Z (DI), K1, Z21
+	VADDPS Z21, Z2, Z2
+	VFMADD231PS Z21, Z20, Z3
+momentsXYAVX512_done:
+	VSHUFF32X4 $0x4E, Z0, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VSHUFF32X4 $0xB1, Z0, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VPERMILPS $0x4E, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VPERMILPS $0xB1, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VMOVSS X0, 0(DX)
+	VSHUFF32X4 $0x4E, Z1, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VSHUFF32X4 $0xB1, Z1, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VPERMILPS $0x4E, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VPERMILPS $0xB1, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VMOVSS X1, 4(DX)
+	VSHUFF32X4 $0x4E, Z2, Z2, Z28
+	VADDPS Z28, Z2, Z2
+	VSHUFF32X4 $0xB1, Z2, Z2, Z28
+	VADDPS Z28, Z2, Z2
+	VPERMILPS $0x4E, Z2, Z28
+	VADDPS Z28, Z2, Z2
+	VPERMILPS $0xB1, Z2, Z28
+	VADDPS Z28, Z2, Z2
+	VMOVSS X2, 8(DX)
+	VSHUFF32X4 $0x4E, Z3, Z3, Z28
+	VADDPS Z28, Z3, Z3
+	VSHUFF32X4 $0xB1, Z3, Z3, Z28
+	VADDPS Z28, Z3, Z3
+	VPERMILPS $0x4E, Z3, Z28
+	VADDPS Z28, Z3, Z3
+	VPERMILPS $0xB1, Z3, Z28
+	VADDPS Z28, Z3, Z3
+	VMOVSS X3, 12(DX)
+	VZEROUPPER
+	RET
+
+// func momentsXYMAVX512(n int, x, y, m *float32, shift float32, out *[4]float32)
+TEXT ·momentsXYMAVX512(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ m+24(FP), R8
+	MOVQ out+40(FP), DX
+	VBROADCASTSS shift+32(FP), Z30
+	VPXORD Z31, Z31, Z31
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ momentsXYMAVX512_tail
+momentsXYMAVX512_loop:
+	VMOVUPS (SI), Z20
+	VSUBPS Z30, Z20, Z20
+	VADDPS Z20, Z0, Z0
+	VFMADD231PS Z20, Z20, Z1
+	VMOVUPS (R8), Z22
+	VCMPPS $14, Z31, Z22, K2
+	VMOVUPS.Z (DI), K2, Z21
+	VADDPS Z21, Z2, Z2
+	VFMADD231PS Z21, Z20, Z3
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	DECQ BX
+	JNZ momentsXYMAVX512_loop
+momentsXYMAVX512_tail:
+	ANDQ $15, CX
+	JZ momentsXYMAVX512_done
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z20
+	VSUBPS.Z Z30, Z20, K1, Z20
+	VADDPS Z20, Z0, Z0
+	VFMADD231PS Z20, Z20, Z1
+	VMOVUPS.Z (R8), K1, Z22
+	VCMPPS $14, Z31, Z22, K2
+	VMOVUPS.Z (DI), K2, Z21
+	VADDPS Z21, Z2, Z2
+	VFMADD231PS Z21, Z20, Z3
+momentsXYMAVX512_done:
+	VSHUFF32X4 $0x4E, Z0, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VSHUFF32X4 $0xB1, Z0, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VPERMILPS $0x4E, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VPERMILPS $0xB1, Z0, Z28
+	VADDPS Z28, Z0, Z0
+	VMOVSS X0, 0(DX)
+	VSHUFF32X4 $0x4E, Z1, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VSHUFF32X4 $0xB1, Z1, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VPERMILPS $0x4E, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VPERMILPS $0xB1, Z1, Z28
+	VADDPS Z28, Z1, Z1
+	VMOVSS X1, 4(DX)
+	VSHUFF32X4 $0x4E, Z2, Z2, Z28
+	VADDPS Z28, Z2, Z2
+	VSHUFF32X4 $0xB1, Z2, Z2, Z28
+	VADDPS Z28, Z2, Z2
+	VPERMILPS $0x4E, Z2, Z28
+	VADDPS Z28, Z2, Z2
+	VPERMILPS $0xB1, Z2, Z28
+	VADDPS Z28, Z2, Z2
+	VMOVSS X2, 8(DX)
+	VSHUFF32X4 $0x4E, Z3, Z3, Z28
+	VADDPS Z28, Z3, Z3
+	VSHUFF32X4 $0xB1, Z3, Z3, Z28
+	VADDPS Z28, Z3, Z3
+	VPERMILPS $0x4E, Z3, Z28
+	VADDPS Z28, Z3, Z3
+	VPERMILPS $0xB1, Z3, Z28
+	VADDPS Z28, Z3, Z3
+	VMOVSS X3, 12(DX)
+	VZEROUPPER
+	RET
+
+// func affineAVX512(n int, dst, x *float32, a, b float32)
+TEXT ·affineAVX512(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ x+16(FP), SI
+	VBROADCASTSS a+24(FP), Z28
+	VBROADCASTSS b+28(FP), Z29
+	VPXORD Z31, Z31, Z31
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ affineAVX512_tail
+affineAVX512_loop:
+	VMOVUPS (SI), Z0
+	VFMADD132PS Z28, Z29, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ BX
+	JNZ affineAVX512_loop
+affineAVX512_tail:
+	ANDQ $15, CX
+	JZ affineAVX512_done
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VFMADD132PS Z28, Z29, Z0
+	VMOVUPS Z0, K1, (DI)
+affineAVX512_done:
+	VZEROUPPER
+	RET
+
+// func affineReLUAVX512(n int, dst, x *float32, a, b float32)
+TEXT ·affineReLUAVX512(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ x+16(FP), SI
+	VBROADCASTSS a+24(FP), Z28
+	VBROADCASTSS b+28(FP), Z29
+	VPXORD Z31, Z31, Z31
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ affineReLUAVX512_tail
+affineReLUAVX512_loop:
+	VMOVUPS (SI), Z0
+	VFMADD132PS Z28, Z29, Z0
+	VMAXPS Z0, Z31, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ BX
+	JNZ affineReLUAVX512_loop
+affineReLUAVX512_tail:
+	ANDQ $15, CX
+	JZ affineReLUAVX512_done
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VFMADD132PS Z28, Z29, Z0
+	VMAXPS Z0, Z31, Z0
+	VMOVUPS Z0, K1, (DI)
+affineReLUAVX512_done:
+	VZEROUPPER
+	RET
+
+// func normGradAVX512(n int, dst, x, y *float32, a, b, c, mean float32)
+TEXT ·normGradAVX512(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ x+16(FP), SI
+	MOVQ y+24(FP), DX
+	VBROADCASTSS a+32(FP), Z28
+	VBROADCASTSS b+36(FP), Z29
+	VBROADCASTSS c+40(FP), Z26
+	VBROADCASTSS mean+44(FP), Z27
+	VPXORD Z31, Z31, Z31
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ normGradAVX512_tail
+normGradAVX512_loop:
+	VMOVUPS (SI), Z0
+	VSUBPS Z27, Z0, Z0
+	VMOVUPS (DX), Z1
+	VMULPS Z28, Z1, Z3
+	VSUBPS Z29, Z3, Z3
+	VFNMADD231PS Z26, Z0, Z3
+	VMOVUPS Z3, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, DX
+	DECQ BX
+	JNZ normGradAVX512_loop
+normGradAVX512_tail:
+	ANDQ $15, CX
+	JZ normGradAVX512_done
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS Z27, Z0, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMULPS Z28, Z1, Z3
+	VSUBPS Z29, Z3, Z3
+	VFNMADD231PS Z26, Z0, Z3
+	VMOVUPS Z3, K1, (DI)
+normGradAVX512_done:
+	VZEROUPPER
+	RET
+
+// func normGradMaskAVX512(n int, dst, x, y, m *float32, a, b, c, mean float32)
+TEXT ·normGradMaskAVX512(SB), NOSPLIT, $0-56
+	MOVQ n+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ x+16(FP), SI
+	MOVQ y+24(FP), DX
+	MOVQ m+32(FP), R8
+	VBROADCASTSS a+40(FP), Z28
+	VBROADCASTSS b+44(FP), Z29
+	VBROADCASTSS c+48(FP), Z26
+	VBROADCASTSS mean+52(FP), Z27
+	VPXORD Z31, Z31, Z31
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ normGradMaskAVX512_tail
+normGradMaskAVX512_loop:
+	VMOVUPS (SI), Z0
+	VSUBPS Z27, Z0, Z0
+	VMOVUPS (R8), Z2
+	VCMPPS $14, Z31, Z2, K2
+	VMOVUPS.Z (DX), K2, Z1
+	VMULPS Z28, Z1, Z3
+	VSUBPS Z29, Z3, Z3
+	VFNMADD231PS Z26, Z0, Z3
+	VMOVUPS Z3, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, DX
+	ADDQ $64, R8
+	DECQ BX
+	JNZ normGradMaskAVX512_loop
+normGradMaskAVX512_tail:
+	ANDQ $15, CX
+	JZ normGradMaskAVX512_done
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS Z27, Z0, Z0
+	VMOVUPS.Z (R8), K1, Z2
+	VCMPPS $14, Z31, Z2, K2
+	VMOVUPS.Z (DX), K2, Z1
+	VMULPS Z28, Z1, Z3
+	VSUBPS Z29, Z3, Z3
+	VFNMADD231PS Z26, Z0, Z3
+	VMOVUPS Z3, K1, (DI)
+normGradMaskAVX512_done:
+	VZEROUPPER
+	RET
+
+// func maskAVX512(n int, dst, y, m *float32)
+TEXT ·maskAVX512(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ y+16(FP), SI
+	MOVQ m+24(FP), R8
+	VPXORD Z31, Z31, Z31
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ maskAVX512_tail
+maskAVX512_loop:
+	VMOVUPS (R8), Z2
+	VCMPPS $14, Z31, Z2, K2
+	VMOVUPS.Z (SI), K2, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	DECQ BX
+	JNZ maskAVX512_loop
+maskAVX512_tail:
+	ANDQ $15, CX
+	JZ maskAVX512_done
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (R8), K1, Z2
+	VCMPPS $14, Z31, Z2, K2
+	VMOVUPS.Z (SI), K2, Z1
+	VMOVUPS Z1, K1, (DI)
+maskAVX512_done:
+	VZEROUPPER
+	RET
+
+DATA idxEven<>+0(SB)/4, $0
+DATA idxEven<>+4(SB)/4, $2
+DATA idxEven<>+8(SB)/4, $4
+DATA idxEven<>+12(SB)/4, $6
+DATA idxEven<>+16(SB)/4, $8
+DATA idxEven<>+20(SB)/4, $10
+DATA idxEven<>+24(SB)/4, $12
+DATA idxEven<>+28(SB)/4, $14
+DATA idxEven<>+32(SB)/4, $16
+DATA idxEven<>+36(SB)/4, $18
+DATA idxEven<>+40(SB)/4, $20
+DATA idxEven<>+44(SB)/4, $22
+DATA idxEven<>+48(SB)/4, $24
+DATA idxEven<>+52(SB)/4, $26
+DATA idxEven<>+56(SB)/4, $28
+DATA idxEven<>+60(SB)/4, $30
+GLOBL idxEven<>(SB), RODATA|NOPTR, $64
+
+DATA idxOdd<>+0(SB)/4, $1
+DATA idxOdd<>+4(SB)/4, $3
+DATA idxOdd<>+8(SB)/4, $5
+DATA idxOdd<>+12(SB)/4, $7
+DATA idxOdd<>+16(SB)/4, $9
+DATA idxOdd<>+20(SB)/4, $11
+DATA idxOdd<>+24(SB)/4, $13
+DATA idxOdd<>+28(SB)/4, $15
+DATA idxOdd<>+32(SB)/4, $17
+DATA idxOdd<>+36(SB)/4, $19
+DATA idxOdd<>+40(SB)/4, $21
+DATA idxOdd<>+44(SB)/4, $23
+DATA idxOdd<>+48(SB)/4, $25
+DATA idxOdd<>+52(SB)/4, $27
+DATA idxOdd<>+56(SB)/4, $29
+DATA idxOdd<>+60(SB)/4, $31
+GLOBL idxOdd<>(SB), RODATA|NOPTR, $64
+
+DATA idxLo<>+0(SB)/4, $0
+DATA idxLo<>+4(SB)/4, $16
+DATA idxLo<>+8(SB)/4, $1
+DATA idxLo<>+12(SB)/4, $17
+DATA idxLo<>+16(SB)/4, $2
+DATA idxLo<>+20(SB)/4, $18
+DATA idxLo<>+24(SB)/4, $3
+DATA idxLo<>+28(SB)/4, $19
+DATA idxLo<>+32(SB)/4, $4
+DATA idxLo<>+36(SB)/4, $20
+DATA idxLo<>+40(SB)/4, $5
+DATA idxLo<>+44(SB)/4, $21
+DATA idxLo<>+48(SB)/4, $6
+DATA idxLo<>+52(SB)/4, $22
+DATA idxLo<>+56(SB)/4, $7
+DATA idxLo<>+60(SB)/4, $23
+GLOBL idxLo<>(SB), RODATA|NOPTR, $64
+
+DATA idxHi<>+0(SB)/4, $8
+DATA idxHi<>+4(SB)/4, $24
+DATA idxHi<>+8(SB)/4, $9
+DATA idxHi<>+12(SB)/4, $25
+DATA idxHi<>+16(SB)/4, $10
+DATA idxHi<>+20(SB)/4, $26
+DATA idxHi<>+24(SB)/4, $11
+DATA idxHi<>+28(SB)/4, $27
+DATA idxHi<>+32(SB)/4, $12
+DATA idxHi<>+36(SB)/4, $28
+DATA idxHi<>+40(SB)/4, $13
+DATA idxHi<>+44(SB)/4, $29
+DATA idxHi<>+48(SB)/4, $14
+DATA idxHi<>+52(SB)/4, $30
+DATA idxHi<>+56(SB)/4, $15
+DATA idxHi<>+60(SB)/4, $31
+GLOBL idxHi<>(SB), RODATA|NOPTR, $64
+
+// func deinterleave2AVX512(n int, even, odd, src *float32)
+// even[i] = src[2i] for i < (n+1)/2, odd[i] = src[2i+1] for i < n/2.
+TEXT ·deinterleave2AVX512(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), R9
+	MOVQ even+8(FP), DI
+	MOVQ odd+16(FP), R8
+	MOVQ src+24(FP), SI
+	VMOVUPS idxEven<>(SB), Z28
+	VMOVUPS idxOdd<>(SB), Z29
+	MOVQ R9, BX
+	SHRQ $5, BX
+	JZ deint_tail
+deint_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z28, Z2
+	VMOVAPS Z0, Z3
+	VPERMT2PS Z1, Z29, Z3
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, (R8)
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	DECQ BX
+	JNZ deint_loop
+deint_tail:
+	ANDQ $31, R9
+	JZ deint_done
+	MOVQ R9, R10
+	CMPQ R10, $16
+	JLE deint_k1
+	MOVQ $16, R10
+deint_k1:
+	MOVQ R10, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	MOVQ R9, R11
+	SUBQ R10, R11
+	MOVQ R11, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K2
+	MOVQ R9, R12
+	INCQ R12
+	SHRQ $1, R12
+	MOVQ R12, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K3
+	MOVQ R9, R13
+	SHRQ $1, R13
+	MOVQ R13, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K4
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z28, Z2
+	VMOVAPS Z0, Z3
+	VPERMT2PS Z1, Z29, Z3
+	VMOVUPS Z2, K3, (DI)
+	VMOVUPS Z3, K4, (R8)
+deint_done:
+	VZEROUPPER
+	RET
+
+// func interleave2AVX512(n int, dst, even, odd *float32)
+// dst[2i] = even[i] for i < (n+1)/2, dst[2i+1] = odd[i] for i < n/2.
+TEXT ·interleave2AVX512(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), R9
+	MOVQ dst+8(FP), DI
+	MOVQ even+16(FP), SI
+	MOVQ odd+24(FP), R8
+	VMOVUPS idxLo<>(SB), Z28
+	VMOVUPS idxHi<>(SB), Z29
+	MOVQ R9, BX
+	SHRQ $5, BX
+	JZ int_tail
+int_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (R8), Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z28, Z2
+	VMOVAPS Z0, Z3
+	VPERMT2PS Z1, Z29, Z3
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $128, DI
+	DECQ BX
+	JNZ int_loop
+int_tail:
+	ANDQ $31, R9
+	JZ int_done
+	MOVQ R9, R12
+	INCQ R12
+	SHRQ $1, R12
+	MOVQ R12, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K3
+	MOVQ R9, R13
+	SHRQ $1, R13
+	MOVQ R13, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K4
+	MOVQ R9, R10
+	CMPQ R10, $16
+	JLE int_k1
+	MOVQ $16, R10
+int_k1:
+	MOVQ R10, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	MOVQ R9, R11
+	SUBQ R10, R11
+	MOVQ R11, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K2
+	VMOVUPS.Z (SI), K3, Z0
+	VMOVUPS.Z (R8), K4, Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z28, Z2
+	VMOVAPS Z0, Z3
+	VPERMT2PS Z1, Z29, Z3
+	VMOVUPS Z2, K1, (DI)
+	VMOVUPS Z3, K2, 64(DI)
+int_done:
+	VZEROUPPER
+	RET

@@ -1,0 +1,19 @@
+//go:build !amd64
+
+package vec
+
+func moments(x, y, m []float32, shift float32) (sd, sdd, sdy, sdyd float32) {
+	return momentsGo(x, y, m, shift)
+}
+
+func affine(dst, x []float32, a, b float32, relu bool) { affineGo(dst, x, a, b, relu) }
+
+func normGrad(dst, x, y, m []float32, a, b, c, mean float32) {
+	normGradGo(dst, x, y, m, a, b, c, mean)
+}
+
+func mask(dst, y, m []float32) { maskGo(dst, y, m) }
+
+func deinterleave2(even, odd, src []float32) { deinterleave2Go(even, odd, src) }
+
+func interleave2(dst, even, odd []float32) { interleave2Go(dst, even, odd) }
