@@ -48,6 +48,21 @@
 //	  the same run extended to 90 epochs            0.444 (train 0.43)
 //	112 generated, masked, resized to 48, 7.5 fps   0.052
 //
+// With NT-Xent as well (MI-SimCLR+FO as the paper weights it, -cw 1), on
+// the data where frame order alone reached 0.444 (112 resized to 48, 10
+// fps, 90 epochs), the order head never left chance, whatever its weight,
+// while NT-Xent fell from ln 31 = 3.43 to about 0.4-0.6:
+//
+//	-ow 1: 0.045    -ow 3: 0.066    -ow 10: 0.056
+//
+// So at this scale the contrastive objective, not the data, keeps frame
+// order from being learnt, and weighting the order loss up to 10 times does
+// not change that. A likely reason (not yet tested): NT-Xent is computed on
+// the shuffled clips and the two views of a pair are shuffled
+// independently, so it rewards features that do not change when the frames
+// are permuted, which is exactly what the order head needs to read; the
+// width-8 encoder's 64 features may leave no room for both.
+//
 // (-gen-size 112 generates at 112 pixels and resizes after masking, as the
 // example's presets do.) Speckle that moves with the tissue, as echosynth's
 // now does, is what makes the learnt order carry over to held-out videos at
