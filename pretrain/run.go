@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -200,14 +201,38 @@ func plan(cfg Config, m *video.Manifest) (Plan, []video.Item, error) {
 	return p, items, nil
 }
 
+// sharedOrderSampler shuffles both views that sample makes by one random
+// permutation and labels them with its class (Config.SharedOrder).
+func sharedOrderSampler(sample video.SampleFunc) video.SampleFunc {
+	return func(rng *rand.Rand, item video.Item, videos []*video.Video) ([]video.View, error) {
+		views, err := sample(rng, item, videos)
+		if err != nil {
+			return nil, err
+		}
+		perm := rng.Perm(views[0].Clip.T)
+		for k := range views {
+			c, label, err := pretext.Shuffle(views[k].Clip, perm)
+			if err != nil {
+				return nil, fmt.Errorf("pretrain: shared frame order: view %d: %w", k+1, err)
+			}
+			views[k] = video.View{Clip: c, Label: label}
+		}
+		return views, nil
+	}
+}
+
 func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
 	_, items, err := plan(cfg, m)
 	if err != nil {
 		return nil, err
 	}
 	var post contrastive.ViewFunc
-	if cfg.Method.FrameOrder() {
+	if cfg.Method.FrameOrder() && !cfg.SharedOrder {
 		post = pretext.RandomShuffle
+	}
+	sample := contrastive.PairSampler(cfg.ClipLength, post)
+	if cfg.Method.FrameOrder() && cfg.SharedOrder {
+		sample = sharedOrderSampler(sample)
 	}
 	decode := cfg.Decode
 	if decode == nil {
@@ -217,7 +242,7 @@ func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
 		Items:      items,
 		Decode:     decode,
 		Preprocess: cfg.Preprocess,
-		Sample:     contrastive.PairSampler(cfg.ClipLength, post),
+		Sample:     sample,
 		BatchSize:  cfg.BatchPairs,
 		Shuffle:    true,
 		DropLast:   true,

@@ -118,6 +118,7 @@ type options struct {
 	lr, tau, cw, ow   float64
 	seed              uint64
 	mask              string
+	sharedOrder       bool
 	foSize            int
 	foFPS, foLR       float64
 	foEpochs, foBatch int
@@ -143,6 +144,7 @@ func main() {
 	flag.Float64Var(&o.ow, "ow", -1, "frame-order weight (-1: the preset's)")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the runs")
 	flag.StringVar(&o.mask, "mask", "", "same-group masking: on or off (default: the preset's)")
+	flag.BoolVar(&o.sharedOrder, "shared-order", false, "MI-SimCLR+FO shuffles both views of a pair by one permutation (pretrain.Config.SharedOrder) instead of one each, the paper's way")
 	flag.IntVar(&o.foSize, "fo-size", 64, "frame size of MI-SimCLR+FO's data set (0: -size)")
 	flag.Float64Var(&o.foFPS, "fo-fps", 10, "frame rate of MI-SimCLR+FO's data set (0: -fps)")
 	flag.Float64Var(&o.foLR, "fo-lr", 1e-3, "learning rate of MI-SimCLR+FO (0: -lr)")
@@ -223,6 +225,7 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		if o.tau > 0 {
 			cfg.Tau = o.tau
 		}
+		cfg.SharedOrder = o.sharedOrder
 		switch o.mask {
 		case "on":
 			cfg.MaskSameGroup = true
@@ -245,7 +248,11 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 					"order_acc", fmt.Sprintf("%.3f", p.Done.OrderAccuracy), "s", fmt.Sprintf("%.1f", p.Done.Seconds))
 			}
 		}
-		runDir := filepath.Join(ds.dir, fmt.Sprintf("%s-w%d-b%d-lr%g-tau%g-cw%g-ow%g-mask%t-seed%d", method, cfg.Model.Width, cfg.BatchPairs, cfg.LR, cfg.Tau, cfg.ContrastiveWeight, cfg.OrderWeight, cfg.MaskSameGroup, o.seed))
+		name := fmt.Sprintf("%s-w%d-b%d-lr%g-tau%g-cw%g-ow%g-mask%t-seed%d", method, cfg.Model.Width, cfg.BatchPairs, cfg.LR, cfg.Tau, cfg.ContrastiveWeight, cfg.OrderWeight, cfg.MaskSameGroup, o.seed)
+		if cfg.SharedOrder && cfg.Method.FrameOrder() {
+			name += "-shared"
+		}
+		runDir := filepath.Join(ds.dir, name)
 		start := time.Now()
 		res, err := pretrain.Run(ctx, cfg, ds.all, runDir)
 		if err != nil {
