@@ -57,11 +57,15 @@
 //
 // So at this scale the contrastive objective, not the data, keeps frame
 // order from being learnt, and weighting the order loss up to 10 times does
-// not change that. A likely reason (not yet tested): NT-Xent is computed on
-// the shuffled clips and the two views of a pair are shuffled
-// independently, so it rewards features that do not change when the frames
-// are permuted, which is exactly what the order head needs to read; the
-// width-8 encoder's 64 features may leave no room for both.
+// not change that. It is not that NT-Xent, computed on clips whose two
+// views are shuffled independently, rewards features blind to the order:
+// with both views shuffled alike (-shared-order, pretrain.Config.SharedOrder)
+// the head stayed at chance too (0.024). Frame order alone sits at chance
+// for about 35 epochs before it takes off; NT-Xent, which learns from the
+// first epoch, seems to pull the width-8 encoder's 64 features towards
+// appearance before the weak, slowly accumulating order signal can take
+// hold. Untested remedies: order first and both losses after, a wider
+// encoder, more epochs.
 //
 // (-gen-size 112 generates at 112 pixels and resizes after masking, as the
 // example's presets do.) Speckle that moves with the tissue, as echosynth's
