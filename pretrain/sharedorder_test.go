@@ -2,6 +2,7 @@ package pretrain
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,7 +53,7 @@ func TestSharedOrderSampler(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if views[0].Label != views[1].Label || views[0].Label != c1 || !equalInts(p1, p2) {
+		if views[0].Label != views[1].Label || views[0].Label != c1 || !slices.Equal(p1, p2) {
 			t.Fatalf("shared order: views shuffled %v (label %d) and %v (label %d)", p1, views[0].Label, p2, views[1].Label)
 		}
 		views, err = independent(rng, video.Item{Label: 0}, videos)
@@ -66,18 +67,6 @@ func TestSharedOrderSampler(t *testing.T) {
 	if differ < 40 {
 		t.Errorf("the paper's sampler gave the two views different permutations in only %d of 50 pairs", differ)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestSharedOrderIdentity: SharedOrder off leaves a run's identity as it was
