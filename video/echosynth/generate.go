@@ -361,6 +361,12 @@ func Generate(cfg Config, studyIndex, videoIndex int) (*video.Video, *VideoInfo,
 	ox0 := a.ValveX + info.ShiftXCM
 	oy0 := a.ValveDepth + info.ShiftYCM
 	g0 := newFrameGeom(a, 0, 0, 0, s.cmPerPx)
+	// How far each pixel's speckle follows the heart rather than the
+	// chest wall, which does not move with it.
+	follow := make([]float64, len(s.pix))
+	for i := range follow {
+		follow[i] = smoothstep(a.ChestWall, a.ChestWall+0.9, s.wy[i])
+	}
 	info.Frames = make([]FrameInfo, T)
 	for f := range T {
 		t := float64(f) / cfg.FPS
@@ -390,12 +396,10 @@ func Generate(cfg Config, studyIndex, videoIndex int) (*video.Video, *VideoInfo,
 			refl := g.reflect(u, vv, s.wy[i], a.ChestWall)
 			// Speckle is made by scatterers fixed in the tissue, so it
 			// moves with the tissue: look it up where this pixel's tissue
-			// lies at end-diastole. The chest wall does not move with the
-			// heart.
+			// lies at end-diastole.
 			U, V := g.tissueAt(u, vv, g0)
-			hw := smoothstep(a.ChestWall, a.ChestWall+0.9, s.wy[i])
-			rx := s.wx[i] + hw*(ox0+cosT*U-sinT*V-s.wx[i])
-			ry := s.wy[i] + hw*(oy0+sinT*U+cosT*V-s.wy[i])
+			rx := s.wx[i] + follow[i]*(ox0+cosT*U-sinT*V-s.wx[i])
+			ry := s.wy[i] + follow[i]*(oy0+sinT*U+cosT*V-s.wy[i])
 			sp := s.speckleAt(rx, ry)
 			sr := wa*sp.at(f0r) + wb*sp.at(f1r)
 			si := wa*sp.at(f0i) + wb*sp.at(f1i)
