@@ -164,7 +164,10 @@ func TestSerial(t *testing.T) {
 	allocs := testing.AllocsPerRun(5, func() {
 		s.Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 	})
-	if allocs != 0 { // a split would allocate its goroutines and closures
+	// A split would allocate its goroutines and closures. Under the race
+	// detector sync.Pool drops some packing buffers on purpose, so the
+	// count is not zero there whatever the product does.
+	if allocs != 0 && !raceEnabled {
 		t.Errorf("serial Sgemm: %v allocations a call, want 0", allocs)
 	}
 }
