@@ -15,39 +15,8 @@ import (
 // small torchvision VideoResNet (resnet3d/testdata/small.pth), in evaluation
 // mode, with testdata/make_model_golden.py's PyTorch computation.
 func TestResNetCAMMatchesPyTorch(t *testing.T) {
-	m, err := resnet3d.New(resnet3d.Config{InChannels: 3, Width: 4, Blocks: [4]int{1, 1, 1, 1}, NumClasses: 3}, rand.New(rand.NewPCG(1, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.LoadWeights("../resnet3d/testdata/small.pth", resnet3d.LoadOptions{Strict: true}); err != nil {
-		t.Fatal(err)
-	}
-	gold, err := golden.Load("testdata/model.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := gold["x"]
-	cam, err := ResNetCAM(context.Background(), m, x.Float32(), [5]int(x.Shape), 4, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name string
-		got  []float32
-		tol  float64
-	}{{"logits", cam.Logits, 1e-4}, {"volumes", cam.Volumes, 1e-4}, {"heatmaps", cam.Heatmaps, 1e-4}} {
-		want := gold[c.name].Data
-		if len(want) != len(c.got) {
-			t.Fatalf("%s: %d values, want %d", c.name, len(c.got), len(want))
-		}
-		var worst float64
-		for i := range want {
-			worst = math.Max(worst, math.Abs(float64(c.got[i])-want[i]))
-		}
-		if worst > c.tol {
-			t.Errorf("%s: max difference %.3g from PyTorch > %g", c.name, worst, c.tol)
-		}
-	}
+	m, x := camMatchesGolden(t, resnet3d.Config{InChannels: 3, Width: 4, Blocks: [4]int{1, 1, 1, 1}, NumClasses: 3},
+		"../resnet3d/testdata/small.pth", "testdata/model.json", 4)
 	if _, err := ResNetCAM(context.Background(), m, x.Float32(), [5]int(x.Shape), 5, 1); err == nil {
 		t.Error("stage 5 gave no error")
 	}
@@ -167,19 +136,28 @@ func TestResNetCAMBadArguments(t *testing.T) {
 func TestResNetCAMR2Plus1DMatchesPyTorch(t *testing.T) {
 	cfg := resnet3d.R2Plus1D18(3)
 	cfg.Width = 8
+	camMatchesGolden(t, cfg, "../resnet3d/testdata/r2plus1d18_small.pth", "testdata/model_r2plus1d.json", 3)
+}
+
+// camMatchesGolden builds cfg with the weights of pth, runs ResNetCAM for
+// class 1 at stage on the golden file's input and checks the logits,
+// volumes and heatmaps against PyTorch's to 1e-4. It returns the model and
+// the input for further checks.
+func camMatchesGolden(t *testing.T, cfg resnet3d.Config, pth, goldenPath string, stage int) (*resnet3d.Model, golden.Tensor) {
+	t.Helper()
 	m, err := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.LoadWeights("../resnet3d/testdata/r2plus1d18_small.pth", resnet3d.LoadOptions{Strict: true}); err != nil {
+	if _, err := m.LoadWeights(pth, resnet3d.LoadOptions{Strict: true}); err != nil {
 		t.Fatal(err)
 	}
-	gold, err := golden.Load("testdata/model_r2plus1d.json")
+	gold, err := golden.Load(goldenPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	x := gold["x"]
-	cam, err := ResNetCAM(context.Background(), m, x.Float32(), [5]int(x.Shape), 3, 1)
+	cam, err := ResNetCAM(context.Background(), m, x.Float32(), [5]int(x.Shape), stage, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,4 +177,5 @@ func TestResNetCAMR2Plus1DMatchesPyTorch(t *testing.T) {
 			t.Errorf("%s: max difference %.3g from PyTorch > 1e-4", c.name, worst)
 		}
 	}
+	return m, x
 }
