@@ -83,14 +83,29 @@
 //
 // Each patient has a continuous Anatomy.SeverityScore s in [0, 1] inside
 // the interval of its grade (none 0-0.18, mild 0.22-0.45, moderate
-// 0.45-0.68, severe 0.68-1). As s grows the cusps get thicker (about 0.1 cm
-// to 0.3 cm) with nodular tips, brighter relative to the aortic wall (from
-// about half as bright to brighter), open less (OpeningDeg about 82-30s
-// degrees, leaving a narrow orifice in severe stenosis), calcified nodules
-// appear at the hinges and tips (Anatomy.Calcification, from s = 0.35), and
-// the walls thicken slightly, the root and atrium dilate slightly and systole
-// lasts slightly longer. Every one of these has patient-to-patient scatter,
-// so neighbouring grades overlap and moderate versus severe is hard. The
+// 0.45-0.68, severe 0.68-1). The grade, and the label, are haemodynamic: what
+// Doppler measures across the valve. As s grows the cusps open less
+// (OpeningDeg about 82-30s degrees, leaving a narrow orifice in severe
+// stenosis), the walls thicken slightly, the root and atrium dilate slightly
+// and systole lasts slightly longer.
+//
+// How diseased the cusps look follows a second score, the patient's
+// Anatomy.AppearanceScore sa: s plus a normal deviation of half a grade
+// (AppearanceSD), clipped to [0, 1]. As sa grows the cusps get thicker
+// (about 0.1 cm to 0.3 cm) with nodular tips, brighter relative to the
+// aortic wall (from about half as bright to brighter), and calcified nodules
+// appear at the hinges and tips (Anatomy.Calcification, from sa = 0.35).
+// Morphology and haemodynamics part ways in real patients: women reach
+// severe stenosis with about two-thirds of men's calcium load (Agatston
+// thresholds of about 1,300 against 2,000 AU), bicuspid and rheumatic valves
+// thicken and calcify differently from degenerative tricuspid ones, and a
+// low-flow state makes a valve that looks moderate severe by its area. So a
+// bright, thick valve is likely but not certainly severe, as in a reading
+// room, and the opening, which the label follows more closely, has to be
+// seen in the few systolic frames where the cusps are apart.
+//
+// Every feature has patient-to-patient scatter, so neighbouring grades
+// overlap and moderate versus severe is hard. The
 // cues are local to the valve, a few pixels in a 112x112 frame: the mean
 // brightness of a frame says almost nothing about the grade, because the
 // acquisition gain (Nuisance.GainDB) moves it much more.

@@ -168,6 +168,8 @@ func TestStudies(t *testing.T) {
 	var splitCount [2]map[string]int
 	splitCount[0], splitCount[1] = map[string]int{}, map[string]int{}
 	var grade [4]int
+	var dev, appearance []float64
+	var labels []int
 	for i, st := range studies {
 		if st.Index != i || ids[st.ID] || pids[st.PatientID] {
 			t.Fatalf("study %d: bad or repeated ids %+v", i, st)
@@ -183,9 +185,32 @@ func TestStudies(t *testing.T) {
 		if s := st.Anatomy.SeverityScore; s < b[0] || s > b[1] {
 			t.Errorf("%s: score %g outside %v for %v", st.ID, s, b, st.Severity)
 		}
+		sa := st.Anatomy.AppearanceScore
+		if sa < 0 || sa > 1 {
+			t.Errorf("%s: appearance score %g outside [0, 1]", st.ID, sa)
+		}
+		if s := st.Anatomy.SeverityScore; s > 0.4 && s < 0.6 {
+			dev = append(dev, sa-s)
+		}
+		if st.Severity >= Moderate {
+			appearance = append(appearance, sa)
+			labels = append(labels, st.Label)
+		}
 		pos += st.Label
 		grade[st.Severity]++
 		splitCount[st.Label][st.Split]++
+	}
+	// Away from the clipping the appearance deviates from the grade by
+	// AppearanceSD (standard error about 0.004 with ~800 studies), and it
+	// separates severe from moderate stenosis well but not perfectly (the
+	// grade itself separates them perfectly).
+	if m, sd := meanSD(dev); math.Abs(m) > 0.015 || math.Abs(sd-AppearanceSD) > 0.015 {
+		t.Errorf("appearance - grade: mean %.4f sd %.4f over %d studies, want 0 and %g", m, sd, len(dev), AppearanceSD)
+	}
+	if a := auroc(appearance, labels); a < 0.75 || a > 0.95 {
+		t.Errorf("appearance score separates severe from moderate at AUROC %.3f, want 0.75-0.95", a)
+	} else {
+		t.Logf("appearance score: severe vs moderate AUROC %.3f", a)
 	}
 	if rate := float64(pos) / float64(len(studies)); math.Abs(rate-0.22) > 0.02 {
 		t.Errorf("severe rate %.3f, want about 0.22", rate)
@@ -679,4 +704,16 @@ func TestNuisanceScale(t *testing.T) {
 	if d := n.Scale(2).GainDB; d.Min != 2*n.GainDB.Min || d.Max != 2*n.GainDB.Max {
 		t.Errorf("Scale(2).GainDB = %v, want twice %v", d, n.GainDB)
 	}
+}
+
+// meanSD returns the mean and the sample standard deviation of x.
+func meanSD(x []float64) (mean, sd float64) {
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	for _, v := range x {
+		sd += (v - mean) * (v - mean)
+	}
+	return mean, math.Sqrt(sd / float64(len(x)-1))
 }

@@ -201,7 +201,7 @@ func newFrameGeom(a *Anatomy, c, o, m, cmPerPx float64) *frameGeom {
 	beta := (30 + (a.OpeningDeg-30)*o) * math.Pi / 180
 	bow := 0.1 * (2*o - 1)
 	r0 := a.LeafletThickness / 2
-	r1 := r0 * (1 + 0.8*a.SeverityScore) // nodular tips
+	r1 := r0 * (1 + 0.8*a.AppearanceScore) // nodular tips
 	ant := leaflet(0, -g.rho, l, math.Pi/2-beta, -bow, r0, r1)
 	post := leaflet(0, g.rho, l, -(math.Pi/2 - beta), bow, r0, r1)
 	g.avCaps = [4]capsule{ant[0], ant[1], post[0], post[1]}

@@ -15,8 +15,19 @@ import (
 type Anatomy struct {
 	// SeverityScore is the continuous grade of stenosis in [0, 1] behind
 	// the class: none 0-0.18, mild 0.22-0.45, moderate 0.45-0.68, severe
-	// 0.68-1. Every valve feature below is a noisy function of it.
+	// 0.68-1. The grade is haemodynamic (what Doppler measures), and so is
+	// the label. The opening of the cusps, the thickening of the walls and
+	// the longer systole are noisy functions of it.
 	SeverityScore float64
+	// AppearanceScore drives how diseased the cusps look: their thickness,
+	// brightness and calcification. It is SeverityScore plus a patient's
+	// own deviation (normal, sd AppearanceSD, clipped to [0, 1]), because
+	// the same haemodynamic grade comes with different valve morphology:
+	// women reach severe stenosis with about two-thirds of men's calcium
+	// load, bicuspid and rheumatic valves thicken and calcify differently
+	// from degenerative tricuspid ones, and low-flow states make a valve
+	// that looks moderate severe by area.
+	AppearanceScore float64
 	// LVIDd is the LV internal diameter at end-diastole.
 	LVIDd float64
 	// FS is the fractional shortening: the LV diameter shrinks by this
@@ -121,6 +132,11 @@ func newRand(seed, tag uint64, a, b int) *rand.Rand {
 	return rand.New(rand.NewPCG(s1, s2))
 }
 
+// AppearanceSD is the standard deviation of AppearanceScore around
+// SeverityScore: half a grade, the width of the score intervals being about
+// 0.23.
+const AppearanceSD = 0.12
+
 // severityBounds are the SeverityScore intervals of the four classes.
 var severityBounds = [4][2]float64{{0, 0.18}, {0.22, 0.45}, {0.45, 0.68}, {0.68, 1}}
 
@@ -154,7 +170,10 @@ func makeStudy(cfg Config, i int) Study {
 
 	b := severityBounds[st.Severity]
 	s := b[0] + (b[1]-b[0])*rng.Float64()
-	a := Anatomy{SeverityScore: s}
+	// The appearance deviation has its own stream, so that every other
+	// draw of the study stays what it was.
+	sa := min(1, max(0, s+AppearanceSD*newRand(cfg.Seed, tagStudy, i, 1).NormFloat64()))
+	a := Anatomy{SeverityScore: s, AppearanceScore: sa}
 	a.LVIDd = truncNorm(rng, 4.8, 0.45, 3.8, 6.2)
 	a.FS = truncNorm(rng, 0.34, 0.06, 0.18, 0.45)
 	a.IVSd = truncNorm(rng, 0.95+0.15*s, 0.14, 0.7, 1.6)
@@ -170,12 +189,13 @@ func makeStudy(cfg Config, i int) Study {
 	a.Myocardium = truncNorm(rng, 0.13, 0.02, 0.08, 0.2)
 	a.AorticWall = truncNorm(rng, 0.3, 0.04, 0.2, 0.42)
 	a.Pericardium = truncNorm(rng, 0.85, 0.1, 0.6, 1.1)
-	// The valve: everything grows with s, with patient scatter wide enough
+	// The valve: the cusps' morphology grows with the appearance score sa,
+	// their opening with the grade s, each with patient scatter wide enough
 	// that neighbouring grades overlap.
-	a.LeafletThickness = (0.085 + 0.2*s) * truncNorm(rng, 1, 0.15, 0.7, 1.3)
-	a.LeafletReflectivity = a.AorticWall * (0.45 + 0.75*s) * truncNorm(rng, 1, 0.18, 0.6, 1.4)
+	a.LeafletThickness = (0.085 + 0.2*sa) * truncNorm(rng, 1, 0.15, 0.7, 1.3)
+	a.LeafletReflectivity = a.AorticWall * (0.45 + 0.75*sa) * truncNorm(rng, 1, 0.18, 0.6, 1.4)
 	a.OpeningDeg = truncNorm(rng, 82-30*s, 3.5, 45, 86)
-	a.Calcification = max(0, s-0.35) * truncNorm(rng, 1.6, 0.5, 0.3, 3)
+	a.Calcification = max(0, sa-0.35) * truncNorm(rng, 1.6, 0.5, 0.3, 3)
 	a.SystoleStretch = 0.12 * s * truncNorm(rng, 1, 0.3, 0, 2)
 	// The annulus sits below the chest wall, RV wall, RV and aortic wall.
 	a.ValveDepth = a.ChestWall + 0.9 + 0.35 + a.RVD + 0.25 + a.RootDiameter/2
