@@ -10,19 +10,29 @@ import (
 	"github.com/vidssl/vidssl/video"
 )
 
-// deviceStep runs a training step on cfg.Engine, making the trainer (from
-// the model's and the optimiser's current state) at the first step; every
-// batch has the first one's shape (DropLast).
-func (r *runner) deviceStep(ctx context.Context, v1, v2 *video.Batch) (stepOut, error) {
+// deviceStep runs a training step on cfg.Engine with NT-Xent weighed by
+// cw, making the trainer (from the model's and the optimiser's current
+// state) at the first step and when cw changes; every batch has the first
+// one's shape (DropLast).
+func (r *runner) deviceStep(ctx context.Context, v1, v2 *video.Batch, cw float64) (stepOut, error) {
 	cfg := r.cfg
 	s := v1.Shape
+	if r.dev != nil && r.devCW != cw {
+		// The warm-up is over: the weights and Adam's state go back to the
+		// host, and a trainer with the new weight takes them up.
+		if err := r.dev.SyncToHost(); err != nil {
+			return stepOut{}, fmt.Errorf("%s: %w", cfg.Engine.Name(), err)
+		}
+		r.dev.Close()
+		r.dev = nil
+	}
 	if r.dev == nil {
 		tr, err := gpu.NewSSLTrainer(cfg.Engine, r.model.Encoder, r.model.Projector, r.model.Order, s[0], s[2], s[3], s[4],
-			gpu.SSLConfig{Tau: cfg.Tau, ContrastiveWeight: cfg.ContrastiveWeight, OrderWeight: cfg.OrderWeight}, r.opt)
+			gpu.SSLConfig{Tau: cfg.Tau, ContrastiveWeight: cw, OrderWeight: cfg.OrderWeight}, r.opt)
 		if err != nil {
 			return stepOut{}, fmt.Errorf("%s: %w", cfg.Engine.Name(), err)
 		}
-		r.dev = tr
+		r.dev, r.devCW = tr, cw
 	}
 	var groups, l1, l2 []int
 	if cfg.MaskSameGroup {

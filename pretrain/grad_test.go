@@ -23,7 +23,7 @@ func TestStepGradient(t *testing.T) {
 	}
 	r := &runner{cfg: cfg, model: model, opt: nn.NewAdam(cfg.LR)}
 	shape := [5]int{4, 3, 4, 16, 16}
-	s, err := r.build(shape)
+	s, err := r.build(shape, cfg.ContrastiveWeight)
 	if err != nil {
 		t.Fatal(err)
 	}

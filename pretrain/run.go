@@ -120,6 +120,7 @@ type runner struct {
 	resumed string
 	graph   *stepGraph
 	dev     *gpu.SSLTrainer // with cfg.Engine: made at the first step
+	devCW   float64         // the NT-Xent weight dev was made with
 	saved   *Position       // position of the newest checkpoint on disk; nil: none
 }
 
@@ -343,7 +344,7 @@ func (r *runner) epoch(ctx context.Context, epoch int, res *Result) error {
 			index++
 			continue
 		}
-		out, err := r.trainStep(ctx, step)
+		out, err := r.trainStep(ctx, step, r.cfg.contrastiveWeight(epoch))
 		if err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				return r.interrupt(ctx)
@@ -470,6 +471,7 @@ type stepOut struct {
 // stepGraph is the training graph of one batch shape.
 type stepGraph struct {
 	shape          [5]int
+	cw             float64 // NT-Xent's weight
 	prog           *nn.Program
 	x1, x2, groups *G.Node
 	y1, y2         *G.Node
@@ -478,11 +480,12 @@ type stepGraph struct {
 	o1, o2         *G.Node
 }
 
-// build makes the training graph for batches of the given shape.
-func (r *runner) build(shape [5]int) (*stepGraph, error) {
+// build makes the training graph for batches of the given shape, with
+// NT-Xent weighed by cw.
+func (r *runner) build(shape [5]int, cw float64) (*stepGraph, error) {
 	cfg, m := r.cfg, r.model
 	g := nn.NewGraph(true, nil)
-	s := &stepGraph{shape: shape}
+	s := &stepGraph{shape: shape, cw: cw}
 	s.x1 = g.Input("view1", shape[:]...)
 	s.x2 = g.Input("view2", shape[:]...)
 	n := shape[0]
@@ -509,7 +512,7 @@ func (r *runner) build(shape [5]int) (*stepGraph, error) {
 	if s.ntxent, err = contrastive.NTXent(z1, z2, s.groups, cfg.Tau); err != nil {
 		return nil, err
 	}
-	loss, err := G.Mul(s.ntxent, G.NewConstant(float32(cfg.ContrastiveWeight)))
+	loss, err := G.Mul(s.ntxent, G.NewConstant(float32(cw)))
 	if err != nil {
 		return nil, err
 	}
@@ -545,8 +548,9 @@ func (r *runner) build(shape [5]int) (*stepGraph, error) {
 	return s, nil
 }
 
-// trainStep runs one training step on a loader step.
-func (r *runner) trainStep(ctx context.Context, step *video.Step) (stepOut, error) {
+// trainStep runs one training step on a loader step, with NT-Xent weighed
+// by cw.
+func (r *runner) trainStep(ctx context.Context, step *video.Step, cw float64) (stepOut, error) {
 	if len(step.Views) != 2 {
 		return stepOut{}, fmt.Errorf("%d views, want 2", len(step.Views))
 	}
@@ -555,10 +559,16 @@ func (r *runner) trainStep(ctx context.Context, step *video.Step) (stepOut, erro
 		return stepOut{}, fmt.Errorf("views of shapes %v and %v", v1.Shape, v2.Shape)
 	}
 	if r.cfg.Engine != nil {
-		return r.deviceStep(ctx, v1, v2)
+		return r.deviceStep(ctx, v1, v2, cw)
+	}
+	if r.graph != nil && r.graph.cw != cw {
+		// The warm-up is over: a graph with the new weight, the same
+		// Params and optimiser.
+		r.graph.prog.Close()
+		r.graph = nil
 	}
 	if r.graph == nil {
-		g, err := r.build(v1.Shape)
+		g, err := r.build(v1.Shape, cw)
 		if err != nil {
 			return stepOut{}, fmt.Errorf("build the graph for batches %v: %w", v1.Shape, err)
 		}

@@ -123,6 +123,7 @@ type options struct {
 	seed              uint64
 	mask              string
 	sharedOrder       bool
+	warmup            int
 	foSize            int
 	foFPS, foLR       float64
 	foEpochs, foBatch int
@@ -149,6 +150,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the runs")
 	flag.StringVar(&o.mask, "mask", "", "same-group masking: on or off (default: the preset's)")
 	flag.BoolVar(&o.sharedOrder, "shared-order", false, "MI-SimCLR+FO shuffles both views of a pair by one permutation (pretrain.Config.SharedOrder) instead of one each, the paper's way")
+	flag.IntVar(&o.warmup, "warmup", 0, "MI-SimCLR+FO trains the frame-order loss alone for this many epochs first (pretrain.Config.OrderWarmupEpochs)")
 	flag.IntVar(&o.foSize, "fo-size", 64, "frame size of MI-SimCLR+FO's data set (0: -size)")
 	flag.Float64Var(&o.foFPS, "fo-fps", 10, "frame rate of MI-SimCLR+FO's data set (0: -fps)")
 	flag.Float64Var(&o.foLR, "fo-lr", 1e-3, "learning rate of MI-SimCLR+FO (0: -lr)")
@@ -230,6 +232,9 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 			cfg.Tau = o.tau
 		}
 		cfg.SharedOrder = o.sharedOrder
+		if cfg.Method.FrameOrder() {
+			cfg.OrderWarmupEpochs = o.warmup
+		}
 		switch o.mask {
 		case "on":
 			cfg.MaskSameGroup = true
@@ -255,6 +260,9 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		name := fmt.Sprintf("%s-w%d-b%d-lr%g-tau%g-cw%g-ow%g-mask%t-seed%d", method, cfg.Model.Width, cfg.BatchPairs, cfg.LR, cfg.Tau, cfg.ContrastiveWeight, cfg.OrderWeight, cfg.MaskSameGroup, o.seed)
 		if cfg.SharedOrder && cfg.Method.FrameOrder() {
 			name += "-shared"
+		}
+		if cfg.OrderWarmupEpochs > 0 {
+			name += fmt.Sprintf("-warmup%d", cfg.OrderWarmupEpochs)
 		}
 		runDir := filepath.Join(ds.dir, name)
 		start := time.Now()
