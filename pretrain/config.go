@@ -118,13 +118,12 @@ type Config struct {
 	SharedOrder bool
 	// OrderWarmupEpochs trains the frame-order loss alone (ContrastiveWeight
 	// taken as 0) for the first OrderWarmupEpochs epochs, then both losses
-	// with their weights. NT-Xent is still computed and reported during the
-	// warm-up. 0, the paper's way, trains both from the start. At small scale
-	// the order head leaves chance only after a few hundred steps even alone,
-	// and next to NT-Xent, whose positives are clips at other points of the
-	// heart cycle, it does not leave chance at all (see
-	// pretrain/cmd/sslcheck); the warm-up lets the encoder find the motion
-	// features first. It needs a frame-order method and at most Epochs.
+	// with their weights; NT-Xent is still computed and reported during the
+	// warm-up. 0, the paper's way, trains both from the start. An ablation
+	// of why frame order does not learn next to NT-Xent at small scale: in
+	// pretrain/cmd/sslcheck's setting an order head that had left chance in
+	// the warm-up fell back to chance within an epoch of NT-Xent joining. It
+	// needs a frame-order method and at most Epochs.
 	OrderWarmupEpochs int
 	// MaskSameGroup removes pairs of the same group (study or patient) from
 	// each other's NT-Xent negatives (see contrastive.NTXent). The public
