@@ -319,7 +319,7 @@ func (e *evaluator) build(shape [4]int) error {
 		if e.dev != nil {
 			return nil
 		}
-		tr, err := gpu.NewTrainer(eng, e.model, e.clips, shape[1], shape[2], shape[3], 1, nn.NewAdam(1e-3))
+		tr, err := gpu.NewTrainer(eng, e.model, [5]int{e.clips, shape[0], shape[1], shape[2], shape[3]}, 1, nn.NewAdam(1e-3))
 		if err != nil {
 			return fmt.Errorf("%s: %w", eng.Name(), err)
 		}

@@ -173,7 +173,7 @@ func TestCUDAHeuristicAndTF32(t *testing.T) {
 			t.Fatal(err)
 		}
 		m, _ := resnet3d.New(resnet3d.R3D18(1), rand.New(rand.NewPCG(1, 2)))
-		tr, err := NewTrainer(e, m, 2, 8, 32, 32, 1, nn.NewAdam(1e-4))
+		tr, err := NewTrainer(e, m, [5]int{2, m.Config.InChannels, 8, 32, 32}, 1, nn.NewAdam(1e-4))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func TestCUDATrainBenchmark(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, el, loss := benchLargestFit(t, e, envInt("VIDSSL_GPU_BENCH_BATCH", 88), steps, func(n int) (func() (float64, error), func(), error) {
-		tr, err := NewTrainer(e, m, n, tt, h, w, 1.5, nn.NewAdam(1e-4))
+		tr, err := NewTrainer(e, m, [5]int{n, m.Config.InChannels, tt, h, w}, 1.5, nn.NewAdam(1e-4))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -28,7 +28,7 @@ func ExampleNewTrainer() {
 	}
 	const n, t, h, w = 4, 4, 24, 24
 	adam := nn.NewAdam(1e-2)
-	tr, err := gpu.NewTrainer(e, model, n, t, h, w, 1, adam)
+	tr, err := gpu.NewTrainer(e, model, [5]int{n, model.Config.InChannels, t, h, w}, 1, adam)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -92,23 +92,40 @@ func newNet(e *Engine, enc *resnet3d.Model, heads []*nn.Param, n, t, h, w, passe
 	if _, err := plan.checkParams(enc.Params()); err != nil {
 		return nil, err
 	}
-	nt = &net{e: e, opt: opt, n: n, t: t, h: h, w: w, plan: plan, params: map[string]*Tensor{}, buffers: map[string]*Tensor{}}
+	if nt, err = newState(e, append(enc.Params(), heads...), passes, opt); err != nil {
+		return nil, err
+	}
+	nt.n, nt.t, nt.h, nt.w, nt.plan = n, t, h, w, plan
 	made := nt
 	defer func() {
 		if err != nil {
 			made.Close()
 		}
 	}()
-	if err := nt.allocState(append(enc.Params(), heads...), passes); err != nil {
-		return nil, err
-	}
-	if err := nt.importAdam(); err != nil {
-		return nil, err
-	}
 	for _, p := range nt.passes {
 		if err := nt.allocPass(p, enc.Config.InChannels); err != nil {
 			return nil, err
 		}
+	}
+	return nt, nil
+}
+
+// newState uploads params (learnable ones, buffers and batch-norm
+// counters) and opt's state when it has one for every learnable parameter,
+// and allocates Adam's moments and passes gradient arenas: the part of a
+// trainer that knows no model.
+func newState(e *Engine, params []*nn.Param, passes int, opt *nn.Adam) (*net, error) {
+	if e == nil || opt == nil {
+		return nil, errors.New("gpu: trainer: nil engine or optimiser")
+	}
+	nt := &net{e: e, opt: opt, params: map[string]*Tensor{}, buffers: map[string]*Tensor{}}
+	if err := nt.allocState(params, passes); err != nil {
+		nt.Close()
+		return nil, err
+	}
+	if err := nt.importAdam(); err != nil {
+		nt.Close()
+		return nil, err
 	}
 	return nt, nil
 }
