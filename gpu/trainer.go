@@ -91,7 +91,9 @@ func traceModule(m nn.Module, shape []int) (*nn.Tape, error) {
 	if err := checkShape(shape); err != nil {
 		return nil, fmt.Errorf("gpu: trainer: batch: %w", err)
 	}
-	g := nn.NewGraph(true, nil)
+	// The graph is traced, never run: its random source only lets a
+	// Dropout layer be built, so that the trace can name it.
+	g := nn.NewGraph(true, rand.New(rand.NewPCG(0, 0)))
 	x := G.NewTensor(g.Exp, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName("x"))
 	out, err := m.Forward(g, x)
 	if err != nil {
