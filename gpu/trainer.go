@@ -88,6 +88,16 @@ func traceModule(m nn.Module, shape []int) (*nn.Tape, error) {
 	if m == nil {
 		return nil, fmt.Errorf("gpu: trainer: nil model")
 	}
+	return trace(m.Params(), shape, func(g *nn.Graph, x *G.Node) ([]*G.Node, error) {
+		out, err := m.Forward(g, x)
+		return []*G.Node{out}, err
+	})
+}
+
+// trace builds a training graph with forward for an input of the given
+// shape and traces it from the input to forward's outputs, checking that
+// every Param the graph uses is in params.
+func trace(params []*nn.Param, shape []int, forward func(*nn.Graph, *G.Node) ([]*G.Node, error)) (*nn.Tape, error) {
 	if err := checkShape(shape); err != nil {
 		return nil, fmt.Errorf("gpu: trainer: batch: %w", err)
 	}
@@ -95,16 +105,16 @@ func traceModule(m nn.Module, shape []int) (*nn.Tape, error) {
 	// Dropout layer be built, so that the trace can name it.
 	g := nn.NewGraph(true, rand.New(rand.NewPCG(0, 0)))
 	x := G.NewTensor(g.Exp, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName("x"))
-	out, err := m.Forward(g, x)
+	outs, err := forward(g, x)
 	if err != nil {
 		return nil, fmt.Errorf("gpu: trainer: %w", err)
 	}
-	tape, err := g.Trace([]*G.Node{x}, out)
+	tape, err := g.Trace([]*G.Node{x}, outs...)
 	if err != nil {
 		return nil, fmt.Errorf("gpu: trainer: %w", err)
 	}
 	own := map[*nn.Param]bool{}
-	for _, p := range m.Params() {
+	for _, p := range params {
 		own[p] = true
 	}
 	for _, p := range tape.Params() {

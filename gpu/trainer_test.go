@@ -21,44 +21,6 @@ import (
 // stage.
 var tinyConfig = resnet3d.Config{InChannels: 3, Width: 4, Blocks: [4]int{1, 1, 1, 1}, NumClasses: 1}
 
-func TestPlanMatchesModel(t *testing.T) {
-	for _, cfg := range []resnet3d.Config{resnet3d.R3D18(1), tinyConfig, {InChannels: 1, Width: 8, Blocks: [4]int{2, 1, 3, 1}, NumClasses: 1}} {
-		m, err := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 1)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := planR3D(cfg)
-		if _, err := p.checkParams(m.Params()); err != nil {
-			t.Errorf("%+v: %v", cfg, err)
-		}
-		if got, want := len(p.expectedParams()), len(m.Params()); got != want {
-			t.Errorf("%+v: plan has %d entries, model %d", cfg, got, want)
-		}
-	}
-	p := planR3D(resnet3d.R3D18(1))
-	if n := len(p.convs()); n != 20 {
-		t.Errorf("R3D-18 has %d conv+bn layers in the plan, want 20 (stem, 16 in blocks, 3 downsamples)", n)
-	}
-}
-
-func TestPlanRejectsOtherModels(t *testing.T) {
-	m, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 1)))
-	p := planR3D(tinyConfig)
-	ps := m.Params()
-	extra := append(slices.Clone(ps), nn.NewParam("head.weight", 2, 2))
-	if _, err := p.checkParams(extra); err == nil || !strings.Contains(err.Error(), `"head.weight"`) {
-		t.Errorf("extra parameter: %v", err)
-	}
-	bad := slices.Clone(ps)
-	bad[0] = nn.NewParam("stem.0.weight", 4, 3, 1, 7, 7)
-	if _, err := p.checkParams(bad); err == nil || !strings.Contains(err.Error(), "has shape [4 3 1 7 7], want [4 3 3 7 7]") {
-		t.Errorf("wrong shape: %v", err)
-	}
-	if _, err := p.checkParams(ps[1:]); err == nil || !strings.Contains(err.Error(), `no "stem.0.weight"`) {
-		t.Errorf("missing parameter: %v", err)
-	}
-}
-
 // batch returns a random batch of n clips and 0/1 targets.
 func batch(rng *rand.Rand, cfg resnet3d.Config, n, t, h, w int) ([]float32, []float32) {
 	x := randSlice(rng, n*cfg.InChannels*t*h*w, 1)

@@ -17,7 +17,11 @@ func (r *runner) deviceStep(ctx context.Context, v1, v2 *video.Batch) (stepOut, 
 	cfg := r.cfg
 	s := v1.Shape
 	if r.dev == nil {
-		tr, err := gpu.NewSSLTrainer(cfg.Engine, r.model.Encoder, r.model.Projector, r.model.Order, s[0], s[2], s[3], s[4],
+		m := gpu.SSLModel{Encoder: r.model.Encoder, Projector: r.model.Projector}
+		if r.model.Order != nil {
+			m.Order = r.model.Order
+		}
+		tr, err := gpu.NewSSLTrainer(cfg.Engine, m, s,
 			gpu.SSLConfig{Tau: cfg.Tau, ContrastiveWeight: cfg.ContrastiveWeight, OrderWeight: cfg.OrderWeight}, r.opt)
 		if err != nil {
 			return stepOut{}, fmt.Errorf("%s: %w", cfg.Engine.Name(), err)
