@@ -66,3 +66,43 @@ func ExampleNewTrainer() {
 	// loss fell: true
 	// batches tracked: 20
 }
+
+// ExampleNewTrainer_userModel trains a 3-D CNN defined with nn's layers
+// (no resnet3d) on the host reference engine: the engine runs any model
+// built from nn's layers, compiled from its traced graph.
+func ExampleNewTrainer_userModel() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	model := nn.NewSequential(
+		nn.NewConv3dLayer("features.0", 1, 4, [3]int{3, 3, 3}, [3]int{1, 2, 2}, [3]int{1, 1, 1}, false, rng),
+		nn.NewBatchNorm3dLayer("features.1", 4),
+		nn.ReLULayer{},
+		&nn.GlobalAvgPool3dLayer{Name: "pool"},
+		nn.FlattenLayer{},
+		nn.NewLinearLayer("classifier", 4, 1, true, rng),
+	)
+	e := gpu.NewHostEngine()
+	defer e.Close()
+	tr, err := gpu.NewTrainer(e, model, [5]int{4, 1, 4, 8, 8}, 1, nn.NewAdam(1e-2))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tr.Close()
+	clips := make([]float32, 4*4*8*8)
+	targets := []float32{0, 1, 0, 1}
+	for i := range clips {
+		clips[i] = float32(rng.NormFloat64()) + 2*targets[i/(4*8*8)]
+	}
+	var losses []float32
+	for range 10 {
+		loss, err := tr.Step(context.Background(), clips, targets)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		losses = append(losses, loss)
+	}
+	fmt.Println("loss fell:", losses[9] < losses[0])
+	// Output:
+	// loss fell: true
+}

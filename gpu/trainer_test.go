@@ -266,7 +266,8 @@ func TestTrainerMatchesCPU(t *testing.T) {
 	compareWithCPU(t, NewHostEngine(), tinyConfig, 3, 4, 20, 20, stepTol{loss: 1e-5, grad: 1e-5, update: 1e-5, state: 1e-5})
 }
 
-// TestTrainerMatchesCPUOtherArchitectures: MC3 and R(2+1)D, which the
+// TestTrainerMatchesCPUOtherArchitectures: MC3, R(2+1)D and a Bottleneck
+// ResNet, which the
 // R3D-only device plan could not run, train through the generic plan and
 // match the CPU graph's loss, every gradient, the running statistics and
 // Adam's state. R(2+1)D's gradients get 1e-4 instead of 1e-5: its width-4
@@ -277,10 +278,10 @@ func TestTrainerMatchesCPUOtherArchitectures(t *testing.T) {
 	for _, c := range []struct {
 		cfg  resnet3d.Config
 		grad float64
-	}{{resnet3d.MC3_18(1), 1e-5}, {resnet3d.R2Plus1D18(1), 1e-4}} {
+	}{{resnet3d.MC3_18(1), 1e-5}, {resnet3d.R2Plus1D18(1), 1e-4}, {resnet3d.Config{InChannels: 3, NumClasses: 1, Block: resnet3d.Bottleneck}, 1e-5}} {
 		cfg := c.cfg
 		cfg.Width, cfg.Blocks = 4, [4]int{1, 1, 1, 1}
-		t.Run(cfg.Stem.String()+"/"+cfg.Convs[3].String(), func(t *testing.T) {
+		t.Run(cfg.Stem.String()+"/"+cfg.Block.String()+"/"+cfg.Convs[3].String(), func(t *testing.T) {
 			compareWithCPU(t, NewHostEngine(), cfg, 3, 4, 20, 20, stepTol{loss: 1e-5, grad: c.grad, update: 1e-5, state: 1e-5})
 		})
 	}

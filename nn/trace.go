@@ -52,7 +52,8 @@ func (k TapeKind) String() string {
 type TapeOp struct {
 	// Kind is what the op computes.
 	Kind TapeKind
-	// Name is the layer's name (e.g. "layer1.0.conv1.0"), for errors.
+	// Name is the layer's name (e.g. "layer1.0.conv1.0"; the weight's name
+	// for Linear, the node's for unnamed ops), for errors.
 	Name string
 	// In are the ids of the op's data inputs (values of the Tape), Out the
 	// id of its output.
@@ -245,6 +246,8 @@ func tapeOp(n *G.Node, kids []*G.Node, byNode map[*G.Node]*Param) (TapeOp, []*G.
 	}
 	if op.Name == "" && op.Weight != nil {
 		op.Name = op.Weight.Name
+	} else if op.Name == "" {
+		op.Name = n.Name()
 	}
 	if len(kids) < nData {
 		return TapeOp{}, nil, fmt.Errorf("nn: trace: %v has %d inputs, want at least %d", n.Op(), len(kids), nData)
