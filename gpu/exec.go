@@ -16,7 +16,8 @@ import (
 // trainer.
 //
 // Activations are kept for the backward pass, one tensor per value (a
-// Reshape is a view of its input). Gradients live in slots that the
+// Reshape is a view of its input; a ReLU or Add overwrites an input that
+// nothing else reads, see overwritable). Gradients live in slots that the
 // compiler assigns by liveness: a value's gradient occupies a slot from the
 // backward of its last consumer to that of its producer, and slots are
 // reused once free; ReLU backward runs in place, and a value whose
@@ -33,6 +34,9 @@ type tapePlan struct {
 	bound int
 	bns   []*BatchNorm       // by op: batch-norm state (nil for other ops)
 	grads map[string]*Tensor // the pass's parameter gradients
+	// consumers[v] counts the ops that read value v; producer[v] is the
+	// op that computes it (-1 for an input).
+	consumers, producer []int
 	// needGrad[v]: value v depends on a learnable Param.
 	needGrad []bool
 	// gslot[v]: the slot of value v's gradient (-1 for none).
@@ -92,6 +96,13 @@ func compileTape(nt *net, p *pass, tape *nn.Tape, n int) (*tapePlan, error) {
 	if err := x.checkOps(); err != nil {
 		return nil, err
 	}
+	x.consumers, x.producer = make([]int, nv), slices.Repeat([]int{-1}, nv)
+	for i, op := range tape.Ops {
+		for _, v := range op.In {
+			x.consumers[v]++
+		}
+		x.producer[op.Out] = i
+	}
 	if err := x.planGradients(); err != nil {
 		return nil, err
 	}
@@ -105,9 +116,12 @@ func compileTape(nt *net, p *pass, tape *nn.Tape, n int) (*tapePlan, error) {
 	for i, op := range tape.Ops {
 		var err error
 		out := tape.Shapes[op.Out]
-		if op.Kind == nn.TapeReshape {
+		switch v := x.overwritable(i); {
+		case op.Kind == nn.TapeReshape:
 			x.full[op.Out], err = x.full[op.In[0]].Reshape(out...)
-		} else {
+		case v >= 0:
+			x.full[op.Out] = x.full[v]
+		default:
 			x.full[op.Out], err = nt.alloc(out...)
 		}
 		if err != nil {
@@ -132,6 +146,31 @@ func compileTape(nt *net, p *pass, tape *nn.Tape, n int) (*tapePlan, error) {
 		x.bns[i] = bn
 	}
 	return x, x.bind(n)
+}
+
+// overwritable returns an input of op i (a ReLU or an Add) that the op may
+// overwrite with its output, as the residual AddReLU of a ResNet block
+// overwrites its branch's batch-norm output, or -1: a value that only op i
+// reads, that no backward pass reads (its producer's backward reads the
+// producer's input, and op i's reads only its output) and that is not a
+// tape input or output.
+func (x *tapePlan) overwritable(i int) int {
+	t := x.tape
+	op := t.Ops[i]
+	if op.Kind != nn.TapeReLU && op.Kind != nn.TapeAdd {
+		return -1
+	}
+	for _, v := range op.In {
+		p := x.producer[v]
+		if p < 0 || x.consumers[v] != 1 || slices.Contains(t.Outputs, v) {
+			continue
+		}
+		switch po := t.Ops[p]; {
+		case po.Kind == nn.TapeConv3d, po.Kind == nn.TapeLinear, po.Kind == nn.TapeBatchNorm3d && !po.ReLU, po.Kind == nn.TapeAdd && !po.ReLU:
+			return v
+		}
+	}
+	return -1
 }
 
 // checkOps verifies that the engine has every op of the tape, with its
@@ -233,17 +272,9 @@ func (x *tapePlan) planGradients() error {
 	// may share op i's output gradient without copying it when that
 	// producer only reads its output gradient: it runs right after op i
 	// in the backward pass, before anything changes the slot.
-	consumers := make([]int, len(t.Shapes))
-	producer := slices.Repeat([]int{-1}, len(t.Shapes))
-	for i, op := range t.Ops {
-		for _, v := range op.In {
-			consumers[v]++
-		}
-		producer[op.Out] = i
-	}
 	readsShared := func(v, i int) bool {
-		p := producer[v]
-		if p < 0 || p != i-1 || consumers[v] != 1 || slices.Contains(t.Outputs, v) {
+		p := x.producer[v]
+		if p < 0 || p != i-1 || x.consumers[v] != 1 || slices.Contains(t.Outputs, v) {
 			return false
 		}
 		k := t.Ops[p].Kind

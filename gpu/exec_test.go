@@ -236,9 +236,10 @@ type hiddenParams struct{ *userModel }
 
 func (h *hiddenParams) Params() []*nn.Param { return h.userModel.Params()[1:] }
 
-// TestPlanGradientSlots: the compiler reuses gradient memory. The user
-// model's gradients fit in fewer slots than it has values needing one,
-// and the slots hold less than one tensor per value would.
+// TestPlanGradientSlots: the compiler reuses memory. The user model's
+// gradients fit in fewer slots than it has values needing one, and the
+// slots hold less than one tensor per value would; ops that may overwrite
+// their input do.
 func TestPlanGradientSlots(t *testing.T) {
 	m := newUserModel(1)
 	tr, err := NewTrainer(NewHostEngine(), m, [5]int{2, 2, 4, 8, 8}, 1, nn.NewAdam(1e-3))
@@ -260,5 +261,15 @@ func TestPlanGradientSlots(t *testing.T) {
 	t.Logf("%d values need gradients (%d floats); %d slots hold %d floats", values, all, len(p.slots), slots)
 	if len(p.slots) >= values || slots >= all {
 		t.Errorf("%d slots of %d floats for %d gradients of %d floats: no reuse", len(p.slots), slots, values, all)
+	}
+	// Activations: the ReLUs after bn2 and fc1 and the two residual adds
+	// overwrite their inputs, and the Reshape is a view: 5 values share
+	// memory.
+	bufs := map[*buffer]bool{}
+	for _, a := range p.full {
+		bufs[a.buf] = true
+	}
+	if got, want := len(bufs), len(p.full)-5; got != want {
+		t.Errorf("%d activation buffers for %d values, want %d", got, len(p.full), want)
 	}
 }
