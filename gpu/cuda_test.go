@@ -143,6 +143,19 @@ func TestCUDATinyTrainerMatchesCPU(t *testing.T) {
 	compareWithCPU(t, e, tinyConfig, 3, 4, 20, 20, gpuStepTol)
 }
 
+// TestCUDAOtherArchitecturesMatchCPU: R(2+1)D-18 and MC3-18 training steps
+// on the GPU, through the same generic plan as R3D, against the CPU graph;
+// and a user-defined nn model (userModel, not from resnet3d).
+func TestCUDAOtherArchitecturesMatchCPU(t *testing.T) {
+	e := requireCUDA(t)
+	for _, cfg := range []resnet3d.Config{resnet3d.R2Plus1D18(1), resnet3d.MC3_18(1)} {
+		t.Run(cfg.Stem.String()+"/"+cfg.Convs[3].String(), func(t *testing.T) {
+			compareWithCPU(t, e, cfg, 2, 8, 32, 32, gpuStepTol)
+		})
+	}
+	t.Run("user model", func(t *testing.T) { compareUserModelWithCPU(t, e, gpuStepTol) })
+}
+
 // TestCUDASSLTrainerMatchesCPU: MI-SimCLR+FO steps of R3D-18 and SimCLR
 // steps of the tiny encoder on the GPU against pretrain's graph on the CPU.
 func TestCUDASSLTrainerMatchesCPU(t *testing.T) {

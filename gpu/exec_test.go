@@ -146,10 +146,17 @@ func (m *userModel) Params() []*nn.Param {
 // stepHarness protocol of TestTrainerMatchesCPU). Tolerances are relative
 // L2 errors per tensor: 1e-5 for the loss, every gradient and the state.
 func TestPlanUserModelMatchesCPU(t *testing.T) {
+	compareUserModelWithCPU(t, NewHostEngine(), stepTol{loss: 1e-5, grad: 1e-5, update: 1e-5, state: 1e-5})
+}
+
+// compareUserModelWithCPU runs TestPlanUserModelMatchesCPU's protocol on e
+// with tolerances tol.
+func compareUserModelWithCPU(t *testing.T, e *Engine, tol stepTol) {
+	t.Helper()
 	ctx := context.Background()
 	const n, tt, h, w, pw = 3, 4, 8, 8, 1.7
 	cpu, dev, ref := newUserModel(1), newUserModel(1), newUserModel(1)
-	hs := newStepHarness(t, stepTol{loss: 1e-5, grad: 1e-5, update: 1e-5, state: 1e-5}, cpu.Params(), dev.Params(), ref.Params())
+	hs := newStepHarness(t, tol, cpu.Params(), dev.Params(), ref.Params())
 	g := nn.NewGraph(true, nil)
 	x, y := g.Input("x", n, 2, tt, h, w), g.Input("y", n)
 	logits, err := cpu.Forward(g, x)
@@ -168,7 +175,7 @@ func TestPlanUserModelMatchesCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prog.Close()
-	tr, err := NewTrainer(NewHostEngine(), dev, [5]int{n, 2, tt, h, w}, pw, hs.optDev)
+	tr, err := NewTrainer(e, dev, [5]int{n, 2, tt, h, w}, pw, hs.optDev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +196,8 @@ func TestPlanUserModelMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		closeTo(t, fmt.Sprintf("step %d loss", step), []float32{lossDev}, []float32{lossCPU}, 1e-5)
-		t.Logf("step %d: loss %.7f on the CPU, %.7f on the host engine", step, lossCPU, lossDev)
+		closeTo(t, fmt.Sprintf("step %d loss", step), []float32{lossDev}, []float32{lossCPU}, tol.loss)
+		t.Logf("step %d: loss %.7f on the CPU, %.7f on %s", step, lossCPU, lossDev, e.Name())
 		hs.check(step, tr.net, prog)
 	}
 	hs.log()
