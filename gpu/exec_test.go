@@ -1,8 +1,6 @@
 package gpu
 
 import (
-	"context"
-	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -153,54 +151,8 @@ func TestPlanUserModelMatchesCPU(t *testing.T) {
 // with tolerances tol.
 func compareUserModelWithCPU(t *testing.T, e *Engine, tol stepTol) {
 	t.Helper()
-	ctx := context.Background()
-	const n, tt, h, w, pw = 3, 4, 8, 8, 1.7
-	cpu, dev, ref := newUserModel(1), newUserModel(1), newUserModel(1)
-	hs := newStepHarness(t, tol, cpu.Params(), dev.Params(), ref.Params())
-	g := nn.NewGraph(true, nil)
-	x, y := g.Input("x", n, 2, tt, h, w), g.Input("y", n)
-	logits, err := cpu.Forward(g, x)
-	if err == nil {
-		logits, err = nn.Reshape(logits, n)
-	}
-	var loss *G.Node
-	if err == nil {
-		loss, err = nn.BCEWithLogits(logits, y, pw)
-	}
-	var prog *nn.Program
-	if err == nil {
-		prog, err = nn.NewTrainer(g, loss, hs.optCPU)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prog.Close()
-	tr, err := NewTrainer(e, dev, [5]int{n, 2, tt, h, w}, pw, hs.optDev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if got, want := len(tr.plan.tape.Ops), 16; got != want {
-		t.Errorf("the tape has %d ops, want %d", got, want)
-	}
-	rng := rand.New(rand.NewPCG(7, 8))
-	for step := 1; step <= 2; step++ {
-		hs.start(step)
-		xs := randSlice(rng, n*2*tt*h*w, 1)
-		ys := []float32{1, 0, 1}
-		lossCPU, err := prog.Run(ctx, nn.Feed{Node: x, Data: xs}, nn.Feed{Node: y, Data: ys})
-		if err != nil {
-			t.Fatal(err)
-		}
-		lossDev, err := tr.Step(ctx, xs, ys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeTo(t, fmt.Sprintf("step %d loss", step), []float32{lossDev}, []float32{lossCPU}, tol.loss)
-		t.Logf("step %d: loss %.7f on the CPU, %.7f on %s", step, lossCPU, lossDev, e.Name())
-		hs.check(step, tr.net, prog)
-	}
-	hs.log()
+	models := [3]nn.Module{newUserModel(1), newUserModel(1), newUserModel(1)}
+	compareModelWithCPU(t, e, models, [5]int{3, 2, 4, 8, 8}, tol)
 }
 
 // TestPlanRejects: models the plan cannot run are errors at NewTrainer,
@@ -255,6 +207,9 @@ func TestPlanGradientSlots(t *testing.T) {
 	}
 	defer tr.Close()
 	p := tr.plan
+	if got, want := len(p.tape.Ops), 16; got != want {
+		t.Errorf("the tape has %d ops, want %d", got, want)
+	}
 	var values, all, slots int
 	for v, need := range p.needGrad {
 		if need {

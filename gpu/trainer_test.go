@@ -97,8 +97,7 @@ func (w *worst) check(t *testing.T, kind, name string, got, want []float32, tol 
 // loss moved by 3e-3).
 func compareWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, n, tt, h, w int, tol stepTol) {
 	t.Helper()
-	ctx := context.Background()
-	var models [3]*resnet3d.Model
+	var models [3]nn.Module
 	for i := range models {
 		m, err := resnet3d.New(cfg, rand.New(rand.NewPCG(5, 6)))
 		if err != nil {
@@ -106,14 +105,38 @@ func compareWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, n, tt, h, w in
 		}
 		models[i] = m
 	}
+	compareModelWithCPU(t, e, models, [5]int{n, cfg.InChannels, tt, h, w}, tol)
+}
+
+// compareModelWithCPU is compareWithCPU for any three copies of a model
+// (CPU, engine, host Adam) with one logit per clip, on batches of the
+// given shape: the CPU side is the graph resnet3d.NewClassifierTrainer
+// builds (forward, BCEWithLogits with pos_weight 1.7, Adam).
+func compareModelWithCPU(t *testing.T, e *Engine, models [3]nn.Module, shape [5]int, tol stepTol) {
+	t.Helper()
+	ctx := context.Background()
 	hs := newStepHarness(t, tol, models[0].Params(), models[1].Params(), models[2].Params())
 	const pw = 1.7
-	prog, xn, yn, err := resnet3d.NewClassifierTrainer(models[0], n, tt, h, w, pw, hs.optCPU, nil)
+	n := shape[0]
+	g := nn.NewGraph(true, nil)
+	xn, yn := g.Input("x", shape[:]...), g.Input("y", n)
+	logits, err := models[0].Forward(g, xn)
+	if err == nil {
+		logits, err = nn.Reshape(logits, n)
+	}
+	var loss *G.Node
+	if err == nil {
+		loss, err = nn.BCEWithLogits(logits, yn, pw)
+	}
+	var prog *nn.Program
+	if err == nil {
+		prog, err = nn.NewTrainer(g, loss, hs.optCPU)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer prog.Close()
-	tr, err := NewTrainer(e, models[1], [5]int{n, models[1].Config.InChannels, tt, h, w}, pw, hs.optDev)
+	tr, err := NewTrainer(e, models[1], shape, pw, hs.optDev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +144,11 @@ func compareWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, n, tt, h, w in
 	rng := rand.New(rand.NewPCG(7, 8))
 	for step := 1; step <= 2; step++ {
 		hs.start(step)
-		x, y := batch(rng, cfg, n, tt, h, w)
+		x := randSlice(rng, numel(shape[:]), 1)
+		y := make([]float32, n)
+		for i := range y {
+			y[i] = float32(i % 2)
+		}
 		lossCPU, err := prog.Run(ctx, nn.Feed{Node: xn, Data: x}, nn.Feed{Node: yn, Data: y})
 		if err != nil {
 			t.Fatal(err)
