@@ -17,7 +17,8 @@ import (
 //
 // Activations are kept for the backward pass, one tensor per value (a
 // Reshape is a view of its input; a ReLU or Add overwrites an input that
-// nothing else reads, see overwritable). Gradients live in slots that the
+// nothing else reads, see overwritable); a plan that only predicts reuses
+// an activation's memory once its last reader has run. Gradients live in slots that the
 // compiler assigns by liveness: a value's gradient occupies a slot from the
 // backward of its last consumer to that of its producer, and slots are
 // reused once free; ReLU backward runs in place, and a value whose
@@ -79,12 +80,67 @@ func passesThrough(k nn.TapeKind) bool {
 	return k == nn.TapeAdd || k == nn.TapeReshape || k == nn.TapeReLU
 }
 
-// compileTape checks tape, and allocates the activations and gradient
-// slots of a pass for batches of up to n rows on nt's engine, with the
-// parameter gradients of pass p. Every value's first dimension must be the
-// batch's (n); the tape's Params must be in nt.
+// slotAlloc assigns memory slots to tensors whose lifetimes a compiler
+// simulates: slot s has size sizes[s] (in float32s) and refs[s] holders;
+// a slot whose holders all released it is reused, best fit first, and
+// grown when none fits (sizes are only numbers until tensors makes them).
+type slotAlloc struct{ sizes, refs, free []int }
+
+// get returns a slot of at least n elements, held once.
+func (a *slotAlloc) get(n int) int {
+	best := -1
+	for i, s := range a.free {
+		b := -1
+		if best >= 0 {
+			b = a.sizes[a.free[best]]
+		}
+		switch size := a.sizes[s]; {
+		case best < 0, size >= n && (b < n || size < b), b < n && size > b:
+			best = i
+		}
+	}
+	if best < 0 {
+		a.sizes, a.refs = append(a.sizes, n), append(a.refs, 1)
+		return len(a.sizes) - 1
+	}
+	s := a.free[best]
+	a.free = slices.Delete(a.free, best, best+1)
+	a.sizes[s], a.refs[s] = max(a.sizes[s], n), 1
+	return s
+}
+
+// hold adds a holder to slot s.
+func (a *slotAlloc) hold(s int) { a.refs[s]++ }
+
+// release drops a holder of slot s, freeing it with its last.
+func (a *slotAlloc) release(s int) {
+	if a.refs[s]--; a.refs[s] == 0 {
+		a.free = append(a.free, s)
+	}
+}
+
+// tensors allocates the slots on nt's engine.
+func (a *slotAlloc) tensors(nt *net) ([]*Tensor, error) {
+	out := make([]*Tensor, len(a.sizes))
+	for i, n := range a.sizes {
+		var err error
+		if out[i], err = nt.alloc(n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// compileTape checks tape, and allocates the activations (and, to train,
+// the gradient slots) of a pass for batches of up to n rows on nt's
+// engine, with the parameter gradients of pass p (nil for a plan that
+// only runs forward in evaluation mode). Every value's first dimension
+// must be the batch's (n); the tape's Params must be in nt.
 func compileTape(nt *net, p *pass, tape *nn.Tape, n int) (*tapePlan, error) {
-	x := &tapePlan{nt: nt, tape: tape, n: n, grads: p.grads}
+	x := &tapePlan{nt: nt, tape: tape, n: n}
+	if p != nil {
+		x.grads = p.grads
+	}
 	nv := len(tape.Shapes)
 	x.full, x.cur = make([]*Tensor, nv), make([]*Tensor, nv)
 	x.bns = make([]*BatchNorm, len(tape.Ops))
@@ -103,30 +159,15 @@ func compileTape(nt *net, p *pass, tape *nn.Tape, n int) (*tapePlan, error) {
 		}
 		x.producer[op.Out] = i
 	}
-	if err := x.planGradients(); err != nil {
+	if p != nil {
+		if err := x.planGradients(); err != nil {
+			return nil, err
+		}
+	}
+	if err := x.planActivations(); err != nil {
 		return nil, err
 	}
-	for _, v := range tape.Inputs {
-		t, err := nt.alloc(tape.Shapes[v]...)
-		if err != nil {
-			return nil, err
-		}
-		x.full[v] = t
-	}
 	for i, op := range tape.Ops {
-		var err error
-		out := tape.Shapes[op.Out]
-		switch v := x.overwritable(i); {
-		case op.Kind == nn.TapeReshape:
-			x.full[op.Out], err = x.full[op.In[0]].Reshape(out...)
-		case v >= 0:
-			x.full[op.Out] = x.full[v]
-		default:
-			x.full[op.Out], err = nt.alloc(out...)
-		}
-		if err != nil {
-			return nil, err
-		}
 		if op.Kind != nn.TapeBatchNorm3d {
 			continue
 		}
@@ -136,16 +177,70 @@ func compileTape(nt *net, p *pass, tape *nn.Tape, n int) (*tapePlan, error) {
 			RunningMean: nt.buffers[l.RunningMean.Name], RunningVar: nt.buffers[l.RunningVar.Name],
 			Eps: l.Eps, Momentum: l.Momentum,
 		}
-		c := out[1]
-		if bn.SaveMean, err = nt.alloc(c); err != nil {
-			return nil, err
-		}
-		if bn.SaveInvStd, err = nt.alloc(c); err != nil {
-			return nil, err
+		if p != nil {
+			var err error
+			c := tape.Shapes[op.Out][1]
+			if bn.SaveMean, err = nt.alloc(c); err != nil {
+				return nil, err
+			}
+			if bn.SaveInvStd, err = nt.alloc(c); err != nil {
+				return nil, err
+			}
 		}
 		x.bns[i] = bn
 	}
 	return x, x.bind(n)
+}
+
+// planActivations gives every value its memory. To train, every value
+// lives to the end, for the backward pass; a Reshape is a view of its
+// input, and a ReLU or Add overwrites an input that nothing else reads
+// (overwritable). A plan that only runs forward also frees a value's
+// memory after its last reader, for the values computed later.
+func (x *tapePlan) planActivations() error {
+	t := x.tape
+	forwardOnly := x.grads == nil
+	last := make([]int, len(t.Shapes)) // the last op that reads each value
+	for i, op := range t.Ops {
+		for _, v := range op.In {
+			last[v] = i
+		}
+	}
+	for _, v := range t.Outputs {
+		last[v] = len(t.Ops)
+	}
+	var a slotAlloc
+	slot := make([]int, len(t.Shapes))
+	for _, v := range t.Inputs {
+		slot[v] = a.get(numel(t.Shapes[v]))
+	}
+	for i, op := range t.Ops {
+		switch v := x.overwritable(i); {
+		case op.Kind == nn.TapeReshape:
+			v = op.In[0]
+			fallthrough
+		case v >= 0:
+			slot[op.Out] = slot[v]
+			a.hold(slot[v])
+		default:
+			slot[op.Out] = a.get(numel(t.Shapes[op.Out]))
+		}
+		for j, v := range op.In {
+			if forwardOnly && last[v] == i && !slices.Contains(op.In[:j], v) {
+				a.release(slot[v])
+			}
+		}
+	}
+	slots, err := a.tensors(x.nt)
+	if err != nil {
+		return err
+	}
+	for v, s := range slot {
+		if x.full[v], err = slots[s].View(0, t.Shapes[v]...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // overwritable returns an input of op i (a ReLU or an Add) that the op may
@@ -184,7 +279,7 @@ func (x *tapePlan) checkOps() error {
 		if p.Buffer {
 			return fmt.Errorf("gpu: plan: %s %s: the %s %q is a buffer; the engine trains it", op.Kind, op.Name, what, p.Name)
 		}
-		if nt.params[p.Name] == nil || x.grads[p.Name] == nil {
+		if nt.params[p.Name] == nil || (x.grads != nil && x.grads[p.Name] == nil) {
 			return fmt.Errorf("gpu: plan: %s %s: %q is not among the trainer's parameters", op.Kind, op.Name, p.Name)
 		}
 		return nil
@@ -237,37 +332,8 @@ func (x *tapePlan) planGradients() error {
 		x.needGrad[op.Out] = need
 	}
 	x.gslot = slices.Repeat([]int{-1}, len(t.Shapes))
-	// sizes[s] is slot s's size, refs[s] the number of values (and the
-	// op in flight) holding it; free slots are reused, best fit first and
-	// grown when none fits (sizes are only numbers until the end).
-	var sizes, refs, free []int
-	alloc := func(v int) int {
-		need := numel(t.Shapes[v])
-		best := -1
-		for i, s := range free {
-			switch {
-			case best < 0:
-				best = i
-			case sizes[s] >= need && (sizes[free[best]] < need || sizes[s] < sizes[free[best]]):
-				best = i
-			case sizes[free[best]] < need && sizes[s] > sizes[free[best]]:
-				best = i
-			}
-		}
-		if best < 0 {
-			sizes, refs = append(sizes, need), append(refs, 1)
-			return len(sizes) - 1
-		}
-		s := free[best]
-		free = slices.Delete(free, best, best+1)
-		sizes[s], refs[s] = max(sizes[s], need), 1
-		return s
-	}
-	release := func(s int) {
-		if refs[s]--; refs[s] == 0 {
-			free = append(free, s)
-		}
-	}
+	var a slotAlloc
+	alloc := func(v int) int { return a.get(numel(t.Shapes[v])) }
 	// A value whose only consumer is op i and whose producer is op i-1
 	// may share op i's output gradient without copying it when that
 	// producer only reads its output gradient: it runs right after op i
@@ -331,7 +397,7 @@ func (x *tapePlan) planGradients() error {
 					d.mode, x.gslot[v], taken = gradAlias, g.dy, true
 				case x.gslot[v] < 0 && readsShared(v, i):
 					d.mode, x.gslot[v] = gradAlias, g.dy
-					refs[g.dy]++
+					a.hold(g.dy)
 				case x.gslot[v] < 0:
 					d.mode, x.gslot[v] = gradCopy, alloc(v)
 				default:
@@ -345,21 +411,16 @@ func (x *tapePlan) planGradients() error {
 			}
 		}
 		for _, s := range tmps {
-			release(s)
+			a.release(s)
 		}
 		if !taken {
-			release(g.dy)
+			a.release(g.dy)
 		}
 		x.bwd[i] = g
 	}
-	x.slots = make([]*Tensor, len(sizes))
-	for i, s := range sizes {
-		var err error
-		if x.slots[i], err = x.nt.alloc(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	var err error
+	x.slots, err = a.tensors(x.nt)
+	return err
 }
 
 // rowsShape returns value v's shape for m rows.
