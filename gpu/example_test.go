@@ -106,3 +106,33 @@ func ExampleNewTrainer_userModel() {
 	// Output:
 	// loss fell: true
 }
+
+// ExampleNewPredictor computes the pooled features of a small R(2+1)D
+// encoder (no fc) in evaluation mode, 2 clips at a time, without an
+// optimiser or gradients.
+func ExampleNewPredictor() {
+	cfg := resnet3d.R2Plus1D18(0)
+	cfg.Width, cfg.Blocks = 4, [4]int{1, 1, 1, 1}
+	model, err := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	e := gpu.NewHostEngine()
+	defer e.Close()
+	pr, err := gpu.NewPredictor(e, model, [5]int{2, 3, 4, 16, 16})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pr.Close()
+	clips := make([]float32, 5*3*4*16*16) // 5 clips
+	features := make([]float32, 5*pr.OutputLen())
+	if err := pr.Predict(context.Background(), clips, features); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("features per clip:", pr.OutputLen())
+	// Output:
+	// features per clip: 32
+}

@@ -51,15 +51,19 @@ type pass struct {
 // newState uploads params (learnable ones, buffers and batch-norm
 // counters) and opt's state when it has one for every learnable parameter,
 // and allocates Adam's moments and passes gradient arenas: the part of a
-// trainer that knows no model.
+// trainer that knows no model. Without an optimiser (nil opt, no passes)
+// it holds only the parameters and buffers, for predictions.
 func newState(e *Engine, params []*nn.Param, passes int, opt *nn.Adam) (*net, error) {
-	if e == nil || opt == nil {
+	if e == nil || (opt == nil) != (passes == 0) {
 		return nil, errors.New("gpu: trainer: nil engine or optimiser")
 	}
 	nt := &net{e: e, opt: opt, params: map[string]*Tensor{}, buffers: map[string]*Tensor{}}
 	if err := nt.allocState(params, passes); err != nil {
 		nt.Close()
 		return nil, err
+	}
+	if opt == nil {
+		return nt, nil
 	}
 	if err := nt.importAdam(); err != nil {
 		nt.Close()
@@ -117,6 +121,9 @@ func (nt *net) allocState(ps []*nn.Param, passes int) error {
 		return err
 	}
 	for _, a := range []**Tensor{&nt.mArena, &nt.vArena} {
+		if passes == 0 {
+			break
+		}
 		if *a, err = nt.alloc(size); err != nil {
 			return err
 		}

@@ -246,28 +246,5 @@ func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 // number, which go through the network up to n at a time. It changes no
 // weight or statistic.
 func (tr *Trainer) Predict(ctx context.Context, x, logits []float32) error {
-	clip := tr.clipLen()
-	if len(x) != len(logits)*clip {
-		return fmt.Errorf("gpu: predict: %d values for %d logits, want %d values per clip (clips of %v)", len(x), len(logits), clip, tr.clipShape())
-	}
-	e, p := tr.e, tr.plan
-	for off := 0; off < len(logits); off += p.n {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		m := min(p.n, len(logits)-off)
-		if err := tr.bind(m); err != nil {
-			return err
-		}
-		if err := e.Upload(p.input(0), x[off*clip:(off+m)*clip]); err != nil {
-			return err
-		}
-		if err := p.forward(false); err != nil {
-			return err
-		}
-		if err := e.Download(logits[off:off+m], p.output(0)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return predict(ctx, tr.e, tr.plan, x, logits)
 }
