@@ -30,7 +30,8 @@
 // A [Trainer] runs the fine-tuning step (BCEWithLogits on the single
 // logit, optionally after dropout, as finetune does) and evaluation-mode
 // predictions; an [SSLTrainer] runs pretrain's self-supervised step (two
-// views, projection head, frame-order head, NT-Xent). The compiled plan
+// views, projection head, frame-order head, NT-Xent); a [Predictor] runs a
+// model in evaluation mode with no optimiser or gradients. The compiled plan
 // keeps every activation for the backward pass and gives gradients slots
 // reused by liveness (ReLU backward in place, residual additions without
 // copies); the ops it runs are those of nn.TapeKind (Conv3d without bias,
