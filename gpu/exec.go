@@ -460,6 +460,13 @@ func (x *tapePlan) batchNormFits() error {
 	return nil
 }
 
+// clip returns the shape of one row (clip) of the first input, and its
+// number of values.
+func (x *tapePlan) clip() ([]int, int) {
+	s := x.tape.Shapes[x.tape.Inputs[0]][1:]
+	return s, numel(s)
+}
+
 // input returns input i of the tape for the bound rows, to upload into.
 func (x *tapePlan) input(i int) *Tensor { return x.cur[x.tape.Inputs[i]] }
 

@@ -61,8 +61,8 @@ func (p *Predictor) Close() error { return p.nt.Close() }
 // batch at a time, into out.
 func predict(ctx context.Context, e *Engine, plan *tapePlan, x, out []float32) error {
 	t := plan.tape
-	clipShape := t.Shapes[t.Inputs[0]][1:]
-	clip, row := numel(clipShape), numel(t.Shapes[t.Outputs[0]][1:])
+	clipShape, clip := plan.clip()
+	row := numel(t.Shapes[t.Outputs[0]][1:])
 	if len(x)%clip != 0 || len(out) != len(x)/clip*row {
 		return fmt.Errorf("gpu: predict: %d values and %d outputs, want %d values per clip (clips of %v) and %d outputs per clip", len(x), len(out), clip, clipShape, row)
 	}

@@ -178,8 +178,7 @@ func (tr *SSLTrainer) Step(ctx context.Context, x1, x2 []float32, groups, order1
 		return SSLLoss{}, err
 	}
 	v0 := tr.views[0]
-	clipShape := v0.tape.Shapes[v0.tape.Inputs[0]][1:]
-	clip := numel(clipShape)
+	clipShape, clip := v0.clip()
 	m := len(x1) / clip
 	if m < 1 || m > v0.n || len(x1) != m*clip || len(x2) != len(x1) {
 		return SSLLoss{}, fmt.Errorf("gpu: ssl trainer: views of %d and %d values, want m x %d values each (clips of %v), 1 <= m <= %d", len(x1), len(x2), clip, clipShape, v0.n)

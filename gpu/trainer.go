@@ -138,12 +138,6 @@ func (tr *Trainer) bind(m int) error {
 	return nil
 }
 
-// clipLen returns the number of values of one clip.
-func (tr *Trainer) clipLen() int { return numel(tr.plan.tape.Shapes[tr.plan.tape.Inputs[0]][1:]) }
-
-// clipShape returns the shape of one clip.
-func (tr *Trainer) clipShape() []int { return tr.plan.tape.Shapes[tr.plan.tape.Inputs[0]][1:] }
-
 // SetLogitDropout makes every following Step drop the logit of each clip
 // with probability p (scaling the others by 1/(1-p)) before the loss, as
 // nn.Dropout on the CPU, with masks drawn from rng by nn.DropoutMask: with
@@ -201,9 +195,9 @@ func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	clip := tr.clipLen()
+	clipShape, clip := tr.plan.clip()
 	if m := len(y); m < 1 || m > tr.plan.n || len(x) != m*clip {
-		return 0, fmt.Errorf("gpu: trainer: batch of %d values and %d targets, want m x %d values (clips of %v) and m targets, 1 <= m <= %d", len(x), len(y), clip, tr.clipShape(), tr.plan.n)
+		return 0, fmt.Errorf("gpu: trainer: batch of %d values and %d targets, want m x %d values (clips of %v) and m targets, 1 <= m <= %d", len(x), len(y), clip, clipShape, tr.plan.n)
 	}
 	if err := tr.bind(len(y)); err != nil {
 		return 0, err
