@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/nn"
 )
@@ -234,4 +235,118 @@ func TestPlanGradientSlots(t *testing.T) {
 	if got, want := len(bufs), len(p.full)-5; got != want {
 		t.Errorf("%d activation buffers for %d values, want %d", got, len(p.full), want)
 	}
+}
+
+// TestPlanOutputsFeedingOps: a tape with two outputs, the first of which
+// another op reads (features f and logits fc(f)), run forward and backward
+// from given output gradients r1 and r2, gives the CPU graph's gradients of
+// sum(f*r1) + sum(fc(f)*r2) for every parameter (1e-5): the caller's
+// gradient of an output and the gradients flowing into it add up.
+func TestPlanOutputsFeedingOps(t *testing.T) {
+	const n = 3
+	shape := []int{n, 2, 4, 6, 6}
+	build := func() (*nn.Conv3dLayer, *nn.BatchNorm3dLayer, *nn.LinearLayer) {
+		rng := rand.New(rand.NewPCG(2, 3))
+		return nn.NewConv3dLayer("c", 2, 4, [3]int{3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}, false, rng),
+			nn.NewBatchNorm3dLayer("b", 4), nn.NewLinearLayer("fc", 4, 2, true, rng)
+	}
+	forward := func(g *nn.Graph, x *G.Node, conv *nn.Conv3dLayer, bn *nn.BatchNorm3dLayer, fc *nn.LinearLayer) (f, z *G.Node) {
+		y, err := conv.Forward(g, x)
+		if err == nil {
+			y, err = bn.ForwardReLU(g, y)
+		}
+		if err == nil {
+			y, err = nn.GlobalAvgPool3d(y, "gap")
+		}
+		if err == nil {
+			f, err = nn.Flatten(y)
+		}
+		if err == nil {
+			z, err = fc.Forward(g, f)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f, z
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	x := randSlice(rng, numel(shape), 1)
+	r1, r2 := randSlice(rng, n*4, 1), randSlice(rng, n*2, 1)
+
+	// The CPU: gorgonia's gradients of sum(f*r1) + sum(z*r2).
+	conv, bn, fc := build()
+	g := nn.NewGraph(true, nil)
+	xn := g.Input("x", shape...)
+	xd, _ := xn.Value().Data().([]float32)
+	copy(xd, x)
+	f, z := forward(g, xn, conv, bn, fc)
+	weigh := func(y *G.Node, r []float32, name string) *G.Node {
+		rn := g.Input(name, []int(y.Shape())...)
+		rd, _ := rn.Value().Data().([]float32)
+		copy(rd, r)
+		l, err := G.ApplyOp(&wsumOp{dims: y.Dims()}, y, rn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	loss := G.Must(G.Add(weigh(f, r1, "r1"), weigh(z, r2, "r2")))
+	params, nodes := g.Learnables()
+	grads, err := G.Grad(loss, nodes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g.Exp)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The plan, from the same model's tape.
+	conv2, bn2, fc2 := build()
+	g2 := nn.NewGraph(true, nil)
+	xn2 := G.NewTensor(g2.Exp, tensor.Float32, 5, G.WithShape(shape...), G.WithName("x"))
+	f2, z2 := forward(g2, xn2, conv2, bn2, fc2)
+	tape, err := g2.Trace([]*G.Node{xn2}, f2, z2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewHostEngine()
+	nt, err := newState(e, tape.Params(), 1, nn.NewAdam(1e-3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nt.Close()
+	p, err := compileTape(nt, nt.passes[0], tape, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Upload(p.input(0), x); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.forward(true); err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "f", host(t, e, p.output(0)), values(t, f.Value()), 1e-5)
+	closeTo(t, "z", host(t, e, p.output(1)), values(t, z.Value()), 1e-5)
+	for i, r := range [][]float32{r1, r2} {
+		if err := e.Upload(p.outputGrad(i), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.backward(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := nt.Gradients()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(params) {
+		t.Fatalf("%d gradients on the engine, %d on the CPU", len(got), len(params))
+	}
+	var w worst
+	for i, q := range params {
+		w.check(t, "gradient", q.Name, got[q.Name], values(t, grads[i].Value()), 1e-5)
+	}
+	t.Logf("largest relative L2 error %.2g (%s)", w.err, w.name)
 }
