@@ -38,21 +38,28 @@ func testPredictor(t *testing.T, e *Engine, m nn.Module, clip [4]int, rtol float
 	if err := pr.Predict(ctx, x, got); err != nil {
 		t.Fatal(err)
 	}
+	closeTo(t, "outputs", got, cpuEval(t, m, x, clips, clip[:]...), rtol)
+	if err := pr.Predict(ctx, x[:10], got[:1]); err == nil || !strings.Contains(err.Error(), "values per clip") {
+		t.Errorf("Predict with a short clip: %v", err)
+	}
+}
+
+// cpuEval returns m's evaluation-mode outputs on the CPU for the clips of
+// x, of the given shape.
+func cpuEval(t *testing.T, m nn.Module, x []float32, clips int, clip ...int) []float32 {
+	t.Helper()
 	g := nn.NewGraph(false, nil)
-	xn := g.Input("x", clips, clip[0], clip[1], clip[2], clip[3])
+	xn := g.Input("x", append([]int{clips}, clip...)...)
 	out, err := m.Forward(g, xn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	prog := nn.NewEvaluator(g)
 	defer prog.Close()
-	if _, err := prog.Run(ctx, nn.Feed{Node: xn, Data: x}); err != nil {
+	if _, err := prog.Run(context.Background(), nn.Feed{Node: xn, Data: x}); err != nil {
 		t.Fatal(err)
 	}
-	closeTo(t, "outputs", got, values(t, out.Value()), rtol)
-	if err := pr.Predict(ctx, x[:10], got[:1]); err == nil || !strings.Contains(err.Error(), "values per clip") {
-		t.Errorf("Predict with a short clip: %v", err)
-	}
+	return values(t, out.Value())
 }
 
 // TestPredictorMatchesCPU: evaluation-mode outputs of R(2+1)D, MC3, a
