@@ -21,10 +21,11 @@ type Predictor struct {
 
 // NewPredictor prepares m's evaluation-mode forward pass on e for batches
 // of up to batch[0] clips of shape batch[1:] (C, T, H, W), and uploads the
-// Params the model uses. A batch that does not fit in device memory fails
-// here.
+// Params the model uses. The model's evaluation graph is traced, so
+// Dropout layers, which do nothing there, are allowed. A batch that does
+// not fit in device memory fails here.
 func NewPredictor(e *Engine, m nn.Module, batch [5]int) (*Predictor, error) {
-	tape, err := traceModule(m, batch[:])
+	tape, err := traceModule(m, batch[:], false)
 	if err != nil {
 		return nil, err
 	}

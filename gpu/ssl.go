@@ -82,7 +82,7 @@ func NewSSLTrainer(e *Engine, m SSLModel, batch [5]int, cfg SSLConfig, opt *nn.A
 	if !(cfg.Tau > 0) {
 		return nil, fmt.Errorf("gpu: ssl trainer: temperature %v, want > 0", cfg.Tau)
 	}
-	tape, err := trace(m.params(), batch[:], m.forward)
+	tape, err := trace(m.params(), batch[:], true, m.forward)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func NewTrainer(e *Engine, m nn.Module, batch [5]int, posWeight float32, opt *nn
 	if pw := float64(posWeight); math.IsNaN(pw) || math.IsInf(pw, 0) || pw < 0 {
 		return nil, fmt.Errorf("gpu: trainer: pos_weight %v: want a finite value >= 0", posWeight)
 	}
-	tape, err := traceModule(m, batch[:])
+	tape, err := traceModule(m, batch[:], true)
 	if err != nil {
 		return nil, err
 	}
@@ -81,29 +81,30 @@ func NewTrainer(e *Engine, m nn.Module, batch [5]int, posWeight float32, opt *nn
 	return tr, nil
 }
 
-// traceModule builds m's training graph for an input of the given shape
-// and traces it (without allocating the input), checking that every Param
-// the graph uses is one of m.Params().
-func traceModule(m nn.Module, shape []int) (*nn.Tape, error) {
+// traceModule builds m's training (or evaluation) graph for an input of
+// the given shape and traces it (without allocating the input), checking
+// that every Param the graph uses is one of m.Params().
+func traceModule(m nn.Module, shape []int, training bool) (*nn.Tape, error) {
 	if m == nil {
 		return nil, fmt.Errorf("gpu: trainer: nil model")
 	}
-	return trace(m.Params(), shape, func(g *nn.Graph, x *G.Node) ([]*G.Node, error) {
+	return trace(m.Params(), shape, training, func(g *nn.Graph, x *G.Node) ([]*G.Node, error) {
 		out, err := m.Forward(g, x)
 		return []*G.Node{out}, err
 	})
 }
 
-// trace builds a training graph with forward for an input of the given
-// shape and traces it from the input to forward's outputs, checking that
-// every Param the graph uses is in params.
-func trace(params []*nn.Param, shape []int, forward func(*nn.Graph, *G.Node) ([]*G.Node, error)) (*nn.Tape, error) {
+// trace builds a training (or evaluation) graph with forward for an input
+// of the given shape and traces it from the input to forward's outputs,
+// checking that every Param the graph uses is in params.
+func trace(params []*nn.Param, shape []int, training bool, forward func(*nn.Graph, *G.Node) ([]*G.Node, error)) (*nn.Tape, error) {
 	if err := checkShape(shape); err != nil {
 		return nil, fmt.Errorf("gpu: trainer: batch: %w", err)
 	}
 	// The graph is traced, never run: its random source only lets a
-	// Dropout layer be built, so that the trace can name it.
-	g := nn.NewGraph(true, rand.New(rand.NewPCG(0, 0)))
+	// Dropout layer be built, so that the trace can name it (an
+	// evaluation graph has no Dropout op).
+	g := nn.NewGraph(training, rand.New(rand.NewPCG(0, 0)))
 	x := G.NewTensor(g.Exp, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName("x"))
 	outs, err := forward(g, x)
 	if err != nil {

@@ -82,7 +82,9 @@ type TapeOp struct {
 // executor, say) needs to run the model forward and backward with its own
 // kernels. Values are numbered from 0; Shapes[v] is value v's shape.
 // Inputs are the ids of the graph inputs Trace was given, Outputs those of
-// the requested outputs, in the same order.
+// the requested outputs, in the same order. A tape records no mode: the
+// engine that runs it chooses training (batch statistics) or evaluation
+// (running statistics) for its batch norms.
 type Tape struct {
 	// Ops are the ops in execution order.
 	Ops []TapeOp
