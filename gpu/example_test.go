@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/vidssl/vidssl/contrastive"
 	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
@@ -135,4 +136,44 @@ func ExampleNewPredictor() {
 	fmt.Println("features per clip:", pr.OutputLen())
 	// Output:
 	// features per clip: 32
+}
+
+// ExampleNewSSLTrainer takes one SimCLR step (two views of 4 clips, the
+// projection head, NT-Xent) of a small R(2+1)D encoder on the host engine.
+func ExampleNewSSLTrainer() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	cfg := resnet3d.R2Plus1D18(0) // no fc: the encoder outputs features
+	cfg.Width, cfg.Blocks = 4, [4]int{1, 1, 1, 1}
+	encoder, err := resnet3d.New(cfg, rng)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	projector, err := contrastive.NewProjectionHead(cfg.FeatureDim(), rng)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	e := gpu.NewHostEngine()
+	defer e.Close()
+	model := gpu.SSLModel{Encoder: encoder, Projector: projector}
+	tr, err := gpu.NewSSLTrainer(e, model, [5]int{4, 3, 4, 16, 16}, gpu.SSLConfig{Tau: 0.1, ContrastiveWeight: 1}, nn.NewAdam(1e-3))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tr.Close()
+	v1, v2 := make([]float32, 4*3*4*16*16), make([]float32, 4*3*4*16*16)
+	for i := range v1 {
+		v1[i] = float32(rng.NormFloat64())
+		v2[i] = v1[i] + 0.1*float32(rng.NormFloat64())
+	}
+	loss, err := tr.Step(context.Background(), v1, v2, nil, nil, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("NT-Xent above 0:", loss.NTXent > 0)
+	// Output:
+	// NT-Xent above 0: true
 }
