@@ -9,8 +9,9 @@
 #    build fails (no module cache offline), it uses .gpu/bin/gpu.test, built
 #    elsewhere with: CGO_ENABLED=0 go test -c -o .gpu/bin/gpu.test ./gpu
 # 2. Runs the device-vs-CPU equivalence tests: every device op against the
-#    nn CPU op on small 5-D tensors (elementwise within 1e-3), and R3D-18
-#    training steps against resnet3d's CPU step: losses within 1e-3; each
+#    nn CPU op on small 5-D tensors (elementwise within 1e-3), and R3D-18,
+#    R(2+1)D-18, MC3-18 and a user-defined nn model's training steps (one
+#    generic plan) against the CPU graph's step: losses within 1e-3; each
 #    gradient, running statistic and Adam moment tensor within 1e-2 and
 #    each parameter change within 5e-2 in relative L2 norm (see gpuStepTol
 #    in gpu/cuda_test.go for why per tensor).

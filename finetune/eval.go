@@ -269,11 +269,18 @@ type evaluator struct {
 	shape  [4]int // C, T, H, W
 	buf    []float32
 	// With cfg.Engine: the trainer whose weights run the clips, borrowed
-	// (FineTune's, set before each run) or made at the first batch from
-	// the model and closed by close.
-	dev       *gpu.Trainer
+	// (FineTune's, set before each run), or a gpu.Predictor made at the
+	// first batch from the model and closed by close.
+	dev       devicePredictor
 	ownDev    bool
 	devLogits []float32
+}
+
+// devicePredictor is what an evaluator needs of gpu.Trainer and
+// gpu.Predictor.
+type devicePredictor interface {
+	Predict(ctx context.Context, x, logits []float32) error
+	Close() error
 }
 
 func newEvaluator(cfg Config, model *resnet3d.Model, m *video.Manifest) (*evaluator, error) {
@@ -319,7 +326,7 @@ func (e *evaluator) build(shape [4]int) error {
 		if e.dev != nil {
 			return nil
 		}
-		tr, err := gpu.NewTrainer(eng, e.model, e.clips, shape[1], shape[2], shape[3], 1, nn.NewAdam(1e-3))
+		tr, err := gpu.NewPredictor(eng, e.model, [5]int{e.clips, shape[0], shape[1], shape[2], shape[3]})
 		if err != nil {
 			return fmt.Errorf("%s: %w", eng.Name(), err)
 		}

@@ -393,7 +393,7 @@ func (r *runner) step(ctx context.Context, n int, data []float32) (float32, erro
 	if r.dev == nil {
 		// The first batch of an epoch is its largest.
 		s := r.shape
-		tr, err := gpu.NewTrainer(r.cfg.Engine, r.model, n, s[1], s[2], s[3], r.posWeight, r.opt)
+		tr, err := gpu.NewTrainer(r.cfg.Engine, r.model, [5]int{n, s[0], s[1], s[2], s[3]}, r.posWeight, r.opt)
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", r.cfg.Engine.Name(), err)
 		}

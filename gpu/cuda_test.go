@@ -143,6 +143,19 @@ func TestCUDATinyTrainerMatchesCPU(t *testing.T) {
 	compareWithCPU(t, e, tinyConfig, 3, 4, 20, 20, gpuStepTol)
 }
 
+// TestCUDAOtherArchitecturesMatchCPU: R(2+1)D-18 and MC3-18 training steps
+// on the GPU, through the same generic plan as R3D, against the CPU graph;
+// and a user-defined nn model (userModel, not from resnet3d).
+func TestCUDAOtherArchitecturesMatchCPU(t *testing.T) {
+	e := requireCUDA(t)
+	for _, cfg := range []resnet3d.Config{resnet3d.R2Plus1D18(1), resnet3d.MC3_18(1)} {
+		t.Run(cfg.Stem.String()+"/"+cfg.Convs[3].String(), func(t *testing.T) {
+			compareWithCPU(t, e, cfg, 2, 8, 32, 32, gpuStepTol)
+		})
+	}
+	t.Run("user model", func(t *testing.T) { compareUserModelWithCPU(t, e, gpuStepTol) })
+}
+
 // TestCUDASSLTrainerMatchesCPU: MI-SimCLR+FO steps of R3D-18 and SimCLR
 // steps of the tiny encoder on the GPU against pretrain's graph on the CPU.
 func TestCUDASSLTrainerMatchesCPU(t *testing.T) {
@@ -173,7 +186,7 @@ func TestCUDAHeuristicAndTF32(t *testing.T) {
 			t.Fatal(err)
 		}
 		m, _ := resnet3d.New(resnet3d.R3D18(1), rand.New(rand.NewPCG(1, 2)))
-		tr, err := NewTrainer(e, m, 2, 8, 32, 32, 1, nn.NewAdam(1e-4))
+		tr, err := NewTrainer(e, m, [5]int{2, m.Config.InChannels, 8, 32, 32}, 1, nn.NewAdam(1e-4))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +239,7 @@ func TestCUDATrainBenchmark(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, el, loss := benchLargestFit(t, e, envInt("VIDSSL_GPU_BENCH_BATCH", 88), steps, func(n int) (func() (float64, error), func(), error) {
-		tr, err := NewTrainer(e, m, n, tt, h, w, 1.5, nn.NewAdam(1e-4))
+		tr, err := NewTrainer(e, m, [5]int{n, m.Config.InChannels, tt, h, w}, 1.5, nn.NewAdam(1e-4))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -320,7 +333,7 @@ func TestCUDASSLBenchmark(t *testing.T) {
 	m := newSSLModel(t, cfg, tt)
 	scfg := SSLConfig{Tau: 0.05, ContrastiveWeight: 1, OrderWeight: 1}
 	n, el, loss := benchLargestFit(t, e, envInt("VIDSSL_GPU_BENCH_PAIRS", 392), steps, func(n int) (func() (float64, error), func(), error) {
-		tr, err := NewSSLTrainer(e, m.enc, m.proj, m.order, n, tt, h, w, scfg, nn.NewAdam(1e-4))
+		tr, err := NewSSLTrainer(e, m.dev(), [5]int{n, m.enc.Config.InChannels, tt, h, w}, scfg, nn.NewAdam(1e-4))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -1,7 +1,12 @@
-// Package gpu trains vidssl's video ResNets on an NVIDIA GPU: tensors in
-// device memory, device ops for a whole training step, and a Trainer that
-// runs resnet3d's classification step (forward, BCEWithLogits, backward,
-// Adam) without leaving the device.
+// Package gpu trains vidssl's video models on an NVIDIA GPU: tensors in
+// device memory, device ops for a whole training step, and trainers that
+// run a model's training step (forward, loss, backward, Adam) without
+// leaving the device. No network is written here: a trainer traces the
+// graph that an nn.Module builds (nn.Graph.Trace) and compiles the tape
+// into engine calls, so resnet3d's R3D, MC3, R(2+1)D and Bottleneck
+// networks, and any model made of nn's layers, run through the same code.
+// (The self-supervised step still takes its losses from contrastive and
+// pretext.)
 //
 // The CUDA libraries are loaded at run time (see internal/cuda), so the
 // package builds with CGO_ENABLED=0 everywhere; where there is no GPU,
@@ -27,10 +32,14 @@
 // A [Trainer] runs the fine-tuning step (BCEWithLogits on the single logit,
 // optionally after dropout, as finetune does) and evaluation-mode
 // predictions; an [SSLTrainer] runs pretrain's self-supervised step (two
-// views, projection head, frame-order head, NT-Xent). Both walk a
-// resnet3d.Model by its Config and torchvision's parameter names, for R3D
-// configurations only (resnet3d.Config.IsR3D; an MC3, R(2+1)D or Bottleneck
-// model is an error naming its stem, block and conv makers), and take
+// views, projection head, frame-order head, NT-Xent); a [Predictor] runs a
+// model in evaluation mode with no optimiser or gradients. To train, the
+// compiled plan keeps every activation for the backward pass and gives
+// gradients slots reused by liveness (ReLU backward in place, residual
+// additions without copies); the ops it runs are those of nn.TapeKind
+// (Conv3d without bias, BatchNorm3d with fused ReLU, ReLU, Add with fused
+// ReLU, max and average pooling, global average pooling, Reshape, Linear),
+// and a model with another op is an error naming it. Both trainers take
 // batches smaller than the one they were made for. Parameters, gradients
 // and Adam moments each live in one device allocation, so the optimiser is
 // one kernel launch per step; SyncToHost copies parameters, batch-norm
@@ -42,7 +51,7 @@
 //		return err // no GPU: train on the CPU with resnet3d.NewClassifierTrainer
 //	}
 //	defer e.Close()
-//	tr, err := gpu.NewTrainer(e, model, n, t, h, w, posWeight, adam)
+//	tr, err := gpu.NewTrainer(e, model, [5]int{n, c, t, h, w}, posWeight, adam)
 //	...
 //	loss, err := tr.Step(ctx, clips, targets)
 //	...

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/vidssl/vidssl/contrastive"
 	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
@@ -28,7 +29,7 @@ func ExampleNewTrainer() {
 	}
 	const n, t, h, w = 4, 4, 24, 24
 	adam := nn.NewAdam(1e-2)
-	tr, err := gpu.NewTrainer(e, model, n, t, h, w, 1, adam)
+	tr, err := gpu.NewTrainer(e, model, [5]int{n, model.Config.InChannels, t, h, w}, 1, adam)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -65,4 +66,114 @@ func ExampleNewTrainer() {
 	// Output:
 	// loss fell: true
 	// batches tracked: 20
+}
+
+// ExampleNewTrainer_userModel trains a 3-D CNN defined with nn's layers
+// (no resnet3d) on the host reference engine: the engine runs any model
+// built from nn's layers, compiled from its traced graph.
+func ExampleNewTrainer_userModel() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	model := nn.NewSequential(
+		nn.NewConv3dLayer("features.0", 1, 4, [3]int{3, 3, 3}, [3]int{1, 2, 2}, [3]int{1, 1, 1}, false, rng),
+		nn.NewBatchNorm3dLayer("features.1", 4),
+		nn.ReLULayer{},
+		&nn.GlobalAvgPool3dLayer{Name: "pool"},
+		nn.FlattenLayer{},
+		nn.NewLinearLayer("classifier", 4, 1, true, rng),
+	)
+	e := gpu.NewHostEngine()
+	defer e.Close()
+	tr, err := gpu.NewTrainer(e, model, [5]int{4, 1, 4, 8, 8}, 1, nn.NewAdam(1e-2))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tr.Close()
+	clips := make([]float32, 4*4*8*8)
+	targets := []float32{0, 1, 0, 1}
+	for i := range clips {
+		clips[i] = float32(rng.NormFloat64()) + 2*targets[i/(4*8*8)]
+	}
+	var losses []float32
+	for range 10 {
+		loss, err := tr.Step(context.Background(), clips, targets)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		losses = append(losses, loss)
+	}
+	fmt.Println("loss fell:", losses[9] < losses[0])
+	// Output:
+	// loss fell: true
+}
+
+// ExampleNewPredictor computes the pooled features of a small R(2+1)D
+// encoder (no fc) in evaluation mode, 2 clips at a time, without an
+// optimiser or gradients.
+func ExampleNewPredictor() {
+	cfg := resnet3d.R2Plus1D18(0)
+	cfg.Width, cfg.Blocks = 4, [4]int{1, 1, 1, 1}
+	model, err := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	e := gpu.NewHostEngine()
+	defer e.Close()
+	pr, err := gpu.NewPredictor(e, model, [5]int{2, 3, 4, 16, 16})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pr.Close()
+	clips := make([]float32, 5*3*4*16*16) // 5 clips
+	features := make([]float32, 5*pr.OutputLen())
+	if err := pr.Predict(context.Background(), clips, features); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("features per clip:", pr.OutputLen())
+	// Output:
+	// features per clip: 32
+}
+
+// ExampleNewSSLTrainer takes one SimCLR step (two views of 4 clips, the
+// projection head, NT-Xent) of a small R(2+1)D encoder on the host engine.
+func ExampleNewSSLTrainer() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	cfg := resnet3d.R2Plus1D18(0) // no fc: the encoder outputs features
+	cfg.Width, cfg.Blocks = 4, [4]int{1, 1, 1, 1}
+	encoder, err := resnet3d.New(cfg, rng)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	projector, err := contrastive.NewProjectionHead(cfg.FeatureDim(), rng)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	e := gpu.NewHostEngine()
+	defer e.Close()
+	model := gpu.SSLModel{Encoder: encoder, Projector: projector}
+	tr, err := gpu.NewSSLTrainer(e, model, [5]int{4, 3, 4, 16, 16}, gpu.SSLConfig{Tau: 0.1, ContrastiveWeight: 1}, nn.NewAdam(1e-3))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tr.Close()
+	v1, v2 := make([]float32, 4*3*4*16*16), make([]float32, 4*3*4*16*16)
+	for i := range v1 {
+		v1[i] = float32(rng.NormFloat64())
+		v2[i] = v1[i] + 0.1*float32(rng.NormFloat64())
+	}
+	loss, err := tr.Step(context.Background(), v1, v2, nil, nil, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("NT-Xent above 0:", loss.NTXent > 0)
+	// Output:
+	// NT-Xent above 0: true
 }

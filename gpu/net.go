@@ -9,22 +9,19 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/nn"
-	"github.com/vidssl/vidssl/resnet3d"
 )
 
-// net is what the trainers share: a video ResNet (resnet3d.New's
-// structure) and the learnable parameters of heads on an engine, with Adam.
+// net is what the trainers share, and knows no model: the learnable
+// parameters and running statistics of a model on an engine, with Adam.
 // Learnable parameters and Adam moments each live in one device allocation
 // (every Param at a 64-element-aligned offset), so the optimiser is one
-// kernel launch; running statistics likewise. A pass is one forward and
-// backward of the encoder over a batch of up to n clips, with its own
-// activations and gradient arena; a step with two passes (two views) sums
-// their gradients before Adam.
+// kernel launch; running statistics likewise. Each pass (one forward and
+// backward over a batch, compiled from the model's tape) has its own
+// gradient arena; a step with two passes (two views) sums their gradients
+// before Adam.
 type net struct {
-	e          *Engine
-	opt        *nn.Adam
-	n, t, h, w int
-	plan       r3dPlan
+	e   *Engine
+	opt *nn.Adam
 
 	learn                  []*nn.Param
 	offs                   []int
@@ -41,74 +38,36 @@ type net struct {
 
 	params, buffers map[string]*Tensor
 	passes          []*pass
-	scratch         [4]*Tensor
 	owned           []*Tensor
 }
 
-// pass is the encoder's activations for one batch of up to n clips (views
-// of the first bound clips of the full-size tensors) and its gradients.
+// pass is one pass's parameter gradients: an arena laid out like the
+// parameters' and its views by name.
 type pass struct {
-	gArena         *Tensor
-	grads          map[string]*Tensor
-	bound          int
-	x, feat, dfeat *Tensor
-	full           struct{ x, feat, dfeat *Tensor }
-	stem           *convBNState
-	blocks         []*blockState
+	gArena *Tensor
+	grads  map[string]*Tensor
 }
 
-// convBNState is one conv+bn layer's tensors in a pass: weight, gradients,
-// the conv output c (the batch norm's input) and the batch norm's output y
-// (views for the bound batch size of cFull and yFull).
-type convBNState struct {
-	spec          convSpec
-	w, dw         *Tensor
-	bn            BatchNorm
-	dgamma, dbeta *Tensor
-	c, y          *Tensor
-	cFull, yFull  *Tensor
-}
-
-type blockState struct {
-	in                 *Tensor
-	conv1, conv2, down *convBNState
-}
-
-// newNet uploads enc's parameters and buffers and the heads' parameters,
-// and opt's state when it has one for every parameter (all at the same
-// step), and allocates passes passes for batches of up to n clips of
-// t x h x w. A batch that does not fit in device memory fails here.
-func newNet(e *Engine, enc *resnet3d.Model, heads []*nn.Param, n, t, h, w, passes int, opt *nn.Adam) (nt *net, err error) {
-	if enc == nil || opt == nil || e == nil {
-		return nil, errors.New("gpu: trainer: nil engine, model or optimiser")
+// newState uploads params (learnable ones, buffers and batch-norm
+// counters) and opt's state when it has one for every learnable parameter,
+// and allocates Adam's moments and passes gradient arenas: the part of a
+// trainer that knows no model. Without an optimiser (nil opt, no passes)
+// it holds only the parameters and buffers, for predictions.
+func newState(e *Engine, params []*nn.Param, passes int, opt *nn.Adam) (*net, error) {
+	if e == nil || (opt == nil) != (passes == 0) {
+		return nil, errors.New("gpu: trainer: nil engine or optimiser")
 	}
-	if n <= 0 || t <= 0 || h <= 0 || w <= 0 {
-		return nil, fmt.Errorf("gpu: trainer: batch (%d, %d, %d, %d), want positive sizes", n, t, h, w)
-	}
-	if c := enc.Config; !c.IsR3D() {
-		return nil, fmt.Errorf("gpu: trainer: the GPU engine runs only R3D models (BasicStem, BasicBlock, Conv3DSimple in every stage); this model has %v, %v and %v: train it on the CPU", c.Stem, c.Block, c.Convs)
-	}
-	plan := planR3D(enc.Config)
-	if _, err := plan.checkParams(enc.Params()); err != nil {
+	nt := &net{e: e, opt: opt, params: map[string]*Tensor{}, buffers: map[string]*Tensor{}}
+	if err := nt.allocState(params, passes); err != nil {
+		nt.Close()
 		return nil, err
 	}
-	nt = &net{e: e, opt: opt, n: n, t: t, h: h, w: w, plan: plan, params: map[string]*Tensor{}, buffers: map[string]*Tensor{}}
-	made := nt
-	defer func() {
-		if err != nil {
-			made.Close()
-		}
-	}()
-	if err := nt.allocState(append(enc.Params(), heads...), passes); err != nil {
-		return nil, err
+	if opt == nil {
+		return nt, nil
 	}
 	if err := nt.importAdam(); err != nil {
+		nt.Close()
 		return nil, err
-	}
-	for _, p := range nt.passes {
-		if err := nt.allocPass(p, enc.Config.InChannels); err != nil {
-			return nil, err
-		}
 	}
 	return nt, nil
 }
@@ -162,6 +121,9 @@ func (nt *net) allocState(ps []*nn.Param, passes int) error {
 		return err
 	}
 	for _, a := range []**Tensor{&nt.mArena, &nt.vArena} {
+		if passes == 0 {
+			break
+		}
 		if *a, err = nt.alloc(size); err != nil {
 			return err
 		}
@@ -258,84 +220,6 @@ func (nt *net) importAdam() error {
 	return nil
 }
 
-// newConvBN sets up a conv+bn layer of pass p for input shape in.
-func (nt *net) newConvBN(p *pass, spec convSpec, in []int) (*convBNState, error) {
-	out, err := ConvOutputShape(in, []int{spec.cout, spec.cin, spec.kernel[0], spec.kernel[1], spec.kernel[2]}, spec.params())
-	if err != nil {
-		return nil, fmt.Errorf("gpu: trainer: %s: %w (input %v too small?)", spec.conv, err, in)
-	}
-	if numel(out)/spec.cout < 2 {
-		return nil, fmt.Errorf("gpu: trainer: %s: output %v has one value per channel; batch norm needs more when training", spec.conv, out)
-	}
-	s := &convBNState{spec: spec, w: nt.params[spec.conv+".weight"], dw: p.grads[spec.conv+".weight"]}
-	s.bn = BatchNorm{
-		Weight: nt.params[spec.bn+".weight"], Bias: nt.params[spec.bn+".bias"],
-		RunningMean: nt.buffers[spec.bn+".running_mean"], RunningVar: nt.buffers[spec.bn+".running_var"],
-		Eps: 1e-5, Momentum: 0.1,
-	}
-	s.dgamma, s.dbeta = p.grads[spec.bn+".weight"], p.grads[spec.bn+".bias"]
-	if s.bn.SaveMean, err = nt.alloc(spec.cout); err != nil {
-		return nil, err
-	}
-	if s.bn.SaveInvStd, err = nt.alloc(spec.cout); err != nil {
-		return nil, err
-	}
-	if s.cFull, err = nt.alloc(out...); err != nil {
-		return nil, err
-	}
-	if s.yFull, err = nt.alloc(out...); err != nil {
-		return nil, err
-	}
-	s.c, s.y = s.cFull, s.yFull
-	return s, nil
-}
-
-// allocPass allocates p's activations for n clips and the shared scratch
-// buffers (once).
-func (nt *net) allocPass(p *pass, cin int) error {
-	f := &p.full
-	var err error
-	if f.x, err = nt.alloc(nt.n, cin, nt.t, nt.h, nt.w); err != nil {
-		return err
-	}
-	if p.stem, err = nt.newConvBN(p, nt.plan.stem, f.x.shape); err != nil {
-		return err
-	}
-	cur := p.stem.y
-	maxAct := cur.Len()
-	for _, b := range nt.plan.blocks {
-		bs := &blockState{}
-		if bs.conv1, err = nt.newConvBN(p, b.conv1, cur.shape); err != nil {
-			return err
-		}
-		if bs.conv2, err = nt.newConvBN(p, b.conv2, bs.conv1.y.shape); err != nil {
-			return err
-		}
-		if b.down != nil {
-			if bs.down, err = nt.newConvBN(p, *b.down, cur.shape); err != nil {
-				return err
-			}
-		}
-		p.blocks = append(p.blocks, bs)
-		cur = bs.conv2.y
-		maxAct = max(maxAct, cur.Len())
-	}
-	if nt.scratch[0] == nil {
-		for i := range nt.scratch {
-			if nt.scratch[i], err = nt.alloc(maxAct); err != nil {
-				return err
-			}
-		}
-	}
-	if f.feat, err = nt.alloc(nt.n, nt.plan.features); err != nil {
-		return err
-	}
-	if f.dfeat, err = nt.alloc(nt.n, nt.plan.features); err != nil {
-		return err
-	}
-	return nt.bind(p, nt.n)
-}
-
 // batchView returns the first m rows (clips) of full.
 func batchView(full *Tensor, m int) (*Tensor, error) {
 	shape := slices.Clone(full.shape)
@@ -352,204 +236,7 @@ func (r *rows) bind(m int) (err error) {
 	return err
 }
 
-// bind points p's activations at the first m clips of the full-size
-// tensors, so that a step can run on a batch smaller than the one the
-// trainer was made for (an epoch's last batch, say).
-func (nt *net) bind(p *pass, m int) error {
-	if m == p.bound {
-		return nil
-	}
-	var err error
-	for _, v := range []struct{ dst, src **Tensor }{{&p.x, &p.full.x}, {&p.feat, &p.full.feat}, {&p.dfeat, &p.full.dfeat}} {
-		if *v.dst, err = batchView(*v.src, m); err != nil {
-			return err
-		}
-	}
-	for _, s := range p.layers() {
-		if s.c, err = batchView(s.cFull, m); err != nil {
-			return err
-		}
-		if s.y, err = batchView(s.yFull, m); err != nil {
-			return err
-		}
-	}
-	cur := p.stem.y
-	for _, b := range p.blocks {
-		b.in = cur
-		cur = b.conv2.y
-	}
-	p.bound = m
-	return nil
-}
-
-// layers returns p's conv+bn layers in forward order.
-func (p *pass) layers() []*convBNState {
-	out := []*convBNState{p.stem}
-	for _, b := range p.blocks {
-		out = append(out, b.conv1, b.conv2)
-		if b.down != nil {
-			out = append(out, b.down)
-		}
-	}
-	return out
-}
-
-// batchNormFits says whether every batch norm of p's bound batch sees more
-// than one value per channel, as training needs.
-func (p *pass) batchNormFits() error {
-	for _, s := range p.layers() {
-		if s.c.Len()/s.spec.cout < 2 {
-			return fmt.Errorf("gpu: trainer: %s: a batch of %d clips gives output %v, one value per channel; batch norm needs more when training", s.spec.conv, p.bound, s.c.shape)
-		}
-	}
-	return nil
-}
-
-func (nt *net) convBN(s *convBNState, in *Tensor, relu, train bool) error {
-	e := nt.e
-	if err := e.Conv3d(in, s.w, s.c, s.spec.params()); err != nil {
-		return fmt.Errorf("%s: %w", s.spec.conv, err)
-	}
-	bn := e.BatchNormInfer
-	if train {
-		bn = e.BatchNormTrain
-	}
-	if err := bn(s.c, s.y, &s.bn); err != nil {
-		return fmt.Errorf("%s: %w", s.spec.bn, err)
-	}
-	if relu {
-		return e.ReLU(s.y, s.y)
-	}
-	return nil
-}
-
-// forward runs the encoder on p's bound batch, from p.x to the features
-// p.feat, in training mode (batch statistics, running statistics updated)
-// or evaluation mode.
-func (nt *net) forward(p *pass, train bool) error {
-	e := nt.e
-	if err := nt.convBN(p.stem, p.x, true, train); err != nil {
-		return err
-	}
-	cur := p.stem.y
-	for _, b := range p.blocks {
-		if err := nt.convBN(b.conv1, b.in, true, train); err != nil {
-			return err
-		}
-		if err := nt.convBN(b.conv2, b.conv1.y, false, train); err != nil {
-			return err
-		}
-		short := b.in
-		if b.down != nil {
-			if err := nt.convBN(b.down, b.in, false, train); err != nil {
-				return err
-			}
-			short = b.down.y
-		}
-		if err := e.AddReLU(b.conv2.y, short, b.conv2.y); err != nil {
-			return err
-		}
-		cur = b.conv2.y
-	}
-	if train {
-		nt.forwards++
-	}
-	return e.GlobalAvgPool(cur, p.feat)
-}
-
-// view returns scratch buffer i shaped like t.
-func (nt *net) view(i int, like *Tensor) (*Tensor, error) {
-	return nt.scratch[i].View(0, like.shape...)
-}
-
-// bnConvBackward runs a conv+bn layer backward from dy (the gradient of its
-// output s.y, already through any ReLU): the batch norm into scratch sBN,
-// the weight gradient, and, when dxSlot >= 0, the input gradient into
-// scratch dxSlot. It returns that input gradient.
-func (nt *net) bnConvBackward(s *convBNState, in, dy *Tensor, sBN, dxSlot int) (*Tensor, error) {
-	e := nt.e
-	dc, err := nt.view(sBN, s.c)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.BatchNormBackward(s.c, dy, dc, s.dgamma, s.dbeta, &s.bn); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.spec.bn, err)
-	}
-	if err := e.Conv3dBackwardFilter(in, dc, s.dw, s.spec.params()); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.spec.conv, err)
-	}
-	if dxSlot < 0 {
-		return nil, nil
-	}
-	dx, err := nt.view(dxSlot, in)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.Conv3dBackwardData(s.w, dc, dx, s.spec.params()); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.spec.conv, err)
-	}
-	return dx, nil
-}
-
-// backward runs the encoder backward from the features' gradient p.dfeat
-// into p's gradients.
-func (nt *net) backward(p *pass) error {
-	e := nt.e
-	last := p.stem.y
-	if len(p.blocks) > 0 {
-		last = p.blocks[len(p.blocks)-1].conv2.y
-	}
-	// Scratch slots: d holds the gradient of the current block's output;
-	// the other three are free.
-	d, free := 0, [3]int{1, 2, 3}
-	dout, err := nt.view(d, last)
-	if err != nil {
-		return err
-	}
-	if err := e.GlobalAvgPoolBackward(p.dfeat, dout); err != nil {
-		return err
-	}
-	for i := len(p.blocks) - 1; i >= 0; i-- {
-		b := p.blocks[i]
-		s1, s2, s3 := free[0], free[1], free[2]
-		out := b.conv2.y
-		if err := e.ReLUBackward(out, dout, dout); err != nil {
-			return err
-		}
-		dr1, err := nt.bnConvBackward(b.conv2, b.conv1.y, dout, s1, s2)
-		if err != nil {
-			return err
-		}
-		if err := e.ReLUBackward(b.conv1.y, dr1, dr1); err != nil {
-			return err
-		}
-		din, err := nt.bnConvBackward(b.conv1, b.in, dr1, s1, s3)
-		if err != nil {
-			return err
-		}
-		if b.down != nil {
-			dshort, err := nt.bnConvBackward(b.down, b.in, dout, s1, s2)
-			if err != nil {
-				return err
-			}
-			if err := e.Add(din, dshort, din); err != nil {
-				return err
-			}
-		} else if err := e.Add(din, dout, din); err != nil {
-			return err
-		}
-		d, free = s3, [3]int{d, s1, s2}
-		dout = din
-	}
-	if err := e.ReLUBackward(p.stem.y, dout, dout); err != nil {
-		return err
-	}
-	// The stem's input is the data: no input gradient.
-	_, err = nt.bnConvBackward(p.stem, p.x, dout, free[0], -1)
-	return err
-}
-
-// adamStep returns the hyperparameters of the next Adam step, checked.
+// nextAdamStep returns the hyperparameters of the next Adam step, checked.
 func (nt *net) nextAdamStep() (AdamStep, error) {
 	o := nt.opt
 	step := AdamStep{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay, Step: nt.adamStep + 1}

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"math"
 
+	G "gorgonia.org/gorgonia"
+
 	"github.com/vidssl/vidssl/contrastive"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/pretext"
-	"github.com/vidssl/vidssl/resnet3d"
 )
 
 // SSLConfig are the self-supervised loss's settings, as in pretrain.Config:
@@ -28,44 +29,50 @@ type SSLLoss struct {
 	OrderHits           int
 }
 
+// SSLModel is what an SSLTrainer trains: an encoder from clips to features
+// h (N, F), a projection head from h to z (N, D) for NT-Xent, and
+// optionally a frame-order head from h to logits (N, K) (nil for none).
+// Each is any nn.Module built from nn's layers (see NewTrainer), e.g.
+// resnet3d.Model without fc, contrastive.ProjectionHead and
+// pretext.OrderHead.
+type SSLModel struct {
+	// Encoder maps clips to features; Projector and Order map features to
+	// the projection and the order logits.
+	Encoder, Projector, Order nn.Module
+}
+
 // SSLTrainer is pretrain's training step on an Engine: the encoder runs on
 // each of two views separately (each batch norm normalises a view with its
 // own statistics and updates its running statistics twice per step, view 1
 // first), z = projector(h) for NT-Xent, the order head on h for frame
 // order, backward through both views, and one Adam update of the summed
-// gradients. Convolutions, batch norms, the heads' Linear layers (cuBLAS)
-// and the cross-entropy run on the device; NT-Xent's (2m)^2 similarities,
-// a few kilobytes, are computed on the host between the forward and the
-// backward pass (contrastive.NTXentGrad), as are the scaled order
-// gradients. SyncToHost copies the encoder's and the heads' state back.
+// gradients. The model is traced once and compiled into engine calls, as
+// for a Trainer; convolutions, batch norms, the heads' Linear layers
+// (cuBLAS) and the cross-entropy run on the device; NT-Xent's (2m)^2
+// similarities, a few kilobytes, are computed on the host between the
+// forward and the backward pass (contrastive.NTXentGrad), as are the scaled
+// order gradients. SyncToHost copies the encoder's and the heads' state
+// back.
 type SSLTrainer struct {
 	*net
-	cfg             SSLConfig
-	features, proj  int // h and z sizes
-	classes         int // K!, 0 without an order head
-	w0, w2, wo, bo  string
-	heads           [2]*sslHead
-	z1, z2, ob, dob []float32
-	labelBuf        []float32
-}
-
-// sslHead is one view's head tensors.
-type sslHead struct {
-	a, z, dz, da, o, do, dfeatO, labels rows
+	cfg      SSLConfig
+	proj     int // z size
+	classes  int // order classes, 0 without an order head
+	views    [2]*tapePlan
+	labels   [2]rows
+	z1, z2   []float32
+	ob, dob  []float32
+	labelBuf []float32
 }
 
 // NewSSLTrainer prepares a self-supervised training step on e for pairs of
-// batches of up to n clips of t x h x w: enc must be an R3D without fc
-// (NumClasses 0), projector its projection head, and order its frame-order
-// head or nil. It uploads every parameter and buffer, and opt's state when
-// it has one for every parameter (all at the same step), and allocates every
+// batches of up to batch[0] clips of shape batch[1:] (C, T, H, W). It
+// traces the model, uploads every Param it uses and opt's state when it has
+// one for every parameter (all at the same step), and allocates every
 // activation of both views.
-func NewSSLTrainer(e *Engine, enc *resnet3d.Model, projector *contrastive.ProjectionHead, order *pretext.OrderHead, n, t, h, w int, cfg SSLConfig, opt *nn.Adam) (*SSLTrainer, error) {
-	if enc == nil || projector == nil {
+func NewSSLTrainer(e *Engine, m SSLModel, batch [5]int, cfg SSLConfig, opt *nn.Adam) (*SSLTrainer, error) {
+	if m.Encoder == nil || m.Projector == nil {
 		return nil, fmt.Errorf("gpu: ssl trainer: nil encoder or projection head")
-	}
-	if enc.Config.NumClasses != 0 {
-		return nil, fmt.Errorf("gpu: ssl trainer: encoder has %d classes, want 0 (no fc)", enc.Config.NumClasses)
 	}
 	for _, v := range []float64{cfg.Tau, cfg.ContrastiveWeight, cfg.OrderWeight} {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
@@ -75,66 +82,85 @@ func NewSSLTrainer(e *Engine, enc *resnet3d.Model, projector *contrastive.Projec
 	if !(cfg.Tau > 0) {
 		return nil, fmt.Errorf("gpu: ssl trainer: temperature %v, want > 0", cfg.Tau)
 	}
-	f := enc.Config.FeatureDim()
-	heads := projector.Params()
-	tr := &SSLTrainer{cfg: cfg, features: f, proj: projector.OutDim(), w0: projector.First.Weight.Name, w2: projector.Second.Weight.Name}
-	if s := projector.First.Weight.Shape(); len(s) != 2 || s[1] != f || projector.Second.Weight.Shape()[1] != s[0] {
-		return nil, fmt.Errorf("gpu: ssl trainer: projection head %v -> %v for %d features", s, projector.Second.Weight.Shape(), f)
-	}
-	if order != nil {
-		if order.Linear.Bias == nil || order.Linear.Weight.Shape()[1] != f {
-			return nil, fmt.Errorf("gpu: ssl trainer: order head %v for %d features, want a bias", order.Linear.Weight.Shape(), f)
-		}
-		heads = append(heads, order.Params()...)
-		tr.classes, tr.wo, tr.bo = order.Classes(), order.Linear.Weight.Name, order.Linear.Bias.Name
-	}
-	nt, err := newNet(e, enc, heads, n, t, h, w, 2, opt)
+	tape, err := trace(m.params(), batch[:], true, m.forward)
 	if err != nil {
 		return nil, err
 	}
-	tr.net = nt
-	hidden := projector.First.Weight.Shape()[0]
-	for k := range tr.heads {
-		hd := &sslHead{}
-		for _, r := range []struct {
-			dst  *rows
-			cols int
-		}{{&hd.a, hidden}, {&hd.da, hidden}, {&hd.z, tr.proj}, {&hd.dz, tr.proj}, {&hd.o, tr.classes}, {&hd.do, tr.classes}, {&hd.dfeatO, f * min(tr.classes, 1)}} {
-			if r.cols == 0 {
-				continue
-			}
-			if r.dst.full, err = nt.alloc(n, r.cols); err != nil {
-				nt.Close()
-				return nil, err
-			}
+	n := batch[0]
+	tr := &SSLTrainer{cfg: cfg}
+	for i, o := range tape.Outputs {
+		if s := tape.Shapes[o]; len(s) != 2 {
+			return nil, fmt.Errorf("gpu: ssl trainer: head %d's output is %v, want (%d, size)", i+1, s, n)
 		}
-		if tr.classes > 0 {
-			if hd.labels.full, err = nt.alloc(n); err != nil {
-				nt.Close()
-				return nil, err
-			}
+	}
+	tr.proj = tape.Shapes[tape.Outputs[0]][1]
+	if m.Order != nil {
+		tr.classes = tape.Shapes[tape.Outputs[1]][1]
+	}
+	if tr.net, err = newState(e, tape.Params(), 2, opt); err != nil {
+		return nil, err
+	}
+	for k := range tr.views {
+		if tr.views[k], err = compileTape(tr.net, tr.passes[k], tape, n); err == nil {
+			err = tr.views[k].batchNormFits()
 		}
-		tr.heads[k] = hd
+		if err == nil && tr.classes > 0 {
+			tr.labels[k].full, err = tr.net.alloc(n)
+		}
+		if err != nil {
+			tr.net.Close()
+			return nil, err
+		}
 	}
 	return tr, nil
 }
 
+// params returns the Params of the encoder and the heads.
+func (m SSLModel) params() []*nn.Param {
+	ps := append(m.Encoder.Params(), m.Projector.Params()...)
+	if m.Order != nil {
+		ps = append(ps, m.Order.Params()...)
+	}
+	return ps
+}
+
+// forward adds the encoder and the heads to g: the projection z and, with
+// an order head, the order logits.
+func (m SSLModel) forward(g *nn.Graph, x *G.Node) ([]*G.Node, error) {
+	h, err := m.Encoder.Forward(g, x)
+	if err != nil {
+		return nil, fmt.Errorf("encoder: %w", err)
+	}
+	if s := h.Shape(); s.Dims() != 2 {
+		return nil, fmt.Errorf("the encoder's output is %v, want features (N, F) (an encoder without fc)", []int(s))
+	}
+	z, err := m.Projector.Forward(g, h)
+	if err != nil {
+		return nil, fmt.Errorf("projection head: %w", err)
+	}
+	outs := []*G.Node{z}
+	if m.Order != nil {
+		o, err := m.Order.Forward(g, h)
+		if err != nil {
+			return nil, fmt.Errorf("order head: %w", err)
+		}
+		outs = append(outs, o)
+	}
+	return outs, nil
+}
+
 // bind sizes both views' tensors for m clips.
 func (tr *SSLTrainer) bind(m int) error {
-	for k, p := range tr.passes {
-		if err := tr.net.bind(p, m); err != nil {
+	for k, v := range tr.views {
+		if err := v.bind(m); err != nil {
 			return err
 		}
-		hd := tr.heads[k]
-		for _, r := range []*rows{&hd.a, &hd.da, &hd.z, &hd.dz, &hd.o, &hd.do, &hd.dfeatO, &hd.labels} {
-			if r.full == nil {
-				continue
-			}
-			if err := r.bind(m); err != nil {
+		if tr.classes > 0 {
+			if err := tr.labels[k].bind(m); err != nil {
 				return err
 			}
 		}
-		if err := p.batchNormFits(); err != nil {
+		if err := v.batchNormFits(); err != nil {
 			return err
 		}
 	}
@@ -151,10 +177,11 @@ func (tr *SSLTrainer) Step(ctx context.Context, x1, x2 []float32, groups, order1
 	if err := ctx.Err(); err != nil {
 		return SSLLoss{}, err
 	}
-	clip := tr.passes[0].full.x.Len() / tr.n
+	v0 := tr.views[0]
+	clipShape, clip := v0.clip()
 	m := len(x1) / clip
-	if m < 1 || m > tr.n || len(x1) != m*clip || len(x2) != len(x1) {
-		return SSLLoss{}, fmt.Errorf("gpu: ssl trainer: views of %d and %d values, want m x %d values each (clips of %v), 1 <= m <= %d", len(x1), len(x2), clip, tr.passes[0].full.x.shape[1:], tr.n)
+	if m < 1 || m > v0.n || len(x1) != m*clip || len(x2) != len(x1) {
+		return SSLLoss{}, fmt.Errorf("gpu: ssl trainer: views of %d and %d values, want m x %d values each (clips of %v), 1 <= m <= %d", len(x1), len(x2), clip, clipShape, v0.n)
 	}
 	if groups != nil && len(groups) != m {
 		return SSLLoss{}, fmt.Errorf("gpu: ssl trainer: %d group ids for %d pairs", len(groups), m)
@@ -172,7 +199,10 @@ func (tr *SSLTrainer) Step(ctx context.Context, x1, x2 []float32, groups, order1
 	e := tr.e
 	var out SSLLoss
 	for k, x := range [][]float32{x1, x2} {
-		if err := tr.forward(k, x); err != nil {
+		if err := e.Upload(tr.views[k].input(0), x); err != nil {
+			return out, err
+		}
+		if err := tr.views[k].forward(true); err != nil {
 			return out, err
 		}
 	}
@@ -191,55 +221,12 @@ func (tr *SSLTrainer) Step(ctx context.Context, x1, x2 []float32, groups, order1
 	if math.IsNaN(out.Loss) || math.IsInf(out.Loss, 0) {
 		return out, fmt.Errorf("gpu: ssl trainer: loss is %v (NT-Xent %v, order %v); no parameter was updated", out.Loss, out.NTXent, out.Order)
 	}
-	for k, p := range tr.passes {
-		hd := tr.heads[k]
-		grads := p.grads
-		if err := e.LinearBackward(hd.a.cur, tr.params[tr.w2], hd.dz.cur, hd.da.cur, grads[tr.w2], nil); err != nil {
-			return out, err
-		}
-		if err := e.ReLUBackward(hd.a.cur, hd.da.cur, hd.da.cur); err != nil {
-			return out, err
-		}
-		if err := e.LinearBackward(p.feat, tr.params[tr.w0], hd.da.cur, p.dfeat, grads[tr.w0], nil); err != nil {
-			return out, err
-		}
-		if tr.classes > 0 {
-			if err := e.LinearBackward(p.feat, tr.params[tr.wo], hd.do.cur, hd.dfeatO.cur, grads[tr.wo], grads[tr.bo]); err != nil {
-				return out, err
-			}
-			if err := e.Add(p.dfeat, hd.dfeatO.cur, p.dfeat); err != nil {
-				return out, err
-			}
-		}
-		if err := tr.backward(p); err != nil {
+	for _, v := range tr.views {
+		if err := v.backward(); err != nil {
 			return out, err
 		}
 	}
 	return out, tr.update(step)
-}
-
-// forward runs view k: the encoder, the projection head and the order head.
-func (tr *SSLTrainer) forward(k int, x []float32) error {
-	e, p, hd := tr.e, tr.passes[k], tr.heads[k]
-	if err := e.Upload(p.x, x); err != nil {
-		return err
-	}
-	if err := tr.net.forward(p, true); err != nil {
-		return err
-	}
-	if err := e.Linear(p.feat, tr.params[tr.w0], nil, hd.a.cur); err != nil {
-		return err
-	}
-	if err := e.ReLU(hd.a.cur, hd.a.cur); err != nil {
-		return err
-	}
-	if err := e.Linear(hd.a.cur, tr.params[tr.w2], nil, hd.z.cur); err != nil {
-		return err
-	}
-	if tr.classes > 0 {
-		return e.Linear(p.feat, tr.params[tr.wo], tr.params[tr.bo], hd.o.cur)
-	}
-	return nil
 }
 
 // ntxent computes NT-Xent and its gradients on the host and uploads the
@@ -248,10 +235,10 @@ func (tr *SSLTrainer) ntxent(m int, groups []int, out *SSLLoss) error {
 	e, d := tr.e, tr.proj
 	tr.z1 = growTo(tr.z1, m*d)
 	tr.z2 = growTo(tr.z2, m*d)
-	if err := e.Download(tr.z1, tr.heads[0].z.cur); err != nil {
+	if err := e.Download(tr.z1, tr.views[0].output(0)); err != nil {
 		return err
 	}
-	if err := e.Download(tr.z2, tr.heads[1].z.cur); err != nil {
+	if err := e.Download(tr.z2, tr.views[1].output(0)); err != nil {
 		return err
 	}
 	loss, dz1, dz2, err := contrastive.NTXentGrad(tr.z1, tr.z2, m, d, tr.cfg.Tau, groups)
@@ -263,7 +250,7 @@ func (tr *SSLTrainer) ntxent(m int, groups []int, out *SSLLoss) error {
 		for i := range dz {
 			dz[i] *= float32(tr.cfg.ContrastiveWeight)
 		}
-		if err := e.Upload(tr.heads[k].dz.cur, dz); err != nil {
+		if err := e.Upload(tr.views[k].outputGrad(0), dz); err != nil {
 			return err
 		}
 	}
@@ -273,7 +260,8 @@ func (tr *SSLTrainer) ntxent(m int, groups []int, out *SSLLoss) error {
 // orderLoss runs view k's frame-order cross-entropy on the device, adds it
 // and the view's hits to out, and scales its gradient by OrderWeight / 2.
 func (tr *SSLTrainer) orderLoss(k int, labels []int, out *SSLLoss) error {
-	e, hd, m := tr.e, tr.heads[k], len(labels)
+	e, v, m := tr.e, tr.views[k], len(labels)
+	o, do := v.output(1), v.outputGrad(1)
 	tr.labelBuf = growTo(tr.labelBuf, m)
 	for i, l := range labels {
 		if l < 0 || l >= tr.classes {
@@ -281,17 +269,17 @@ func (tr *SSLTrainer) orderLoss(k int, labels []int, out *SSLLoss) error {
 		}
 		tr.labelBuf[i] = float32(l)
 	}
-	if err := e.Upload(hd.labels.cur, tr.labelBuf); err != nil {
+	if err := e.Upload(tr.labels[k].cur, tr.labelBuf); err != nil {
 		return err
 	}
-	ce, err := e.CrossEntropy(hd.o.cur, hd.labels.cur, hd.do.cur)
+	ce, err := e.CrossEntropy(o, tr.labels[k].cur, do)
 	if err != nil {
 		return err
 	}
 	out.Order += float64(ce)
 	n := m * tr.classes
 	tr.ob, tr.dob = growTo(tr.ob, n), growTo(tr.dob, n)
-	if err := e.Download(tr.ob, hd.o.cur); err != nil {
+	if err := e.Download(tr.ob, o); err != nil {
 		return err
 	}
 	acc, err := pretext.Accuracy(tr.ob, labels, tr.classes)
@@ -299,12 +287,12 @@ func (tr *SSLTrainer) orderLoss(k int, labels []int, out *SSLLoss) error {
 		return err
 	}
 	out.OrderHits += int(math.Round(acc * float64(m)))
-	if err := e.Download(tr.dob, hd.do.cur); err != nil {
+	if err := e.Download(tr.dob, do); err != nil {
 		return err
 	}
 	s := float32(tr.cfg.OrderWeight / 2)
 	for i := range tr.dob {
 		tr.dob[i] *= s
 	}
-	return e.Upload(hd.do.cur, tr.dob)
+	return e.Upload(do, tr.dob)
 }

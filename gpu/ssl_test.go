@@ -50,6 +50,15 @@ func (m sslModel) params() []*nn.Param {
 	return ps
 }
 
+// dev returns the model as an SSLTrainer takes it.
+func (m sslModel) dev() SSLModel {
+	s := SSLModel{Encoder: m.enc, Projector: m.proj}
+	if m.order != nil {
+		s.Order = m.order
+	}
+	return s
+}
+
 // sslCPU is pretrain's training graph (see pretrain.Run) on the CPU.
 type sslCPU struct {
 	prog           *nn.Program
@@ -113,7 +122,7 @@ func compareSSLWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, k, n, tt, h
 	scfg := SSLConfig{Tau: 0.5, ContrastiveWeight: 0.7, OrderWeight: 1.3}
 	cpu := buildSSLCPU(t, mCPU, n, tt, h, w, masked, scfg, hs.optCPU)
 	defer cpu.prog.Close()
-	tr, err := NewSSLTrainer(e, mDev.enc, mDev.proj, mDev.order, n, tt, h, w, scfg, hs.optDev)
+	tr, err := NewSSLTrainer(e, mDev.dev(), [5]int{n, mDev.enc.Config.InChannels, tt, h, w}, scfg, hs.optDev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +203,11 @@ func TestSSLTrainerMatchesCPU(t *testing.T) {
 	// One pair per step: NT-Xent has no negatives (its loss is 0), but
 	// the step is valid and the frame-order loss still trains.
 	t.Run("one pair", func(t *testing.T) { compareSSLWithCPU(t, NewHostEngine(), tinyEncoder, 4, 1, 4, 20, 20, true, tol) })
+	// R(2+1)D, which the R3D-only plan could not run, through the same
+	// generic plan.
+	r21 := resnet3d.R2Plus1D18(0)
+	r21.Width, r21.Blocks = tinyEncoder.Width, tinyEncoder.Blocks
+	t.Run("R(2+1)D MI-SimCLR+FO", func(t *testing.T) { compareSSLWithCPU(t, NewHostEngine(), r21, 4, 4, 4, 20, 20, true, tol) })
 }
 
 func TestSSLTrainerErrors(t *testing.T) {
@@ -201,23 +215,17 @@ func TestSSLTrainerErrors(t *testing.T) {
 	m := newSSLModel(t, tinyEncoder, 4)
 	scfg := SSLConfig{Tau: 0.1, ContrastiveWeight: 1, OrderWeight: 1}
 	e := NewHostEngine()
-	if _, err := NewSSLTrainer(e, m.enc, m.proj, m.order, 2, 4, 20, 20, SSLConfig{Tau: 0, ContrastiveWeight: 1}, nn.NewAdam(1e-3)); err == nil {
+	if _, err := NewSSLTrainer(e, m.dev(), [5]int{2, m.enc.Config.InChannels, 4, 20, 20}, SSLConfig{Tau: 0, ContrastiveWeight: 1}, nn.NewAdam(1e-3)); err == nil {
 		t.Error("temperature 0 accepted")
 	}
 	withFC, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 1)))
-	if _, err := NewSSLTrainer(e, withFC, m.proj, nil, 2, 4, 20, 20, scfg, nn.NewAdam(1e-3)); err == nil {
-		t.Error("an encoder with fc accepted")
+	if _, err := NewSSLTrainer(e, SSLModel{Encoder: withFC, Projector: m.proj}, [5]int{2, 3, 4, 20, 20}, scfg, nn.NewAdam(1e-3)); err == nil || !strings.Contains(err.Error(), "projection head: ") {
+		t.Errorf("an encoder with fc: %v", err)
 	}
-	r21 := resnet3d.R2Plus1D18(0)
-	r21.Width, r21.Blocks = tinyEncoder.Width, tinyEncoder.Blocks
-	r2plus1d, err := resnet3d.New(r21, rand.New(rand.NewPCG(1, 1)))
-	if err != nil {
-		t.Fatal(err)
+	if _, err := NewSSLTrainer(e, SSLModel{Encoder: m.enc}, [5]int{2, 3, 4, 20, 20}, scfg, nn.NewAdam(1e-3)); err == nil {
+		t.Error("no projection head accepted")
 	}
-	if _, err := NewSSLTrainer(e, r2plus1d, m.proj, nil, 2, 4, 20, 20, scfg, nn.NewAdam(1e-3)); err == nil || !strings.Contains(err.Error(), "runs only R3D models") {
-		t.Errorf("an R(2+1)D encoder: %v", err)
-	}
-	tr, err := NewSSLTrainer(e, m.enc, m.proj, m.order, 2, 4, 20, 20, scfg, nn.NewAdam(1e-3))
+	tr, err := NewSSLTrainer(e, m.dev(), [5]int{2, m.enc.Config.InChannels, 4, 20, 20}, scfg, nn.NewAdam(1e-3))
 	if err != nil {
 		t.Fatal(err)
 	}

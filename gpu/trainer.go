@@ -6,23 +6,29 @@ import (
 	"math"
 	"math/rand/v2"
 
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
 	"github.com/vidssl/vidssl/nn"
-	"github.com/vidssl/vidssl/resnet3d"
 )
 
-// Trainer is resnet3d.NewClassifierTrainer's training step on an Engine:
-// forward in training mode, BCEWithLogits with pos_weight on the single
-// logit, backward and Adam, all on the engine. The model's parameters,
+// Trainer is a binary classifier's training step on an Engine: forward in
+// training mode, BCEWithLogits with pos_weight on the single logit per
+// clip, backward and Adam, all on the engine. The model is any nn.Module
+// built from nn's layers (resnet3d's R3D, MC3 and R(2+1)D, or a model of
+// the caller's): its graph is traced once (nn.Graph.Trace) and compiled
+// into engine calls, so the engine knows no model. The model's parameters,
 // batch-norm buffers and Adam moments live on the engine between steps;
 // SyncToHost copies them back into the model's Params and the nn.Adam, so
 // that checkpoints and CPU evaluation see the trained state.
 type Trainer struct {
 	*net
+	plan      *tapePlan
 	pass      *pass
 	posWeight float32
 
 	// The head's tensors, one row per clip.
-	y, logits, dlogits, dropped rows
+	y, dropped rows
 
 	// Dropout on the logit (SetLogitDropout).
 	dropP         float64
@@ -31,59 +37,107 @@ type Trainer struct {
 }
 
 // NewTrainer prepares a binary-classification training step on e for
-// batches of up to n clips of t x h x w, as resnet3d.NewClassifierTrainer
-// does on the CPU: the model must be an R3D (resnet3d.New's structure) with
-// NumClasses == 1. It uploads the model's parameters and buffers, and opt's
-// state when it has one for every parameter (all at the same step), and
-// allocates every activation, so that a batch that does not fit in device
-// memory fails here. opt's hyperparameters are read at every Step, so a
-// learning-rate schedule may change them.
-func NewTrainer(e *Engine, m *resnet3d.Model, n, t, h, w int, posWeight float32, opt *nn.Adam) (*Trainer, error) {
-	if m == nil {
-		return nil, fmt.Errorf("gpu: trainer: nil model")
-	}
-	if m.Config.NumClasses != 1 {
-		return nil, fmt.Errorf("gpu: trainer: model has %d classes, want 1", m.Config.NumClasses)
-	}
+// batches of up to batch[0] clips of shape batch[1:] (C, T, H, W), as
+// resnet3d.NewClassifierTrainer does on the CPU: m must map such a batch to
+// one logit per clip (N, 1), through nn's layers only (Conv3d without bias,
+// BatchNorm3d, ReLU, Add, pooling, Flatten, Linear). It traces m, uploads
+// the Params the model uses and opt's state when it has one for every
+// parameter (all at the same step), and allocates every activation, so
+// that a batch that does not fit in device memory fails here. opt's
+// hyperparameters are read at every Step, so a learning-rate schedule may
+// change them.
+func NewTrainer(e *Engine, m nn.Module, batch [5]int, posWeight float32, opt *nn.Adam) (*Trainer, error) {
 	if pw := float64(posWeight); math.IsNaN(pw) || math.IsInf(pw, 0) || pw < 0 {
 		return nil, fmt.Errorf("gpu: trainer: pos_weight %v: want a finite value >= 0", posWeight)
 	}
-	nt, err := newNet(e, m, nil, n, t, h, w, 1, opt)
+	tape, err := traceModule(m, batch[:], true)
+	if err != nil {
+		return nil, err
+	}
+	n := batch[0]
+	if s := tape.Shapes[tape.Outputs[0]]; len(s) != 2 || s[1] != 1 {
+		return nil, fmt.Errorf("gpu: trainer: the model's output is %v, want (%d, 1): one logit per clip", s, n)
+	}
+	nt, err := newState(e, tape.Params(), 1, opt)
 	if err != nil {
 		return nil, err
 	}
 	tr := &Trainer{net: nt, pass: nt.passes[0], posWeight: posWeight}
-	for _, r := range tr.head() {
-		if r.full, err = nt.alloc(n, 1); err != nil {
-			nt.Close()
-			return nil, err
+	if tr.plan, err = compileTape(nt, tr.pass, tape, n); err == nil {
+		err = tr.plan.batchNormFits()
+	}
+	for _, r := range []*rows{&tr.y, &tr.dropped} {
+		if err == nil {
+			r.full, err = nt.alloc(n, 1)
 		}
 	}
-	if err := tr.bind(n); err != nil {
+	if err == nil {
+		err = tr.bind(n)
+	}
+	if err != nil {
 		nt.Close()
 		return nil, err
 	}
 	return tr, nil
 }
 
-// bind sizes the encoder's and the head's tensors for m clips.
+// traceModule builds m's training (or evaluation) graph for an input of
+// the given shape and traces it (without allocating the input), checking
+// that every Param the graph uses is one of m.Params().
+func traceModule(m nn.Module, shape []int, training bool) (*nn.Tape, error) {
+	if m == nil {
+		return nil, fmt.Errorf("gpu: trainer: nil model")
+	}
+	return trace(m.Params(), shape, training, func(g *nn.Graph, x *G.Node) ([]*G.Node, error) {
+		out, err := m.Forward(g, x)
+		return []*G.Node{out}, err
+	})
+}
+
+// trace builds a training (or evaluation) graph with forward for an input
+// of the given shape and traces it from the input to forward's outputs,
+// checking that every Param the graph uses is in params.
+func trace(params []*nn.Param, shape []int, training bool, forward func(*nn.Graph, *G.Node) ([]*G.Node, error)) (*nn.Tape, error) {
+	if err := checkShape(shape); err != nil {
+		return nil, fmt.Errorf("gpu: trainer: batch: %w", err)
+	}
+	// The graph is traced, never run: its random source only lets a
+	// Dropout layer be built, so that the trace can name it (an
+	// evaluation graph has no Dropout op).
+	g := nn.NewGraph(training, rand.New(rand.NewPCG(0, 0)))
+	x := G.NewTensor(g.Exp, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName("x"))
+	outs, err := forward(g, x)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: trainer: %w", err)
+	}
+	tape, err := g.Trace([]*G.Node{x}, outs...)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: trainer: %w", err)
+	}
+	own := map[*nn.Param]bool{}
+	for _, p := range params {
+		own[p] = true
+	}
+	for _, p := range tape.Params() {
+		if !own[p] {
+			return nil, fmt.Errorf("gpu: trainer: the model's graph uses %q, which is not among its Params", p.Name)
+		}
+	}
+	return tape, nil
+}
+
+// bind sizes the model's and the head's tensors for m clips.
 func (tr *Trainer) bind(m int) error {
-	if err := tr.net.bind(tr.pass, m); err != nil {
+	if err := tr.plan.bind(m); err != nil {
 		return err
 	}
-	for _, r := range tr.head() {
+	for _, r := range []*rows{&tr.y, &tr.dropped} {
 		if err := r.bind(m); err != nil {
 			return err
 		}
 	}
 	return nil
 }
-
-// head returns the head's tensors.
-func (tr *Trainer) head() []*rows { return []*rows{&tr.y, &tr.logits, &tr.dlogits, &tr.dropped} }
-
-// clipLen returns the number of values of one clip.
-func (tr *Trainer) clipLen() int { return tr.pass.full.x.Len() / tr.n }
 
 // SetLogitDropout makes every following Step drop the logit of each clip
 // with probability p (scaling the others by 1/(1-p)) before the loss, as
@@ -106,10 +160,11 @@ func (tr *Trainer) SetLogitDropout(p float64, rng *rand.Rand) error {
 // masked on the way back (m values each way; the step waits for the loss
 // anyway).
 func (tr *Trainer) droppedBCE() (float32, error) {
-	e, m := tr.e, tr.pass.bound
+	e, m := tr.e, tr.plan.bound
+	logits, dlogits := tr.plan.output(0), tr.plan.outputGrad(0)
 	tr.mask, tr.hostBuf = growTo(tr.mask, m), growTo(tr.hostBuf, m)
 	z := tr.hostBuf
-	if err := e.Download(z, tr.logits.cur); err != nil {
+	if err := e.Download(z, logits); err != nil {
 		return 0, err
 	}
 	nn.DropoutMask(tr.dropRng, tr.dropP, tr.mask)
@@ -119,17 +174,17 @@ func (tr *Trainer) droppedBCE() (float32, error) {
 	if err := e.Upload(tr.dropped.cur, z); err != nil {
 		return 0, err
 	}
-	loss, err := e.BCEWithLogits(tr.dropped.cur, tr.y.cur, tr.dlogits.cur, tr.posWeight)
+	loss, err := e.BCEWithLogits(tr.dropped.cur, tr.y.cur, dlogits, tr.posWeight)
 	if err != nil {
 		return loss, err
 	}
-	if err := e.Download(z, tr.dlogits.cur); err != nil {
+	if err := e.Download(z, dlogits); err != nil {
 		return loss, err
 	}
 	for i := range z {
 		z[i] *= tr.mask[i]
 	}
-	return loss, e.Upload(tr.dlogits.cur, z)
+	return loss, e.Upload(dlogits, z)
 }
 
 // Step runs one training step on a batch: x holds m <= n clips (m,
@@ -141,46 +196,40 @@ func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	clip := tr.clipLen()
-	if m := len(y); m < 1 || m > tr.n || len(x) != m*clip {
-		return 0, fmt.Errorf("gpu: trainer: batch of %d values and %d targets, want m x %d values (clips of %v) and m targets, 1 <= m <= %d", len(x), len(y), clip, tr.pass.full.x.shape[1:], tr.n)
+	clipShape, clip := tr.plan.clip()
+	if m := len(y); m < 1 || m > tr.plan.n || len(x) != m*clip {
+		return 0, fmt.Errorf("gpu: trainer: batch of %d values and %d targets, want m x %d values (clips of %v) and m targets, 1 <= m <= %d", len(x), len(y), clip, clipShape, tr.plan.n)
 	}
 	if err := tr.bind(len(y)); err != nil {
 		return 0, err
 	}
-	if err := tr.pass.batchNormFits(); err != nil {
+	if err := tr.plan.batchNormFits(); err != nil {
 		return 0, err
 	}
 	step, err := tr.nextAdamStep()
 	if err != nil {
 		return 0, err
 	}
-	e, p := tr.e, tr.pass
-	if err := e.Upload(p.x, x); err != nil {
+	e, p := tr.e, tr.plan
+	if err := e.Upload(p.input(0), x); err != nil {
 		return 0, err
 	}
 	if err := e.Upload(tr.y.cur, y); err != nil {
 		return 0, err
 	}
-	if err := tr.forward(p, true); err != nil {
-		return 0, err
-	}
-	if err := e.Linear(p.feat, tr.params["fc.weight"], tr.params["fc.bias"], tr.logits.cur); err != nil {
+	if err := p.forward(true); err != nil {
 		return 0, err
 	}
 	var loss float32
 	if tr.dropP > 0 {
 		loss, err = tr.droppedBCE()
 	} else {
-		loss, err = e.BCEWithLogits(tr.logits.cur, tr.y.cur, tr.dlogits.cur, tr.posWeight)
+		loss, err = e.BCEWithLogits(p.output(0), tr.y.cur, p.outputGrad(0), tr.posWeight)
 	}
 	if err != nil {
 		return loss, err
 	}
-	if err := e.LinearBackward(p.feat, tr.params["fc.weight"], tr.dlogits.cur, p.dfeat, p.grads["fc.weight"], p.grads["fc.bias"]); err != nil {
-		return loss, err
-	}
-	if err := tr.backward(p); err != nil {
+	if err := p.backward(); err != nil {
 		return loss, err
 	}
 	return loss, tr.update(step)
@@ -192,31 +241,5 @@ func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 // number, which go through the network up to n at a time. It changes no
 // weight or statistic.
 func (tr *Trainer) Predict(ctx context.Context, x, logits []float32) error {
-	clip := tr.clipLen()
-	if len(x) != len(logits)*clip {
-		return fmt.Errorf("gpu: predict: %d values for %d logits, want %d values per clip (clips of %v)", len(x), len(logits), clip, tr.pass.full.x.shape[1:])
-	}
-	e, p := tr.e, tr.pass
-	for off := 0; off < len(logits); off += tr.n {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		m := min(tr.n, len(logits)-off)
-		if err := tr.bind(m); err != nil {
-			return err
-		}
-		if err := e.Upload(p.x, x[off*clip:(off+m)*clip]); err != nil {
-			return err
-		}
-		if err := tr.forward(p, false); err != nil {
-			return err
-		}
-		if err := e.Linear(p.feat, tr.params["fc.weight"], tr.params["fc.bias"], tr.logits.cur); err != nil {
-			return err
-		}
-		if err := e.Download(logits[off:off+m], tr.logits.cur); err != nil {
-			return err
-		}
-	}
-	return nil
+	return predict(ctx, tr.e, tr.plan, x, logits)
 }

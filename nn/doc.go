@@ -18,5 +18,13 @@
 // can be bound into any number of graphs (one per input shape and mode); they
 // share the Param tensors, so an optimiser step is seen by all of them.
 //
+// # Tapes for other engines
+//
+// [Graph.Trace] lists the ops between a graph's inputs and outputs as a
+// [Tape]: each op's kind, attributes, Params and input and output values.
+// An engine that is not gorgonia's (package gpu's) compiles a tape into its
+// own kernel calls, so a model defined once with nn's layers runs on it
+// without the engine knowing the model.
+//
 // Activations are float32 NCDHW (batch, channels, time, height, width).
 package nn

@@ -27,7 +27,11 @@ func (r *runner) deviceStep(ctx context.Context, v1, v2 *video.Batch, cw float64
 		r.dev = nil
 	}
 	if r.dev == nil {
-		tr, err := gpu.NewSSLTrainer(cfg.Engine, r.model.Encoder, r.model.Projector, r.model.Order, s[0], s[2], s[3], s[4],
+		m := gpu.SSLModel{Encoder: r.model.Encoder, Projector: r.model.Projector}
+		if r.model.Order != nil {
+			m.Order = r.model.Order
+		}
+		tr, err := gpu.NewSSLTrainer(cfg.Engine, m, s,
 			gpu.SSLConfig{Tau: cfg.Tau, ContrastiveWeight: cw, OrderWeight: cfg.OrderWeight}, r.opt)
 		if err != nil {
 			return stepOut{}, fmt.Errorf("%s: %w", cfg.Engine.Name(), err)
