@@ -80,9 +80,9 @@ type Config struct {
 	// gpu.OpenCUDA) with a gpu.Trainer: the model's weights, batch-norm
 	// statistics and Adam state stay on the engine through an epoch and
 	// come back to the model after it, for the kept weights. Results match
-	// the CPU's to float32 rounding (dropout masks included). The engine
-	// runs R3D models only (Model.IsR3D); another Model with an Engine is
-	// an error. The caller closes the engine. nil runs on the CPU.
+	// the CPU's to float32 rounding (dropout masks included), for every
+	// architecture resnet3d builds (R3D, MC3, R(2+1)D). The caller closes
+	// the engine. nil runs on the CPU.
 	Engine *gpu.Engine `json:"-"`
 
 	// Decode reads a video file; nil means video.ReadFile.
@@ -166,8 +166,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("finetune: config: Model.InChannels = %d, want 1 or 3", m.InChannels)
 	case m.Width <= 0 || m.Blocks[0] <= 0 || m.Blocks[1] <= 0 || m.Blocks[2] <= 0 || m.Blocks[3] <= 0:
 		return fmt.Errorf("finetune: config: Model %+v: want a positive Width and Blocks", m)
-	case c.Engine != nil && !m.IsR3D():
-		return fmt.Errorf("finetune: config: Engine runs only R3D models; Model has %v, %v and %v: leave Engine nil to train it on the CPU", m.Stem, m.Block, m.Convs)
 	case c.Kinetics && m.InChannels != 3:
 		return fmt.Errorf("finetune: config: Kinetics normalisation needs Model.InChannels = 3, have %d", m.InChannels)
 	case c.ClipLength < 1:

@@ -160,9 +160,8 @@ type Config struct {
 	// with gpu.OpenCUDA) with a gpu.SSLTrainer: the model's weights,
 	// batch-norm statistics and Adam state stay on the engine and come back
 	// to the model for every checkpoint. Losses match the CPU's to float32
-	// rounding. The engine runs R3D encoders only (Model.IsR3D); another
-	// Model with an Engine is an error. The caller closes the engine. nil
-	// trains on the CPU.
+	// rounding, for every architecture resnet3d builds (R3D, MC3,
+	// R(2+1)D). The caller closes the engine. nil trains on the CPU.
 	Engine *gpu.Engine `json:"-"`
 
 	// Monitor, when not nil, evaluates the frozen encoder with a linear
@@ -254,9 +253,6 @@ func (c Config) Validate() error {
 	}
 	if f := c.Model.FeatureDim(); f < 4 || f%4 != 0 {
 		return fmt.Errorf("pretrain: config: feature size %d (Model.FeatureDim), want a multiple of 4", f)
-	}
-	if c.Engine != nil && !c.Model.IsR3D() {
-		return fmt.Errorf("pretrain: config: Engine runs only R3D models; Model has %v, %v and %v: leave Engine nil to train it on the CPU", c.Model.Stem, c.Model.Block, c.Model.Convs)
 	}
 	switch {
 	case c.ClipLength < 1 || (c.Method.FrameOrder() && c.ClipLength > 8):
