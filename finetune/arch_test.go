@@ -2,9 +2,9 @@ package finetune
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"math"
 	"slices"
 	"testing"
 
