@@ -37,6 +37,7 @@ func main() {
 	avx512Rows(&b, 12, 1)
 	avx2(&b)
 	avx2Rows(&b)
+	dotAVX2(&b)
 	if err := os.WriteFile("kernel_amd64.s", b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -354,6 +355,95 @@ func avx2Rows(w *bytes.Buffer) {
 	fmt.Fprintf(w, "\tJNZ %s_one\n", name)
 	fmt.Fprintf(w, "\n%s_store:\n", name)
 	storeAVX2(w, name, mr, 56, 60)
+}
+
+// dotAVX2 writes dotAVX2x4x3, the AVX2 dot-product kernel:
+//
+//	t[i*3+j] = sum over p < k of a[i*lda+p] * b[j*ldb+p], i < 4, j < 3,
+//
+// 12 dot products of 4 rows of a with 3 rows of b, both read in place along
+// k, 8 values at a time (the last k%8 through VMASKMOVPS, masked-off lanes
+// not read). Y(3i+j) holds the partial sums, Y12-Y14 the rows of b, Y15 a
+// row of a (and, in the tail, the mask, reloaded from dotTailMask<> for
+// each row of a). The AVX-512 kernel does 8 rows at once (dot_amd64.s); on
+// AVX2 there are registers for 4, and the Go wrapper calls this twice.
+func dotAVX2(w *bytes.Buffer) {
+	const name = "dotAVX2x4x3"
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "// dotTailMask<>+32-4r is the mask of the first r lanes of a ymm register.")
+	for i := 0; i < 8; i++ {
+		v := "$0xffffffffffffffff"
+		if i >= 4 {
+			v = "$0"
+		}
+		fmt.Fprintf(w, "DATA dotTailMask<>+%d(SB)/8, %s\n", 8*i, v)
+	}
+	fmt.Fprintln(w, "GLOBL dotTailMask<>(SB), RODATA|NOPTR, $64")
+	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, ldb int, t *float32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
+	fmt.Fprintln(w, "\tMOVQ a+8(FP), SI")
+	fmt.Fprintln(w, "\tMOVQ lda+16(FP), R10")
+	fmt.Fprintln(w, "\tMOVQ b+24(FP), DI")
+	fmt.Fprintln(w, "\tMOVQ ldb+32(FP), R9")
+	fmt.Fprintln(w, "\tMOVQ t+40(FP), DX")
+	fmt.Fprintln(w, "\tSHLQ $2, R9")
+	fmt.Fprintln(w, "\tSHLQ $2, R10")
+	fmt.Fprintln(w, "\tLEAQ (R10)(R10*2), R13")
+	for i := 0; i < 12; i++ {
+		fmt.Fprintf(w, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
+	}
+	aRow := []string{"(SI)", "(SI)(R10*1)", "(SI)(R10*2)", "(SI)(R13*1)"}
+	bRow := []string{"(DI)", "(DI)(R9*1)", "(DI)(R9*2)"}
+	fmas := func(i int) {
+		for j := 0; j < 3; j++ {
+			fmt.Fprintf(w, "\tVFMADD231PS Y%d, Y15, Y%d\n", 12+j, 3*i+j)
+		}
+	}
+	fmt.Fprintln(w, "\tMOVQ CX, BX")
+	fmt.Fprintln(w, "\tSHRQ $3, BX")
+	fmt.Fprintf(w, "\tJZ %s_tail\n", name)
+	fmt.Fprintf(w, "\n%s_loop:\n", name)
+	for j, r := range bRow {
+		fmt.Fprintf(w, "\tVMOVUPS %s, Y%d\n", r, 12+j)
+	}
+	for i, r := range aRow {
+		fmt.Fprintf(w, "\tVMOVUPS %s, Y15\n", r)
+		fmas(i)
+	}
+	fmt.Fprintln(w, "\tADDQ $32, SI")
+	fmt.Fprintln(w, "\tADDQ $32, DI")
+	fmt.Fprintln(w, "\tDECQ BX")
+	fmt.Fprintf(w, "\tJNZ %s_loop\n", name)
+	fmt.Fprintf(w, "\n%s_tail:\n", name)
+	fmt.Fprintln(w, "\tANDQ $7, CX")
+	fmt.Fprintf(w, "\tJZ %s_reduce\n", name)
+	fmt.Fprintln(w, "\tSHLQ $2, CX")
+	fmt.Fprintln(w, "\tLEAQ dotTailMask<>+32(SB), AX")
+	fmt.Fprintln(w, "\tSUBQ CX, AX")
+	fmt.Fprintln(w, "\tVMOVUPS (AX), Y15")
+	for j, r := range bRow {
+		fmt.Fprintf(w, "\tVMASKMOVPS %s, Y15, Y%d\n", r, 12+j)
+	}
+	for i, r := range aRow {
+		if i > 0 {
+			fmt.Fprintln(w, "\tVMOVUPS (AX), Y15")
+		}
+		fmt.Fprintf(w, "\tVMASKMOVPS %s, Y15, Y15\n", r)
+		fmas(i)
+	}
+	fmt.Fprintf(w, "\n%s_reduce:\n", name)
+	for i := 0; i < 12; i++ {
+		fmt.Fprintf(w, "\tVEXTRACTF128 $1, Y%d, X15\n", i)
+		fmt.Fprintf(w, "\tVADDPS X15, X%d, X%d\n", i, i)
+		fmt.Fprintf(w, "\tVPERMILPS $0x4E, X%d, X15\n", i)
+		fmt.Fprintf(w, "\tVADDPS X15, X%d, X%d\n", i, i)
+		fmt.Fprintf(w, "\tVPERMILPS $0xB1, X%d, X15\n", i)
+		fmt.Fprintf(w, "\tVADDPS X15, X%d, X%d\n", i, i)
+		fmt.Fprintf(w, "\tVMOVSS X%d, %d(DX)\n", i, 4*i)
+	}
+	fmt.Fprintln(w, "\tVZEROUPPER")
+	fmt.Fprintln(w, "\tRET")
 }
 
 // loops writes the k loop: unroll steps per pass while at least unroll are
