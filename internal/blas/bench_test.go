@@ -114,7 +114,7 @@ func BenchmarkWeightGradSmall(b *testing.B) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	for _, s := range []struct{ m, n, k int }{{8, 216, 9216}, {4, 108, 9216}, {16, 216, 2304}} {
+	for _, s := range []struct{ m, n, k int }{{8, 216, 9216}, {4, 108, 9216}, {16, 216, 2304}, {16, 8, 288}, {32, 8, 2304}} {
 		a, bb, c := make([]float32, s.m*s.k), make([]float32, s.n*s.k), make([]float32, s.m*s.n)
 		for i := range a {
 			a[i] = float32(rng.NormFloat64())

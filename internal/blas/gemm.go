@@ -162,7 +162,15 @@ func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []flo
 	buf := packPool.Get().(*packBuffers)
 	defer packPool.Put(buf)
 	if transB && !transA && g.k.dot != nil && m <= dotRows {
-		g.serialDot(buf, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		g.serialDot(buf, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1)
+		return
+	}
+	if transB && !transA && g.k.dot != nil && n <= dotRows && k >= transposedMinRatio*m {
+		// C^T = B*A^T has at most dotRows rows: the same dot products
+		// with A and B swapped, written down C's columns (the weight
+		// gradient of a 1x1 convolution with few input channels, where the
+		// paths below would pad B's panels to nr columns).
+		g.serialDot(buf, n, m, k, alpha, b, ldb, a, lda, beta, c, 1, ldc)
 		return
 	}
 	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && k >= transposedMinRatio*m && n >= g.k.mr {
@@ -340,8 +348,10 @@ const (
 // element of C is a dot product of a row of A and a row of B, both
 // contiguous, which kernel.dot computes dotCols at a time with nothing
 // packed. A with fewer than dotRows rows is copied into a buffer of
-// dotRows rows (the rest zero).
-func (g *goImpl) serialDot(buf *packBuffers, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// dotRows rows (the rest zero). Element (i, j) of C is c[i*ldc+j*cstep]:
+// cstep is 1 for C itself, and C's leading dimension (with ldc 1) for the
+// transposed product C^T = B*A^T.
+func (g *goImpl) serialDot(buf *packBuffers, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc, cstep int) {
 	if m < dotRows {
 		buf.a = grow(buf.a, dotRows*k)
 		for i := 0; i < m; i++ {
@@ -360,8 +370,19 @@ func (g *goImpl) serialDot(buf *packBuffers, m, n, k int, alpha float32, a []flo
 		}
 		g.k.dot(k, a, lda, b[j*ldb:], step, &t)
 		for i := 0; i < m; i++ {
-			row := c[i*ldc+j : i*ldc+j+cols]
 			tr := t[i*dotCols : i*dotCols+cols]
+			if cstep != 1 {
+				for q, v := range tr {
+					ci := i*ldc + (j+q)*cstep
+					if beta == 0 {
+						c[ci] = alpha * v
+					} else {
+						c[ci] = alpha*v + beta*c[ci]
+					}
+				}
+				continue
+			}
+			row := c[i*ldc+j : i*ldc+j+cols]
 			if beta == 0 {
 				for q, v := range tr {
 					row[q] = alpha * v

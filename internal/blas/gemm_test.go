@@ -143,6 +143,10 @@ func TestGoSgemmMatchesDefinition(t *testing.T) {
 			{tb: true, m: 5, n: 31, k: 1100, alpha: 0.5, beta: 2, pad: 1, off: 3},
 			{tb: true, m: 8, n: 10, k: 1030, alpha: 1, beta: 0},
 			{tb: true, m: 3, n: 4, k: 513, alpha: -1, beta: 1, pad: 2},
+			// At most 8 columns of C and more rows (serialDot on C^T).
+			{tb: true, m: 16, n: 8, k: 288, alpha: 1, beta: 1, pad: 1, off: 2},
+			{tb: true, m: 37, n: 5, k: 1030, alpha: 0.5, beta: 0},
+			{tb: true, m: 9, n: 1, k: 100, alpha: -1, beta: 2, pad: 3},
 			{ta: true, m: 333, n: 77, k: 100, alpha: -1, beta: 0, pad: 2},
 			{m: 64, n: 1111, k: 27, alpha: 1, beta: 0},
 			{m: 0, n: 5, k: 5, alpha: 1, beta: 0},
