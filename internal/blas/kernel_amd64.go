@@ -36,6 +36,12 @@ func kernelAVX2x6x16Rows(k int, a *float32, lda int, b *float32, ldb int, c *flo
 //go:noescape
 func kernelAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
+//go:noescape
+func kernelAVX2x4x24(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX2x4x24Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
 // dotAVX512x8x3 computes the 24 dot products of 8 rows of a (lda apart)
 // with 3 rows of b (ldb apart), k values each, into t (dot_amd64.s).
 //
@@ -102,8 +108,16 @@ var (
 	avx512Kernel  = inPlaceA(withRows(asmKernel(12, 32, kernelAVX512x12x32), kernelAVX512x12x32Rows))
 	avx512Kernel8 = inPlaceA(withRows(asmKernel(8, 32, kernelAVX512x8x32), kernelAVX512x8x32Rows))
 	avx512Narrow  = withRows(asmKernel(12, 16, kernelAVX512x12x16), kernelAVX512x12x16Rows)
-	avx2Kernel    = withDot(withRows(asmKernel(6, 16, kernelAVX2x6x16), kernelAVX2x6x16Rows), dotKernelAVX2)
+	avx2Kernel4   = inPlaceA(withRows(asmKernel(4, 24, kernelAVX2x4x24), kernelAVX2x4x24Rows))
+	avx2Kernel    = withAlt(withDot(withRows(asmKernel(6, 16, kernelAVX2x6x16), kernelAVX2x6x16Rows), dotKernelAVX2), &avx2Kernel4, 25)
 )
+
+// withAlt adds to k the kernel alt for products whose row count alt pads
+// less by more than margin percent (kernel.alt, kernel.altMargin).
+func withAlt(k kernel, alt *kernel, margin int) kernel {
+	k.alt, k.altMargin = alt, margin
+	return k
+}
 
 // withDot adds to k the dot-product kernel f (kernel.dot).
 func withDot(k kernel, f func(kc int, a []float32, lda int, b []float32, ldb int, t *[dotRows * dotCols]float32)) kernel {
@@ -153,6 +167,7 @@ func allKernels() map[string]kernel {
 	out := map[string]kernel{"generic": genericKernel}
 	if hasAVX2 {
 		out["avx2"] = avx2Kernel
+		out["avx2x4x24"] = avx2Kernel4
 	}
 	if hasAVX512 {
 		out["avx512"] = avx512Kernel
