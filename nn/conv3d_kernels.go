@@ -27,7 +27,9 @@ import (
 // that reads it. Around that plan:
 //
 //   - 1x1x1 stride-1 unpadded convolutions skip vol2col: the input itself is
-//     the K x P matrix.
+//     the K x P matrix; with a larger stride (the downsample shortcut) they
+//     gather the values read and scatter their gradient directly
+//     (conv3d_strided.go).
 //   - Each item is first copied into a zero-padded buffer (paddedInput), so
 //     that vol2col copies whole rows without bounds checks; with a stride
 //     along W the rows are split by phase, so those copies stay contiguous.
@@ -530,6 +532,8 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 		for n := 0; n < g.n; n++ {
 			bl.Sgemm(false, false, g.cout, p, g.cin, 1, w, g.cin, x[n*inN:(n+1)*inN], p, 0, y[n*outN:(n+1)*outN], p)
 		}
+	case g.stridedPointwise():
+		conv3dForwardStrided(bl, g, x, w, y)
 	case g.shiftable() && useShift:
 		conv3dForwardShift(bl, g, x, w, y)
 	default:
@@ -608,6 +612,10 @@ func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 		splitItems(g, parts, func(_ int, sub *convGeom, lo, hi int) {
 			conv3dBackwardData(sbl, sub, w, dy[lo*outN:hi*outN], dx[lo*inN:hi*inN])
 		})
+		return
+	}
+	if g.stridedPointwise() {
+		conv3dBackwardDataStrided(bl, g, w, dy, dx)
 		return
 	}
 	rows, total := g.blockRows(), g.ot*g.oh
@@ -720,6 +728,10 @@ func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 				putScratch(b)
 			}
 		}
+		return
+	}
+	if g.stridedPointwise() {
+		conv3dBackwardFilterStrided(bl, g, x, dy, dw)
 		return
 	}
 	if g.shiftable() && useShift {

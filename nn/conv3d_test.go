@@ -105,8 +105,8 @@ func convRunGrad(t *testing.T, build func(in []*G.Node) (*G.Node, error), inputs
 	return out.Value().(*tensor.Dense).Clone().(*tensor.Dense), res
 }
 
-// convBlockSizes runs f with each lowering (row-shift where it applies, and
-// plain vol2col), with and without trimming padding-only taps, with the
+// convBlockSizes runs f with each lowering (row-shift or strided pointwise
+// where they apply, and plain vol2col), with and without trimming padding-only taps, with the
 // default vol2col block size and a tiny one, which splits every case into
 // many blocks, and with and without splitting the batch over goroutines
 // (splitItems; the tests' shapes are all small enough for it).
@@ -117,7 +117,7 @@ func convBlockSizes(t *testing.T, f func(t *testing.T)) {
 				for _, split := range []bool{true, false} {
 					t.Run(fmt.Sprintf("trim=%t/shift=%t/block=%d/split=%t", trim, shift, block, split), func(t *testing.T) {
 						oldTrim, oldShift, oldBlock, oldMin, oldSplit := useTrim, useShift, colBlockFloats, minBlockCols, itemSplitMaxWork
-						useTrim, useShift, colBlockFloats = trim, shift, block
+						useTrim, useShift, useStrided, colBlockFloats = trim, shift, shift, block
 						if block < oldBlock {
 							minBlockCols = 1
 						}
@@ -125,7 +125,7 @@ func convBlockSizes(t *testing.T, f func(t *testing.T)) {
 							itemSplitMaxWork = -1
 						}
 						defer func() {
-							useTrim, useShift, colBlockFloats, minBlockCols, itemSplitMaxWork = oldTrim, oldShift, oldBlock, oldMin, oldSplit
+							useTrim, useShift, useStrided, colBlockFloats, minBlockCols, itemSplitMaxWork = oldTrim, oldShift, true, oldBlock, oldMin, oldSplit
 						}()
 						f(t)
 					})
@@ -199,6 +199,13 @@ func TestConv3dBackends(t *testing.T) {
 		{[]int{3, 3, 4, 7, 9}, []int{5, 3, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
 		{[]int{5, 3, 3, 9, 7}, []int{4, 3, 3, 7, 7}, [3]int{1, 2, 2}, [3]int{1, 3, 3}},
 		{[]int{3, 4, 2, 6, 6}, []int{6, 4, 1, 1, 1}, [3]int{2, 2, 2}, [3]int{}},
+		// Strided 1x1x1 (the downsample shortcut; conv3d_strided.go): odd
+		// sizes, stride 2 along W only, stride 3, and rows wider than
+		// zeroRow can interleave.
+		{[]int{2, 3, 3, 5, 7}, []int{4, 3, 1, 1, 1}, [3]int{2, 2, 2}, [3]int{}},
+		{[]int{3, 2, 2, 3, 9}, []int{3, 2, 1, 1, 1}, [3]int{1, 1, 2}, [3]int{}},
+		{[]int{2, 2, 5, 7, 8}, []int{5, 2, 1, 1, 1}, [3]int{3, 2, 3}, [3]int{}},
+		{[]int{1, 2, 1, 2, 2051}, []int{3, 2, 1, 1, 1}, [3]int{1, 2, 2}, [3]int{}},
 		// Stride 2 along W under the row-shift lowering (one matrix per
 		// phase), with one frame, frames smaller than the kernel and odd
 		// widths; 8 output channels (the dot-product weight gradient).

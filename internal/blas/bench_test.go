@@ -3,6 +3,7 @@ package blas
 import (
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"testing"
 )
 
@@ -91,5 +92,56 @@ func reportFlops(b *testing.B, flops, cpu0 float64) {
 	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	if cpu := cpuSeconds() - cpu0; cpu0 > 0 && cpu > 0 {
 		b.ReportMetric(flops/cpu/1e9, "GFLOP/cpu-s")
+	}
+}
+
+// BenchmarkWeightGradSmall times the weight-gradient products of a width-8
+// network (C = A*B^T with m = 4, 8 or 16 output channels, n = Cin*27
+// and k = positions) on one goroutine, with each kernel set as Go chooses
+// it and, where the set has a dot-product kernel, without it (the
+// transposed product, serialTransposed), to show what the dot kernel gains.
+func BenchmarkWeightGradSmall(b *testing.B) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	ks := allKernels()
+	if k, name, ok := simdKernel(); ok {
+		ks[name] = k
+	}
+	var names []string
+	for name, k := range ks {
+		if name == "generic" || (k.dot == nil && name != "avx512") {
+			continue
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, s := range []struct{ m, n, k int }{{8, 216, 9216}, {4, 108, 9216}, {16, 216, 2304}, {16, 8, 288}, {32, 8, 2304}} {
+		a, bb, c := make([]float32, s.m*s.k), make([]float32, s.n*s.k), make([]float32, s.m*s.n)
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+		}
+		for i := range bb {
+			bb[i] = float32(rng.NormFloat64())
+		}
+		for _, name := range names {
+			withDot := ks[name]
+			noDot := withDot
+			noDot.dot = nil
+			for _, v := range []struct {
+				suffix string
+				k      kernel
+			}{{"", withDot}, {"-nodot", noDot}} {
+				if v.suffix != "" && withDot.dot == nil {
+					continue
+				}
+				impl := &goImpl{name: "go-" + name + v.suffix, k: v.k, noSplit: true}
+				b.Run(fmt.Sprintf("%dx%dx%d/%s", s.m, s.n, s.k, impl.name), func(b *testing.B) {
+					cpu0 := cpuSeconds()
+					for i := 0; i < b.N; i++ {
+						impl.Sgemm(false, true, s.m, s.n, s.k, 1, a, s.k, bb, s.k, 0, c, s.n)
+					}
+					reportFlops(b, 2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N), cpu0)
+				})
+			}
+		}
 	}
 }

@@ -16,6 +16,8 @@
 // kernel, else gonum (whose amd64 assembly inner loops beat the plain-Go
 // micro-kernel). The environment variable VIDSSL_BLAS forces one: "go" (the
 // best kernel the CPU supports), "go-generic" (the plain-Go kernel),
+// "go-avx2" (the AVX2+FMA kernels even on a CPU with AVX-512, so that they
+// can be tested there; internal/vec then runs its AVX2 loops too),
 // "openblas" or "gonum".
 package blas
 
@@ -29,7 +31,7 @@ import (
 )
 
 // EnvVar is the environment variable that forces a back end: "go",
-// "go-generic", "openblas" or "gonum".
+// "go-generic", "go-avx2", "openblas" or "gonum".
 const EnvVar = "VIDSSL_BLAS"
 
 // Impl is a single-precision matrix multiply on row-major matrices.
@@ -103,8 +105,9 @@ var (
 // Default returns the process-wide back end, chosen once: the one VIDSSL_BLAS
 // names, else vidssl's SGEMM when the CPU has AVX-512, else OpenBLAS when it
 // loads, else vidssl's SGEMM when the CPU has AVX2 and FMA, else gonum. It
-// returns an error only when VIDSSL_BLAS holds an unknown name or forces
-// OpenBLAS and it cannot be loaded.
+// returns an error only when VIDSSL_BLAS holds an unknown name, forces
+// OpenBLAS and it cannot be loaded, or forces go-avx2 on a CPU without
+// AVX2 and FMA.
 func Default() (Impl, error) {
 	defaultOnce.Do(func() { defaultImpl, defaultErr = choose(os.Getenv(EnvVar)) })
 	return defaultImpl, defaultErr
@@ -130,6 +133,12 @@ func choose(env string) (Impl, error) {
 		return Go(), nil
 	case "go-generic":
 		return GoGeneric(), nil
+	case "go-avx2":
+		k, ok := namedKernel("avx2")
+		if !ok {
+			return Go(), fmt.Errorf("blas: %s=go-avx2: the CPU lacks AVX2 or FMA", EnvVar)
+		}
+		return &goImpl{name: "go-avx2", k: k}, nil
 	case "gonum":
 		return Gonum(), nil
 	case "openblas":
@@ -151,6 +160,6 @@ func choose(env string) (Impl, error) {
 		}
 		return Gonum(), nil
 	default:
-		return Go(), fmt.Errorf("blas: %s=%q: want \"go\", \"go-generic\", \"openblas\" or \"gonum\"", EnvVar, env)
+		return Go(), fmt.Errorf("blas: %s=%q: want \"go\", \"go-generic\", \"go-avx2\", \"openblas\" or \"gonum\"", EnvVar, env)
 	}
 }

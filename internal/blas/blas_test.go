@@ -105,6 +105,13 @@ func TestChoose(t *testing.T) {
 	case best == "go-generic" && loadErr != nil && auto.Name() != "gonum":
 		t.Errorf(`choose("") = %s without a SIMD kernel or OpenBLAS; want gonum`, auto.Name())
 	}
+	if impl, err := choose("go-avx2"); hasAVX2Kernel() {
+		if err != nil || impl.Name() != "go-avx2" || impl.(*goImpl).k.dot == nil {
+			t.Errorf(`choose("go-avx2") = %v, %v on a CPU with AVX2; want go-avx2 with a dot kernel`, impl.Name(), err)
+		}
+	} else if err == nil {
+		t.Errorf(`choose("go-avx2") gave no error on a CPU without AVX2`)
+	}
 	if _, err := choose("mkl"); err == nil {
 		t.Error(`choose("mkl") gave no error`)
 	}
@@ -170,4 +177,10 @@ func TestSerial(t *testing.T) {
 	if allocs != 0 && !raceEnabled {
 		t.Errorf("serial Sgemm: %v allocations a call, want 0", allocs)
 	}
+}
+
+// hasAVX2Kernel says whether VIDSSL_BLAS=go-avx2 can be honoured here.
+func hasAVX2Kernel() bool {
+	_, ok := namedKernel("avx2")
+	return ok
 }

@@ -53,11 +53,17 @@ type kernel struct {
 	runRows func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 	// inPlaceA says that serial reads a non-transposed A in place with
 	// runRows rather than packing it: measured faster for the AVX-512
-	// kernels, slower for the AVX2 one.
+	// kernels and the AVX2 4x24 one (at m = 8), slower for the AVX2 6x16.
 	inPlaceA bool
-	// alt, where not nil, is a kernel with the same nr and fewer rows, used
-	// for products whose row count it pads less (m = 64 with mr = 12 and 8).
+	// alt, where not nil, is a kernel with fewer rows (the same nr on
+	// AVX-512, a wider one on AVX2), used for products whose row count it
+	// pads less (m = 64 with mr = 12 and 8; m = 8 or 16 with mr = 6 and 4).
 	alt *kernel
+	// altMargin is how much less padding, in percent, alt must give to be
+	// chosen: 0 on AVX-512; 25 on AVX2, whose 4x24 kernel reads B half as
+	// often again as the 6x16 one and was slower at m = 16 and 64 (12.5%
+	// and 3% padding) but faster at m = 8 (50%).
+	altMargin int
 	// dot, where not nil, computes the dotRows x dotCols dot products of
 	// dotRows rows of a (lda apart) with dotCols rows of b (ldb apart), kc
 	// values each, into t (t[i*dotCols+j]): A*B^T read in place along k,
@@ -71,9 +77,10 @@ type kernel struct {
 	narrow *kernel
 }
 
-// forRows returns k, or k.alt where that pads m rows to fewer.
+// forRows returns k, or k.alt where that pads m rows to fewer by more than
+// k.altMargin percent.
 func (k *kernel) forRows(m int) *kernel {
-	if k.alt != nil && padded(m, k.alt.mr) < padded(m, k.mr) {
+	if k.alt != nil && padded(m, k.alt.mr)*(100+k.altMargin) < padded(m, k.mr)*100 {
 		return k.alt
 	}
 	return k
@@ -135,7 +142,8 @@ func (g *goImpl) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []floa
 		return
 	}
 	// Split the larger of C's dimensions into parts of whole tiles.
-	splitC(transA, transB, m, n, lda, ldb, ldc, parts, g.k.mr, g.k.nr, func(m, n, ao, bo, co int) {
+	kern := g.k.forRows(m)
+	splitC(transA, transB, m, n, lda, ldb, ldc, parts, kern.mr, kern.nr, func(m, n, ao, bo, co int) {
 		g.serial(transA, transB, m, n, k, alpha, a[ao:], lda, b[bo:], ldb, beta, c[co:], ldc)
 	})
 }
@@ -162,7 +170,15 @@ func (g *goImpl) serial(transA, transB bool, m, n, k int, alpha float32, a []flo
 	buf := packPool.Get().(*packBuffers)
 	defer packPool.Put(buf)
 	if transB && !transA && g.k.dot != nil && m <= dotRows {
-		g.serialDot(buf, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		g.serialDot(buf, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1)
+		return
+	}
+	if transB && !transA && g.k.dot != nil && n <= dotRows && k >= transposedMinRatio*m {
+		// C^T = B*A^T has at most dotRows rows: the same dot products
+		// with A and B swapped, written down C's columns (the weight
+		// gradient of a 1x1 convolution with few input channels, where the
+		// paths below would pad B's panels to nr columns).
+		g.serialDot(buf, n, m, k, alpha, b, ldb, a, lda, beta, c, 1, ldc)
 		return
 	}
 	if transB && !transA && g.k.runRows != nil && m <= transposedMaxM && k >= transposedMinRatio*m && n >= g.k.mr {
@@ -340,8 +356,10 @@ const (
 // element of C is a dot product of a row of A and a row of B, both
 // contiguous, which kernel.dot computes dotCols at a time with nothing
 // packed. A with fewer than dotRows rows is copied into a buffer of
-// dotRows rows (the rest zero).
-func (g *goImpl) serialDot(buf *packBuffers, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// dotRows rows (the rest zero). Element (i, j) of C is c[i*ldc+j*cstep]:
+// cstep is 1 for C itself, and C's leading dimension (with ldc 1) for the
+// transposed product C^T = B*A^T.
+func (g *goImpl) serialDot(buf *packBuffers, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc, cstep int) {
 	if m < dotRows {
 		buf.a = grow(buf.a, dotRows*k)
 		for i := 0; i < m; i++ {
@@ -360,8 +378,19 @@ func (g *goImpl) serialDot(buf *packBuffers, m, n, k int, alpha float32, a []flo
 		}
 		g.k.dot(k, a, lda, b[j*ldb:], step, &t)
 		for i := 0; i < m; i++ {
-			row := c[i*ldc+j : i*ldc+j+cols]
 			tr := t[i*dotCols : i*dotCols+cols]
+			if cstep != 1 {
+				for q, v := range tr {
+					ci := i*ldc + (j+q)*cstep
+					if beta == 0 {
+						c[ci] = alpha * v
+					} else {
+						c[ci] = alpha*v + beta*c[ci]
+					}
+				}
+				continue
+			}
+			row := c[i*ldc+j : i*ldc+j+cols]
 			if beta == 0 {
 				for q, v := range tr {
 					row[q] = alpha * v

@@ -143,6 +143,10 @@ func TestGoSgemmMatchesDefinition(t *testing.T) {
 			{tb: true, m: 5, n: 31, k: 1100, alpha: 0.5, beta: 2, pad: 1, off: 3},
 			{tb: true, m: 8, n: 10, k: 1030, alpha: 1, beta: 0},
 			{tb: true, m: 3, n: 4, k: 513, alpha: -1, beta: 1, pad: 2},
+			// At most 8 columns of C and more rows (serialDot on C^T).
+			{tb: true, m: 16, n: 8, k: 288, alpha: 1, beta: 1, pad: 1, off: 2},
+			{tb: true, m: 37, n: 5, k: 1030, alpha: 0.5, beta: 0},
+			{tb: true, m: 9, n: 1, k: 100, alpha: -1, beta: 2, pad: 3},
 			{ta: true, m: 333, n: 77, k: 100, alpha: -1, beta: 0, pad: 2},
 			{m: 64, n: 1111, k: 27, alpha: 1, beta: 0},
 			{m: 0, n: 5, k: 5, alpha: 1, beta: 0},
@@ -241,17 +245,39 @@ func FuzzGoSgemm(f *testing.F) {
 // longer than the rows and unaligned starts, and with one row of B read
 // dotCols times (ldb 0, as serialDot does for the last rows).
 func TestDotKernel(t *testing.T) {
-	k, _, ok := simdKernel()
-	if !ok || k.dot == nil {
+	tested := 0
+	ks := allKernels()
+	if k, name, ok := simdKernel(); ok {
+		ks[name+"-default"] = k
+	}
+	for name, k := range ks {
+		if k.dot == nil {
+			continue
+		}
+		tested++
+		t.Run(name, func(t *testing.T) { testDotKernel(t, k) })
+	}
+	if tested == 0 {
 		t.Skip("no dot kernel on this CPU")
 	}
+}
+
+// testDotKernel holds k.dot to float64 dot products on lengths around the
+// 8- and 16-value steps and 40 random ones.
+func testDotKernel(t *testing.T, k kernel) {
 	rng := rand.New(rand.NewPCG(8, 9))
-	for _, kc := range []int{1, 2, 7, 15, 16, 17, 31, 32, 33, 48, 63, 100, 257, 2304} {
+	kcs := []int{1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 48, 63, 100, 257, 2304}
+	for range 40 {
+		kcs = append(kcs, 1+rng.IntN(600))
+	}
+	for _, kc := range kcs {
 		for _, ldb0 := range []bool{false, true} {
 			off := rng.IntN(5)
 			lda, ldb := kc+rng.IntN(3), kc+rng.IntN(4)
-			a := make([]float32, off+(dotRows-1)*lda+kc)
-			b := make([]float32, off+(dotCols-1)*ldb+kc)
+			// Both end where an unreadable page begins (on Linux), so
+			// that a load past the last row faults.
+			a := guardedBuf(t, off+(dotRows-1)*lda+kc)
+			b := guardedBuf(t, off+(dotCols-1)*ldb+kc)
 			for i := range a {
 				a[i] = float32(rng.NormFloat64())
 			}

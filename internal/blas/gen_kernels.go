@@ -35,8 +35,11 @@ func main() {
 	avx512Rows(&b, 8, 2)
 	avx512Rows(&b, 12, 2)
 	avx512Rows(&b, 12, 1)
-	avx2(&b)
-	avx2Rows(&b)
+	avx2(&b, 6, 2)
+	avx2Rows(&b, 6, 2)
+	dotAVX2(&b)
+	avx2(&b, 4, 3)
+	avx2Rows(&b, 4, 3)
 	if err := os.WriteFile("kernel_amd64.s", b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -219,42 +222,57 @@ func storeAVX512(w *bytes.Buffer, name string, mr, nv, alphaOff, betaOff int) {
 	fmt.Fprintln(w, "\tRET")
 }
 
-// avx2 writes the 6 x 16 kernel: accumulators Y0..Y11, B rows in Y12 and
-// Y13, broadcasts of A in Y14 and Y15.
-func avx2(w *bytes.Buffer) {
-	const mr = 6
-	name := "kernelAVX2x6x16"
+// avx2Regs returns the registers of an mr x 8nv AVX2 kernel: accumulator
+// (i, h) is Y(nv*i+h), B's row in Y(mr*nv+h), and the broadcasts of A take
+// turns in the registers left (Y14 and Y15 for 6 x 16, Y15 for 4 x 24).
+func avx2Regs(mr, nv int) (acc func(i, h int) int, bReg func(h int) int, bcast func(i int) int) {
+	first := mr*nv + nv
+	if first > 15 {
+		panic("avx2: too many registers")
+	}
+	return func(i, h int) int { return nv*i + h },
+		func(h int) int { return mr*nv + h },
+		func(i int) int { return first + i%(16-first) }
+}
+
+// avx2 writes the mr x 8nv kernel (6 x 16 or 4 x 24) with packed A.
+func avx2(w *bytes.Buffer, mr, nv int) {
+	name := fmt.Sprintf("kernelAVX2x%dx%d", mr, 8*nv)
 	header(w, name)
-	for i := 0; i < 2*mr; i++ {
+	acc, bReg, bcast := avx2Regs(mr, nv)
+	for i := 0; i < nv*mr; i++ {
 		fmt.Fprintf(w, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
 	}
 	step := func(p int) {
-		fmt.Fprintf(w, "\tVMOVUPS %s, Y12\n", bRow(p, 0))
-		fmt.Fprintf(w, "\tVMOVUPS %s, Y13\n", bRow(p, 32))
+		for h := 0; h < nv; h++ {
+			fmt.Fprintf(w, "\tVMOVUPS %s, Y%d\n", bRow(p, 32*h), bReg(h))
+		}
 		for i := 0; i < mr; i++ {
-			r := 14 + i%2
+			r := bcast(i)
 			fmt.Fprintf(w, "\tVBROADCASTSS %d(SI), Y%d\n", (p*mr+i)*4, r)
-			fmt.Fprintf(w, "\tVFMADD231PS Y12, Y%d, Y%d\n", r, 2*i)
-			fmt.Fprintf(w, "\tVFMADD231PS Y13, Y%d, Y%d\n", r, 2*i+1)
+			for h := 0; h < nv; h++ {
+				fmt.Fprintf(w, "\tVFMADD231PS Y%d, Y%d, Y%d\n", bReg(h), r, acc(i, h))
+			}
 		}
 	}
 	loops(w, name, mr*4, step)
-	storeAVX2(w, name, mr, 48, 52)
+	storeAVX2(w, name, mr, nv, 48, 52)
 }
 
-// storeAVX2 writes C = alpha*acc + beta*C for an mr x 16 tile in Y0..Y11,
-// alpha and beta at the given frame offsets.
-func storeAVX2(w *bytes.Buffer, name string, mr, alphaOff, betaOff int) {
+// storeAVX2 writes C = alpha*acc + beta*C for an mr x 8nv tile in
+// Y0..Y(mr*nv-1), alpha and beta (in Y14 and Y15, free by then) at the given
+// frame offsets.
+func storeAVX2(w *bytes.Buffer, name string, mr, nv, alphaOff, betaOff int) {
 	fmt.Fprintf(w, "\tVBROADCASTSS alpha+%d(FP), Y14\n", alphaOff)
 	fmt.Fprintf(w, "\tVBROADCASTSS beta+%d(FP), Y15\n", betaOff)
 	fmt.Fprintf(w, "\tMOVL beta+%d(FP), AX\n", betaOff)
 	fmt.Fprintf(w, "\tTESTL $0x7fffffff, AX\n")
 	fmt.Fprintf(w, "\tJZ %s_nobeta\n", name)
 	for i := 0; i < mr; i++ {
-		for h := 0; h < 2; h++ {
-			fmt.Fprintf(w, "\tVMULPS Y14, Y%d, Y%d\n", 2*i+h, 2*i+h)
-			fmt.Fprintf(w, "\tVFMADD231PS %d(DX), Y15, Y%d\n", 32*h, 2*i+h)
-			fmt.Fprintf(w, "\tVMOVUPS Y%d, %d(DX)\n", 2*i+h, 32*h)
+		for h := 0; h < nv; h++ {
+			fmt.Fprintf(w, "\tVMULPS Y14, Y%d, Y%d\n", nv*i+h, nv*i+h)
+			fmt.Fprintf(w, "\tVFMADD231PS %d(DX), Y15, Y%d\n", 32*h, nv*i+h)
+			fmt.Fprintf(w, "\tVMOVUPS Y%d, %d(DX)\n", nv*i+h, 32*h)
 		}
 		if i < mr-1 {
 			fmt.Fprintln(w, "\tADDQ R8, DX")
@@ -264,9 +282,9 @@ func storeAVX2(w *bytes.Buffer, name string, mr, alphaOff, betaOff int) {
 	fmt.Fprintln(w, "\tRET")
 	fmt.Fprintf(w, "\n%s_nobeta:\n", name)
 	for i := 0; i < mr; i++ {
-		for h := 0; h < 2; h++ {
-			fmt.Fprintf(w, "\tVMULPS Y14, Y%d, Y%d\n", 2*i+h, 2*i+h)
-			fmt.Fprintf(w, "\tVMOVUPS Y%d, %d(DX)\n", 2*i+h, 32*h)
+		for h := 0; h < nv; h++ {
+			fmt.Fprintf(w, "\tVMULPS Y14, Y%d, Y%d\n", nv*i+h, nv*i+h)
+			fmt.Fprintf(w, "\tVMOVUPS Y%d, %d(DX)\n", nv*i+h, 32*h)
 		}
 		if i < mr-1 {
 			fmt.Fprintln(w, "\tADDQ R8, DX")
@@ -276,12 +294,11 @@ func storeAVX2(w *bytes.Buffer, name string, mr, alphaOff, betaOff int) {
 	fmt.Fprintln(w, "\tRET")
 }
 
-// avx2Rows writes the 6 x 16 AVX2 kernel that reads A in place (see
-// avx512Rows): rows 0-3 are addressed from SI and 4-5 from R14, with R10 =
-// lda and R13 = 3*lda in bytes.
-func avx2Rows(w *bytes.Buffer) {
-	const mr = 6
-	name := "kernelAVX2x6x16Rows"
+// avx2Rows writes the mr x 8nv AVX2 kernel (mr <= 8) that reads A in place
+// (see avx512Rows): rows 0-3 are addressed from SI and 4-7 from R14, with
+// R10 = lda and R13 = 3*lda in bytes.
+func avx2Rows(w *bytes.Buffer, mr, nv int) {
+	name := fmt.Sprintf("kernelAVX2x%dx%dRows", mr, 8*nv)
 	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
 	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
@@ -297,12 +314,17 @@ func avx2Rows(w *bytes.Buffer) {
 	fmt.Fprintln(w, "\tLEAQ (R9)(R9*2), R11")
 	fmt.Fprintln(w, "\tLEAQ (R9*4), R12")
 	fmt.Fprintln(w, "\tLEAQ (R10)(R10*2), R13")
-	fmt.Fprintln(w, "\tLEAQ (SI)(R10*4), R14")
-	for i := 0; i < 2*mr; i++ {
+	bases := []string{"SI"}
+	if mr > 4 {
+		fmt.Fprintln(w, "\tLEAQ (SI)(R10*4), R14")
+		bases = append(bases, "R14")
+	}
+	acc, bReg, bcast := avx2Regs(mr, nv)
+	for i := 0; i < nv*mr; i++ {
 		fmt.Fprintf(w, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
 	}
 	aRow := func(i, off int) string {
-		base := []string{"SI", "R14"}[i/4]
+		base := bases[i/4]
 		o := ""
 		if off != 0 {
 			o = fmt.Sprint(off)
@@ -318,17 +340,19 @@ func avx2Rows(w *bytes.Buffer) {
 		return o + "(" + base + ")(R13*1)"
 	}
 	step := func(p int) {
-		fmt.Fprintf(w, "\tVMOVUPS %s, Y12\n", bRow(p, 0))
-		fmt.Fprintf(w, "\tVMOVUPS %s, Y13\n", bRow(p, 32))
+		for h := 0; h < nv; h++ {
+			fmt.Fprintf(w, "\tVMOVUPS %s, Y%d\n", bRow(p, 32*h), bReg(h))
+		}
 		for i := 0; i < mr; i++ {
-			r := 14 + i%2
+			r := bcast(i)
 			fmt.Fprintf(w, "\tVBROADCASTSS %s, Y%d\n", aRow(i, 4*p), r)
-			fmt.Fprintf(w, "\tVFMADD231PS Y12, Y%d, Y%d\n", r, 2*i)
-			fmt.Fprintf(w, "\tVFMADD231PS Y13, Y%d, Y%d\n", r, 2*i+1)
+			for h := 0; h < nv; h++ {
+				fmt.Fprintf(w, "\tVFMADD231PS Y%d, Y%d, Y%d\n", bReg(h), r, acc(i, h))
+			}
 		}
 	}
 	advance := func(n int) {
-		for _, r := range []string{"SI", "R14"} {
+		for _, r := range bases {
 			fmt.Fprintf(w, "\tADDQ $%d, %s\n", 4*n, r)
 		}
 	}
@@ -353,7 +377,96 @@ func avx2Rows(w *bytes.Buffer) {
 	fmt.Fprintln(w, "\tDECQ CX")
 	fmt.Fprintf(w, "\tJNZ %s_one\n", name)
 	fmt.Fprintf(w, "\n%s_store:\n", name)
-	storeAVX2(w, name, mr, 56, 60)
+	storeAVX2(w, name, mr, nv, 56, 60)
+}
+
+// dotAVX2 writes dotAVX2x4x3, the AVX2 dot-product kernel:
+//
+//	t[i*3+j] = sum over p < k of a[i*lda+p] * b[j*ldb+p], i < 4, j < 3,
+//
+// 12 dot products of 4 rows of a with 3 rows of b, both read in place along
+// k, 8 values at a time (the last k%8 through VMASKMOVPS, masked-off lanes
+// not read). Y(3i+j) holds the partial sums, Y12-Y14 the rows of b, Y15 a
+// row of a (and, in the tail, the mask, reloaded from dotTailMask<> for
+// each row of a). The AVX-512 kernel does 8 rows at once (dot_amd64.s); on
+// AVX2 there are registers for 4, and the Go wrapper calls this twice.
+func dotAVX2(w *bytes.Buffer) {
+	const name = "dotAVX2x4x3"
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "// dotTailMask<>+32-4r is the mask of the first r lanes of a ymm register.")
+	for i := 0; i < 8; i++ {
+		v := "$0xffffffffffffffff"
+		if i >= 4 {
+			v = "$0"
+		}
+		fmt.Fprintf(w, "DATA dotTailMask<>+%d(SB)/8, %s\n", 8*i, v)
+	}
+	fmt.Fprintln(w, "GLOBL dotTailMask<>(SB), RODATA|NOPTR, $64")
+	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, ldb int, t *float32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
+	fmt.Fprintln(w, "\tMOVQ a+8(FP), SI")
+	fmt.Fprintln(w, "\tMOVQ lda+16(FP), R10")
+	fmt.Fprintln(w, "\tMOVQ b+24(FP), DI")
+	fmt.Fprintln(w, "\tMOVQ ldb+32(FP), R9")
+	fmt.Fprintln(w, "\tMOVQ t+40(FP), DX")
+	fmt.Fprintln(w, "\tSHLQ $2, R9")
+	fmt.Fprintln(w, "\tSHLQ $2, R10")
+	fmt.Fprintln(w, "\tLEAQ (R10)(R10*2), R13")
+	for i := 0; i < 12; i++ {
+		fmt.Fprintf(w, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
+	}
+	aRow := []string{"(SI)", "(SI)(R10*1)", "(SI)(R10*2)", "(SI)(R13*1)"}
+	bRow := []string{"(DI)", "(DI)(R9*1)", "(DI)(R9*2)"}
+	fmas := func(i int) {
+		for j := 0; j < 3; j++ {
+			fmt.Fprintf(w, "\tVFMADD231PS Y%d, Y15, Y%d\n", 12+j, 3*i+j)
+		}
+	}
+	fmt.Fprintln(w, "\tMOVQ CX, BX")
+	fmt.Fprintln(w, "\tSHRQ $3, BX")
+	fmt.Fprintf(w, "\tJZ %s_tail\n", name)
+	fmt.Fprintf(w, "\n%s_loop:\n", name)
+	for j, r := range bRow {
+		fmt.Fprintf(w, "\tVMOVUPS %s, Y%d\n", r, 12+j)
+	}
+	for i, r := range aRow {
+		fmt.Fprintf(w, "\tVMOVUPS %s, Y15\n", r)
+		fmas(i)
+	}
+	fmt.Fprintln(w, "\tADDQ $32, SI")
+	fmt.Fprintln(w, "\tADDQ $32, DI")
+	fmt.Fprintln(w, "\tDECQ BX")
+	fmt.Fprintf(w, "\tJNZ %s_loop\n", name)
+	fmt.Fprintf(w, "\n%s_tail:\n", name)
+	fmt.Fprintln(w, "\tANDQ $7, CX")
+	fmt.Fprintf(w, "\tJZ %s_reduce\n", name)
+	fmt.Fprintln(w, "\tSHLQ $2, CX")
+	fmt.Fprintln(w, "\tLEAQ dotTailMask<>+32(SB), AX")
+	fmt.Fprintln(w, "\tSUBQ CX, AX")
+	fmt.Fprintln(w, "\tVMOVUPS (AX), Y15")
+	for j, r := range bRow {
+		fmt.Fprintf(w, "\tVMASKMOVPS %s, Y15, Y%d\n", r, 12+j)
+	}
+	for i, r := range aRow {
+		if i > 0 {
+			fmt.Fprintln(w, "\tVMOVUPS (AX), Y15")
+		}
+		fmt.Fprintf(w, "\tVMASKMOVPS %s, Y15, Y15\n", r)
+		fmas(i)
+	}
+	fmt.Fprintf(w, "\n%s_reduce:\n", name)
+	for i := 0; i < 12; i++ {
+		fmt.Fprintf(w, "\tVEXTRACTF128 $1, Y%d, X15\n", i)
+		fmt.Fprintf(w, "\tVADDPS X15, X%d, X%d\n", i, i)
+		fmt.Fprintf(w, "\tVPERMILPS $0x4E, X%d, X15\n", i)
+		fmt.Fprintf(w, "\tVADDPS X15, X%d, X%d\n", i, i)
+		fmt.Fprintf(w, "\tVPERMILPS $0xB1, X%d, X15\n", i)
+		fmt.Fprintf(w, "\tVADDPS X15, X%d, X%d\n", i, i)
+		fmt.Fprintf(w, "\tVMOVSS X%d, %d(DX)\n", i, 4*i)
+	}
+	fmt.Fprintln(w, "\tVZEROUPPER")
+	fmt.Fprintln(w, "\tRET")
 }
 
 // loops writes the k loop: unroll steps per pass while at least unroll are

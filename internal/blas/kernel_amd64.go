@@ -36,6 +36,12 @@ func kernelAVX2x6x16Rows(k int, a *float32, lda int, b *float32, ldb int, c *flo
 //go:noescape
 func kernelAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
+//go:noescape
+func kernelAVX2x4x24(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX2x4x24Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
 // dotAVX512x8x3 computes the 24 dot products of 8 rows of a (lda apart)
 // with 3 rows of b (ldb apart), k values each, into t (dot_amd64.s).
 //
@@ -49,6 +55,24 @@ func dotKernelAVX512(kc int, a []float32, lda int, b []float32, ldb int, t *[dot
 		panic("blas: dot kernel called with short slices")
 	}
 	dotAVX512x8x3(kc, &a[0], lda, &b[0], ldb, &t[0])
+}
+
+// dotAVX2x4x3 computes the 12 dot products of 4 rows of a (lda apart)
+// with 3 rows of b (ldb apart), k values each, into t[0:12]
+// (kernel_amd64.s, made by gen_kernels.go).
+//
+//go:noescape
+func dotAVX2x4x3(k int, a *float32, lda int, b *float32, ldb int, t *float32)
+
+// dotKernelAVX2 is kernel.dot for AVX2: dotAVX2x4x3 on rows 0-3 of a and
+// then on rows 4-7 (16 ymm registers hold 12 sums, not 24), with the
+// bounds checks that keep it inside its slices.
+func dotKernelAVX2(kc int, a []float32, lda int, b []float32, ldb int, t *[dotRows * dotCols]float32) {
+	if kc <= 0 || lda < 0 || ldb < 0 || len(a) < (dotRows-1)*lda+kc || len(b) < (dotCols-1)*ldb+kc {
+		panic("blas: dot kernel called with short slices")
+	}
+	dotAVX2x4x3(kc, &a[0], lda, &b[0], ldb, &t[0])
+	dotAVX2x4x3(kc, &a[4*lda], lda, &b[0], ldb, &t[4*dotCols])
 }
 
 // asmKernel wraps an assembly micro-kernel of mr x nr with the bounds checks
@@ -84,8 +108,22 @@ var (
 	avx512Kernel  = inPlaceA(withRows(asmKernel(12, 32, kernelAVX512x12x32), kernelAVX512x12x32Rows))
 	avx512Kernel8 = inPlaceA(withRows(asmKernel(8, 32, kernelAVX512x8x32), kernelAVX512x8x32Rows))
 	avx512Narrow  = withRows(asmKernel(12, 16, kernelAVX512x12x16), kernelAVX512x12x16Rows)
-	avx2Kernel    = withRows(asmKernel(6, 16, kernelAVX2x6x16), kernelAVX2x6x16Rows)
+	avx2Kernel4   = inPlaceA(withRows(asmKernel(4, 24, kernelAVX2x4x24), kernelAVX2x4x24Rows))
+	avx2Kernel    = withAlt(withDot(withRows(asmKernel(6, 16, kernelAVX2x6x16), kernelAVX2x6x16Rows), dotKernelAVX2), &avx2Kernel4, 25)
 )
+
+// withAlt adds to k the kernel alt for products whose row count alt pads
+// less by more than margin percent (kernel.alt, kernel.altMargin).
+func withAlt(k kernel, alt *kernel, margin int) kernel {
+	k.alt, k.altMargin = alt, margin
+	return k
+}
+
+// withDot adds to k the dot-product kernel f (kernel.dot).
+func withDot(k kernel, f func(kc int, a []float32, lda int, b []float32, ldb int, t *[dotRows * dotCols]float32)) kernel {
+	k.dot = f
+	return k
+}
 
 // hasAVX512 and hasAVX2 say whether the CPU and the OS support the kernels
 // (x/sys/cpu checks that the OS saves the vector registers).
@@ -112,12 +150,24 @@ func simdKernel() (k kernel, name string, ok bool) {
 	return kernel{}, "", false
 }
 
+// namedKernel returns the kernel set that VIDSSL_BLAS=go-<name> forces:
+// "avx2" (the AVX2+FMA kernels, also on a CPU with AVX-512, to test them
+// there), or ok false when the CPU cannot run it or there is none of that
+// name.
+func namedKernel(name string) (k kernel, ok bool) {
+	if name == "avx2" && hasAVX2 {
+		return avx2Kernel, true
+	}
+	return kernel{}, false
+}
+
 // allKernels lists every micro-kernel this CPU can run, by name, for tests
 // and benchmarks.
 func allKernels() map[string]kernel {
 	out := map[string]kernel{"generic": genericKernel}
 	if hasAVX2 {
 		out["avx2"] = avx2Kernel
+		out["avx2x4x24"] = avx2Kernel4
 	}
 	if hasAVX512 {
 		out["avx512"] = avx512Kernel

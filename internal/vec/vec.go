@@ -1,9 +1,12 @@
 // Package vec holds loops over float32 slices that nn runs over whole
 // activations: batch norm's sums of moments, affine map (with ReLU) and
 // input gradient, ReLU's gradient, and the split of rows into the two
-// phases a stride-2 convolution reads. On amd64 CPUs with AVX-512F they run as assembly
-// 16 values at a time; elsewhere, and under VIDSSL_BLAS=go-generic, as the
-// plain Go loops of this file, which the tests also hold the assembly to.
+// phases a stride-2 convolution reads. On amd64 CPUs with AVX-512F they run
+// as assembly 16 values at a time (vec_amd64.s), on those with AVX2 and FMA
+// but not AVX-512 8 at a time (vec_avx2_amd64.s, made by gen_avx2.go), and
+// elsewhere, and under VIDSSL_BLAS=go-generic, as the plain Go loops of this
+// file, which the tests also hold the assembly to. VIDSSL_BLAS=go-avx2
+// chooses the AVX2 loops on an AVX-512 CPU too.
 package vec
 
 // Moments returns the float32 sums over i of d = x[i] - shift and d*d and,

@@ -2,6 +2,15 @@
 
 package vec
 
+// levelGo is the only level off amd64: the plain Go loops.
+const levelGo = 0
+
+// level is always levelGo here; tests set it on amd64.
+var level = levelGo
+
+// maxLevel is the best level the CPU supports, for tests.
+func maxLevel() int { return levelGo }
+
 func moments(x, y, m []float32, shift float32) (sd, sdd, sdy, sdyd float32) {
 	return momentsGo(x, y, m, shift)
 }

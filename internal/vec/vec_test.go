@@ -6,8 +6,32 @@ import (
 	"testing"
 )
 
-// lengths are around the 16-value steps of the assembly loops.
-var lengths = []int{1, 2, 3, 15, 16, 17, 31, 32, 33, 63, 100, 256, 1000}
+// levelNames names the levels (levelGo = 0, AVX2, AVX-512) in test output.
+var levelNames = []string{"go", "avx2", "avx512"}
+
+// forEachLevel runs f once for each instruction set this CPU supports,
+// with level set to it (the plain Go loops included), and puts level back.
+func forEachLevel(t *testing.T, f func(t *testing.T)) {
+	saved := level
+	defer func() { level = saved }()
+	for l := 0; l <= maxLevel(); l++ {
+		level = l
+		t.Run(levelNames[l], f)
+	}
+}
+
+// lengths are around the 8- and 16-value steps of the assembly loops and
+// the 16- and 32-value blocks of the (de)interleaves.
+var lengths = []int{0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 47, 63, 64, 65, 100, 256, 1000, 4099}
+
+// testLengths returns lengths and 40 random ones under 300.
+func testLengths(rng *rand.Rand) []int {
+	out := append([]int(nil), lengths...)
+	for range 40 {
+		out = append(out, rng.IntN(300))
+	}
+	return out
+}
 
 // randSlice returns n normal values starting at a random offset into a
 // longer buffer (unaligned), with every seventh value zero and every
@@ -33,59 +57,81 @@ func near(got, want float32, scale float64) bool {
 	return math.Abs(float64(got)-float64(want)) <= 1e-5*scale+1e-6
 }
 
-// TestMoments holds Moments (the assembly where the CPU has it) to the
-// float64 sums, for x alone, with y, and with y masked by m.
+// same reports whether got is want, or within one float32 rounding of it
+// (a fused multiply-add rounds once where Go rounds twice), NaN matching
+// NaN.
+func same(got, want float64) bool {
+	if math.IsNaN(want) || math.IsNaN(got) {
+		return math.IsNaN(want) && math.IsNaN(got)
+	}
+	return got == want || math.Abs(got-want) <= 1e-6*(1+math.Abs(want))
+}
+
+// TestMoments holds Moments, at every level, to the float64 sums, for x
+// alone, with y, and with y masked by m.
 func TestMoments(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, n := range lengths {
-		x, y, m := randSlice(rng, n), randSlice(rng, n), randSlice(rng, n)
-		m[0] = float32(math.NaN()) // NaN masks like a non-positive value
-		shift := x[0]
-		for _, c := range []struct {
-			name string
-			y, m []float32
-		}{{"x", nil, nil}, {"xy", y, nil}, {"xym", y, m}} {
-			var want, scale [4]float64
-			for i, v := range x {
-				d := float64(v) - float64(shift)
-				want[0] += d
-				want[1] += d * d
-				scale[0] += math.Abs(d)
-				scale[1] += d * d
-				if c.y != nil && (c.m == nil || c.m[i] > 0) {
-					g := float64(c.y[i])
-					want[2] += g
-					want[3] += g * d
-					scale[2] += math.Abs(g)
-					scale[3] += math.Abs(g * d)
-				}
+	forEachLevel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for _, n := range testLengths(rng) {
+			checkMoments(t, rng, n, Moments)
+		}
+	})
+	// The plain-Go version called directly.
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, n := range lengths[1:] {
+		checkMoments(t, rng, n, momentsGo)
+	}
+}
+
+// checkMoments checks moments on n random values against the float64 sums.
+func checkMoments(t *testing.T, rng *rand.Rand, n int, moments func(x, y, m []float32, shift float32) (float32, float32, float32, float32)) {
+	t.Helper()
+	x, y, m := randSlice(rng, n), randSlice(rng, n), randSlice(rng, n)
+	shift := float32(0.25)
+	if n > 0 {
+		m[rng.IntN(n)] = float32(math.NaN()) // NaN masks like a non-positive value
+		shift = x[rng.IntN(n)]
+	}
+	for _, c := range []struct {
+		name string
+		y, m []float32
+	}{{"x", nil, nil}, {"xy", y, nil}, {"xym", y, m}} {
+		var want, scale [4]float64
+		for i, v := range x {
+			d := float64(v) - float64(shift)
+			want[0] += d
+			want[1] += d * d
+			scale[0] += math.Abs(d)
+			scale[1] += d * d
+			if c.y != nil && (c.m == nil || c.m[i] > 0) {
+				g := float64(c.y[i])
+				want[2] += g
+				want[3] += g * d
+				scale[2] += math.Abs(g)
+				scale[3] += math.Abs(g * d)
 			}
-			sd, sdd, sdy, sdyd := Moments(x, c.y, c.m, shift)
-			for i, got := range [4]float32{sd, sdd, sdy, sdyd} {
-				if !near(got, float32(want[i]), scale[i]) {
-					t.Errorf("n=%d %s: sum %d = %g, want %g", n, c.name, i, got, want[i])
-				}
-			}
-			gd, gdd, gdy, gdyd := momentsGo(x, c.y, c.m, shift)
-			for i, got := range [4]float32{gd, gdd, gdy, gdyd} {
-				if !near(got, float32(want[i]), scale[i]) {
-					t.Errorf("n=%d %s: momentsGo sum %d = %g, want %g", n, c.name, i, got, want[i])
-				}
+		}
+		sd, sdd, sdy, sdyd := moments(x, c.y, c.m, shift)
+		for i, got := range [4]float32{sd, sdd, sdy, sdyd} {
+			if !near(got, float32(want[i]), scale[i]) {
+				t.Errorf("n=%d %s: sum %d = %g, want %g", n, c.name, i, got, want[i])
 			}
 		}
 	}
 }
 
-// TestAffineAndNormGrad holds Affine and NormGrad, and their plain-Go
-// versions, to their definitions and checks that they write exactly len(x)
-// values.
+// TestAffineAndNormGrad holds Affine and NormGrad, at every level, to their
+// definitions and checks that they write exactly len(x) values.
 func TestAffineAndNormGrad(t *testing.T) {
-	for _, impl := range []struct {
-		name     string
-		affine   func(dst, x []float32, a, b float32, relu bool)
-		normGrad func(dst, x, y, m []float32, a, b, c, mean float32)
-	}{{"default", Affine, NormGrad}, {"go", affineGo, normGradGo}} {
-		t.Run(impl.name, func(t *testing.T) { testAffineAndNormGrad(t, impl.affine, impl.normGrad) })
+	forEachLevel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, n := range testLengths(rng) {
+			checkAffineAndNormGrad(t, rng, n, Affine, NormGrad)
+		}
+	})
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, n := range lengths[1:] {
+		checkAffineAndNormGrad(t, rng, n, affineGo, normGradGo)
 	}
 	Affine(nil, nil, 1, 2, true)
 	NormGrad(nil, nil, nil, nil, 1, 2, 3, 4)
@@ -94,115 +140,111 @@ func TestAffineAndNormGrad(t *testing.T) {
 	}
 }
 
-func testAffineAndNormGrad(t *testing.T, affine func(dst, x []float32, a, b float32, relu bool), normGrad func(dst, x, y, m []float32, a, b, c, mean float32)) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, n := range lengths {
-		x, y, m := randSlice(rng, n), randSlice(rng, n), randSlice(rng, n)
-		x[n-1] = float32(math.NaN())
-		const a, b, c, mean = 1.5, -0.25, 0.75, 0.125
-		for _, relu := range []bool{false, true} {
-			dst := make([]float32, n+1)
-			dst[n] = 42
-			affine(dst, x, a, b, relu)
-			for i, v := range x {
-				want := v*a + b
-				if relu && want < 0 {
-					want = 0
-				}
-				if !(dst[i] == want || math.Abs(float64(dst[i]-want)) <= 1e-6 || (math.IsNaN(float64(want)) && math.IsNaN(float64(dst[i])))) {
-					t.Errorf("n=%d relu=%t: Affine[%d] = %g, want %g", n, relu, i, dst[i], want)
-				}
-			}
-			if dst[n] != 42 {
-				t.Errorf("n=%d: Affine wrote past len(x)", n)
-			}
-		}
-		for _, mask := range [][]float32{nil, m} {
-			dst := make([]float32, n+1)
-			dst[n] = 42
-			normGrad(dst, x, y, mask, a, b, c, mean)
-			for i, v := range x {
-				g := y[i]
-				if mask != nil && !(mask[i] > 0) {
-					g = 0
-				}
-				want := a*g - b - c*(v-mean)
-				if !(math.Abs(float64(dst[i]-want)) <= 1e-6 || (math.IsNaN(float64(want)) && math.IsNaN(float64(dst[i])))) {
-					t.Errorf("n=%d mask=%t: NormGrad[%d] = %g, want %g", n, mask != nil, i, dst[i], want)
-				}
-			}
-			if dst[n] != 42 {
-				t.Errorf("n=%d: NormGrad wrote past len(x)", n)
-			}
-		}
+func checkAffineAndNormGrad(t *testing.T, rng *rand.Rand, n int, affine func(dst, x []float32, a, b float32, relu bool), normGrad func(dst, x, y, m []float32, a, b, c, mean float32)) {
+	t.Helper()
+	x, y, m := randSlice(rng, n), randSlice(rng, n), randSlice(rng, n)
+	if n > 0 {
+		x[rng.IntN(n)] = float32(math.NaN())
+		m[rng.IntN(n)] = float32(math.NaN())
 	}
-}
-
-// TestMask holds Mask and maskGo to their definition, NaN in m included.
-func TestMask(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 8))
-	for _, n := range lengths {
-		y, m := randSlice(rng, n), randSlice(rng, n)
-		m[n/2] = float32(math.NaN())
-		y[0] = float32(math.Inf(1))
-		for name, f := range map[string]func(dst, y, m []float32){"default": Mask, "go": maskGo} {
-			dst := make([]float32, n+1)
-			dst[n] = 42
-			f(dst, y, m)
-			for i, v := range y {
-				want := v
-				if !(m[i] > 0) {
-					want = 0
-				}
-				if dst[i] != want {
-					t.Errorf("%s n=%d: dst[%d] = %g, want %g", name, n, i, dst[i], want)
-				}
-			}
-			if dst[n] != 42 {
-				t.Errorf("%s n=%d: wrote past len(y)", name, n)
-			}
-		}
-	}
-	Mask(nil, nil, nil)
-}
-
-// TestInterleave2 checks Deinterleave2 and Interleave2 against their
-// definitions at lengths around the 32-value steps, writing nothing else.
-func TestInterleave2(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
-	for n := 1; n <= 100; n++ {
-		src := randSlice(rng, n)
-		ne, no := (n+1)/2, n/2
-		even, odd := make([]float32, ne+1), make([]float32, no+1)
-		even[ne], odd[no] = 42, 43
-		Deinterleave2(even, odd, src)
-		for i, v := range src {
-			got := even[i/2]
-			if i%2 == 1 {
-				got = odd[i/2]
-			}
-			if got != v {
-				t.Fatalf("n=%d: Deinterleave2 put %g for src[%d] = %g", n, got, i, v)
-			}
-		}
-		if even[ne] != 42 || odd[no] != 43 {
-			t.Fatalf("n=%d: Deinterleave2 wrote past its lengths", n)
-		}
+	a, b, c, mean := float32(rng.NormFloat64()), float32(rng.NormFloat64()), float32(rng.NormFloat64()), float32(rng.NormFloat64())
+	for _, relu := range []bool{false, true} {
 		dst := make([]float32, n+1)
-		dst[n] = 44
-		Interleave2(dst[:n], even, odd)
-		for i, v := range src {
-			if dst[i] != v {
-				t.Fatalf("n=%d: Interleave2 dst[%d] = %g, want %g", n, i, dst[i], v)
+		dst[n] = 42
+		affine(dst, x, a, b, relu)
+		for i, v := range x {
+			want := float64(v)*float64(a) + float64(b)
+			if relu && want < 0 {
+				want = 0
+			}
+			if !same(float64(dst[i]), float64(float32(want))) {
+				t.Errorf("n=%d relu=%t: Affine[%d] = %g, want %g", n, relu, i, dst[i], want)
 			}
 		}
-		if dst[n] != 44 {
-			t.Fatalf("n=%d: Interleave2 wrote past len(dst)", n)
+		if dst[n] != 42 {
+			t.Errorf("n=%d: Affine wrote past len(x)", n)
 		}
 	}
-	Deinterleave2(nil, nil, nil)
-	Interleave2(nil, nil, nil)
+	for _, mask := range [][]float32{nil, m} {
+		dst := make([]float32, n+1)
+		dst[n] = 42
+		normGrad(dst, x, y, mask, a, b, c, mean)
+		for i, v := range x {
+			g := float64(y[i])
+			if mask != nil && !(mask[i] > 0) {
+				g = 0
+			}
+			d := float64(v) - float64(mean)
+			want := float64(a)*g - float64(b) - float64(c)*d
+			scale := math.Abs(float64(a)*g) + math.Abs(float64(b)) + math.Abs(float64(c)*d)
+			got := float64(dst[i])
+			if math.IsNaN(want) != math.IsNaN(got) || math.Abs(got-want) > 1e-6*scale+1e-7 {
+				t.Errorf("n=%d mask=%t: NormGrad[%d] = %g, want %g", n, mask != nil, i, dst[i], want)
+			}
+		}
+		if dst[n] != 42 {
+			t.Errorf("n=%d: NormGrad wrote past len(x)", n)
+		}
+	}
+}
+
+// TestMask holds Mask, at every level, and maskGo to their definition, NaN
+// in m included.
+func TestMask(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for _, n := range testLengths(rng) {
+			checkMask(t, rng, n, Mask)
+		}
+		Mask(nil, nil, nil)
+	})
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, n := range lengths[1:] {
+		checkMask(t, rng, n, maskGo)
+	}
+}
+
+func checkMask(t *testing.T, rng *rand.Rand, n int, f func(dst, y, m []float32)) {
+	t.Helper()
+	y, m := randSlice(rng, n), randSlice(rng, n)
+	if n > 0 {
+		m[rng.IntN(n)] = float32(math.NaN())
+		y[rng.IntN(n)] = float32(math.Inf(1))
+	}
+	dst := make([]float32, n+1)
+	dst[n] = 42
+	f(dst, y, m)
+	for i, v := range y {
+		want := v
+		if !(m[i] > 0) {
+			want = 0
+		}
+		if dst[i] != want || math.Signbit(float64(dst[i])) != math.Signbit(float64(want)) {
+			t.Errorf("n=%d: dst[%d] = %g, want %g", n, i, dst[i], want)
+		}
+	}
+	if dst[n] != 42 {
+		t.Errorf("n=%d: wrote past len(y)", n)
+	}
+}
+
+// TestInterleave2 checks Deinterleave2 and Interleave2, at every level,
+// against their definitions at every length to 100 and some longer ones,
+// writing nothing else.
+func TestInterleave2(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		for n := 1; n <= 100; n++ {
+			checkInterleave2(t, rng, n)
+		}
+		for _, n := range testLengths(rng) {
+			checkInterleave2(t, rng, n)
+		}
+		Deinterleave2(nil, nil, nil)
+		Interleave2(nil, nil, nil)
+	})
 	// The plain-Go versions, on one length.
+	rng := rand.New(rand.NewPCG(9, 10))
 	src := randSlice(rng, 37)
 	even, odd, back := make([]float32, 19), make([]float32, 18), make([]float32, 37)
 	deinterleave2Go(even, odd, src)
@@ -214,13 +256,122 @@ func TestInterleave2(t *testing.T) {
 	}
 }
 
+func checkInterleave2(t *testing.T, rng *rand.Rand, n int) {
+	t.Helper()
+	src := randSlice(rng, n)
+	ne, no := (n+1)/2, n/2
+	even, odd := make([]float32, ne+1), make([]float32, no+1)
+	even[ne], odd[no] = 42, 43
+	Deinterleave2(even, odd, src)
+	for i, v := range src {
+		got := even[i/2]
+		if i%2 == 1 {
+			got = odd[i/2]
+		}
+		if got != v {
+			t.Fatalf("n=%d: Deinterleave2 put %g for src[%d] = %g", n, got, i, v)
+		}
+	}
+	if even[ne] != 42 || odd[no] != 43 {
+		t.Fatalf("n=%d: Deinterleave2 wrote past its lengths", n)
+	}
+	dst := make([]float32, n+1)
+	dst[n] = 44
+	Interleave2(dst[:n], even, odd)
+	for i, v := range src {
+		if dst[i] != v {
+			t.Fatalf("n=%d: Interleave2 dst[%d] = %g, want %g", n, i, dst[i], v)
+		}
+	}
+	if dst[n] != 44 {
+		t.Fatalf("n=%d: Interleave2 wrote past len(dst)", n)
+	}
+}
+
+// TestNoReadPastEnd runs every loop at every level on inputs that end
+// where an unreadable page begins (on Linux; elsewhere on ordinary
+// slices), so that a load past the last value faults.
+func TestNoReadPastEnd(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(17, 18))
+		for n := 1; n <= 70; n++ {
+			x, y, m := guarded(t, rng, n), guarded(t, rng, n), guarded(t, rng, n)
+			dst := make([]float32, n)
+			Moments(x, nil, nil, 0.5)
+			Moments(x, y, nil, 0.5)
+			Moments(x, y, m, 0.5)
+			Affine(dst, x, 2, 1, false)
+			Affine(dst, x, 2, 1, true)
+			NormGrad(dst, x, y, nil, 1, 2, 3, 4)
+			NormGrad(dst, x, y, m, 1, 2, 3, 4)
+			Mask(dst, y, m)
+			even, odd := guarded(t, rng, (n+1)/2), guarded(t, rng, n/2)
+			Deinterleave2(make([]float32, (n+1)/2), make([]float32, n/2), x)
+			Interleave2(dst, even, odd)
+		}
+	})
+}
+
+// FuzzVec checks every loop at every level against its definition on a
+// fuzzed length, with the inputs starting off values into their buffers.
+func FuzzVec(f *testing.F) {
+	f.Add(uint16(0), uint64(1))
+	f.Add(uint16(7), uint64(2))
+	f.Add(uint16(33), uint64(3))
+	f.Add(uint16(1001), uint64(4))
+	f.Fuzz(func(t *testing.T, n uint16, seed uint64) {
+		saved := level
+		defer func() { level = saved }()
+		for l := 0; l <= maxLevel(); l++ {
+			level = l
+			rng := rand.New(rand.NewPCG(seed, uint64(l)))
+			n := int(n % 5000)
+			checkMoments(t, rng, n, Moments)
+			checkAffineAndNormGrad(t, rng, n, Affine, NormGrad)
+			checkMask(t, rng, n, Mask)
+			checkInterleave2(t, rng, n)
+			if t.Failed() {
+				t.Fatalf("at level %s", levelNames[l])
+			}
+		}
+	})
+}
+
 // BenchmarkMoments times the masked moments of 4096 values (one batch-norm
-// channel of a 4x32x32 clip).
+// channel of a 4x32x32 clip) at every level.
 func BenchmarkMoments(b *testing.B) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	x, y, m := randSlice(rng, 4096), randSlice(rng, 4096), randSlice(rng, 4096)
-	b.SetBytes(3 * 4 * 4096)
-	for b.Loop() {
-		Moments(x, y, m, 0.5)
+	benchLevels(b, 3*4*4096, func() { Moments(x, y, m, 0.5) })
+}
+
+// BenchmarkLoops times each of the other loops on 4096 values (or 4096
+// values of src and dst for the (de)interleaves) at every level.
+func BenchmarkLoops(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	x, y, m, dst := randSlice(rng, 4096), randSlice(rng, 4096), randSlice(rng, 4096), make([]float32, 4096)
+	even, odd := make([]float32, 2048), make([]float32, 2048)
+	b.Run("moments-x", func(b *testing.B) { benchLevels(b, 4*4096, func() { Moments(x, nil, nil, 0.5) }) })
+	b.Run("affine-relu", func(b *testing.B) { benchLevels(b, 2*4*4096, func() { Affine(dst, x, 2, 1, true) }) })
+	b.Run("normgrad-mask", func(b *testing.B) {
+		benchLevels(b, 4*4*4096, func() { NormGrad(dst, x, y, m, 1, 2, 3, 4) })
+	})
+	b.Run("mask", func(b *testing.B) { benchLevels(b, 3*4*4096, func() { Mask(dst, y, m) }) })
+	b.Run("deinterleave2", func(b *testing.B) { benchLevels(b, 2*4*4096, func() { Deinterleave2(even, odd, x) }) })
+	b.Run("interleave2", func(b *testing.B) { benchLevels(b, 2*4*4096, func() { Interleave2(dst, even, odd) }) })
+}
+
+// benchLevels runs f as a sub-benchmark at each level.
+func benchLevels(b *testing.B, bytes int64, f func()) {
+	saved := level
+	defer func() { level = saved }()
+	for l := 0; l <= maxLevel(); l++ {
+		level = l
+		b.Run(levelNames[l], func(b *testing.B) {
+			b.SetBytes(bytes)
+			for b.Loop() {
+				f()
+			}
+		})
 	}
 }
