@@ -1,0 +1,78 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// TestCrossEntropyGrad: the host cross-entropy equals the graph's loss and
+// gradient, scales its gradient, and refuses bad sizes and labels.
+func TestCrossEntropyGrad(t *testing.T) {
+	const n, k = 5, 7
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, n*k)
+	for i := range x {
+		x[i] = float32(3 * rng.NormFloat64())
+	}
+	labels := []int{0, 6, 3, 3, 1}
+	g := NewGraph(true, nil)
+	logits := g.Input("logits", n, k)
+	y := g.Input("labels", n)
+	loss, err := CrossEntropy(logits, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads, err := G.Grad(loss, logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := G.NewTapeMachine(g.Exp)
+	defer m.Close()
+	if err := G.Let(logits, tensor.New(tensor.WithShape(n, k), tensor.WithBacking(append([]float32(nil), x...)))); err != nil {
+		t.Fatal(err)
+	}
+	if err := G.Let(y, LabelTensor(labels)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ScalarValue(loss.Value())
+	wantGrad := grads[0].Value().Data().([]float32)
+	dx := make([]float32, n*k)
+	got, err := CrossEntropyGrad(x, labels, k, 2, dx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if float32(got) != want {
+		t.Errorf("loss %v, the graph's %v", got, want)
+	}
+	for i := range dx {
+		if d := math.Abs(float64(dx[i] - 2*wantGrad[i])); d > 1e-7 {
+			t.Errorf("gradient %d: %v, want twice the graph's %v", i, dx[i], wantGrad[i])
+		}
+	}
+	if l, err := CrossEntropyGrad(x, labels, k, 1, nil); err != nil || l != got {
+		t.Errorf("without a gradient: %v, %v", l, err)
+	}
+	for name, c := range map[string]struct {
+		x      []float32
+		labels []int
+		dx     []float32
+	}{
+		"short logits":   {x[:n*k-1], labels, nil},
+		"short gradient": {x, labels, dx[:1]},
+		"label 7":        {x, []int{0, 7, 0, 0, 0}, nil},
+		"label -1":       {x, []int{0, -1, 0, 0, 0}, nil},
+		"no rows":        {nil, nil, nil},
+		"infinite logit": {append([]float32{float32(math.Inf(1))}, x[1:]...), labels, nil},
+	} {
+		if _, err := CrossEntropyGrad(c.x, c.labels, k, 1, c.dx); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
