@@ -119,9 +119,8 @@ type runner struct {
 	st      runState
 	resumed string
 	graph   *stepGraph
-	dev     *gpu.SSLTrainer // with cfg.Engine: made at the first step
-	devCW   float64         // the NT-Xent weight dev was made with
-	saved   *Position       // position of the newest checkpoint on disk; nil: none
+	dev     *gpu.ViewTrainer // with cfg.Engine: made at the first step
+	saved   *Position        // position of the newest checkpoint on disk; nil: none
 }
 
 // Plan is what a run trains on, known before it starts (see PlanRun).
