@@ -5,8 +5,9 @@
 // graph that an nn.Module builds (nn.Graph.Trace) and compiles the tape
 // into engine calls, so resnet3d's R3D, MC3, R(2+1)D and Bottleneck
 // networks, and any model made of nn's layers, run through the same code.
-// (The self-supervised step still takes its losses from contrastive and
-// pretext.)
+// Nor does it know a self-supervised method: a [ViewTrainer] hands a step's
+// outputs to the caller's loss on the host and takes its gradients back,
+// so the package imports nn and internal packages only.
 //
 // The CUDA libraries are loaded at run time (see internal/cuda), so the
 // package builds with CGO_ENABLED=0 everywhere; where there is no GPU,
@@ -31,9 +32,11 @@
 //
 // A [Trainer] runs the fine-tuning step (BCEWithLogits on the single logit,
 // optionally after dropout, as finetune does) and evaluation-mode
-// predictions; an [SSLTrainer] runs pretrain's self-supervised step (two
-// views, projection head, frame-order head, NT-Xent); a [Predictor] runs a
-// model in evaluation mode with no optimiser or gradients. To train, the
+// predictions; a [ViewTrainer] runs one or more views of a batch through a
+// [MultiHead] (a trunk and heads sharing its output) and lets the caller
+// compute the loss on the host from the outputs: pretrain computes NT-Xent
+// and the frame-order cross-entropy of two views that way; a [Predictor]
+// runs a model in evaluation mode with no optimiser or gradients. To train, the
 // compiled plan keeps every activation for the backward pass and gives
 // gradients slots reused by liveness (ReLU backward in place, residual
 // additions without copies); the ops it runs are those of nn.TapeKind

@@ -157,7 +157,9 @@ type Config struct {
 	CacheBytes int64
 
 	// Engine, when not nil, runs the training steps on it (a GPU opened
-	// with gpu.OpenCUDA) with a gpu.SSLTrainer: the model's weights,
+	// with gpu.OpenCUDA) with a gpu.ViewTrainer: the encoder and the heads
+	// run on the engine, and the loss (NT-Xent, frame order) is computed on
+	// the host from the projections and logits; the model's weights,
 	// batch-norm statistics and Adam state stay on the engine and come back
 	// to the model for every checkpoint. Losses match the CPU's to float32
 	// rounding, for every architecture resnet3d builds (R3D, MC3,
