@@ -76,3 +76,63 @@ func TestCrossEntropyGrad(t *testing.T) {
 		}
 	}
 }
+
+// TestBCEWithLogitsGrad: the host BCEWithLogits equals the graph's loss and
+// gradient, scales its gradient, and refuses bad sizes and pos_weights.
+func TestBCEWithLogitsGrad(t *testing.T) {
+	const n = 6
+	x := []float32{-3, -0.5, 0, 0.25, 2, 40}
+	y := []float32{0, 1, 1, 0, 0.3, 1}
+	const pw = 2.5
+	g := NewGraph(true, nil)
+	logits := g.Input("logits", n)
+	targets := g.Input("targets", n)
+	loss, err := BCEWithLogits(logits, targets, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads, err := G.Grad(loss, logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := G.NewTapeMachine(g.Exp)
+	defer m.Close()
+	if err := G.Let(logits, tensor.New(tensor.WithShape(n), tensor.WithBacking(append([]float32(nil), x...)))); err != nil {
+		t.Fatal(err)
+	}
+	if err := G.Let(targets, tensor.New(tensor.WithShape(n), tensor.WithBacking(append([]float32(nil), y...)))); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ScalarValue(loss.Value())
+	wantGrad := grads[0].Value().Data().([]float32)
+	dx := make([]float32, n)
+	got, err := BCEWithLogitsGrad(x, y, pw, 0.5, dx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if float32(got) != want {
+		t.Errorf("loss %v, the graph's %v", got, want)
+	}
+	for i := range dx {
+		if d := math.Abs(float64(dx[i] - wantGrad[i]/2)); d > 1e-7 {
+			t.Errorf("gradient %d: %v, want half the graph's %v", i, dx[i], wantGrad[i])
+		}
+	}
+	for name, c := range map[string]struct {
+		x, y, dx []float32
+		pw       float32
+	}{
+		"short targets":  {x, y[1:], nil, 1},
+		"short gradient": {x, y, dx[1:], 1},
+		"empty":          {nil, nil, nil, 1},
+		"negative pw":    {x, y, nil, -1},
+		"NaN logit":      {[]float32{float32(math.NaN())}, []float32{1}, nil, 1},
+	} {
+		if _, err := BCEWithLogitsGrad(c.x, c.y, c.pw, 1, c.dx); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
