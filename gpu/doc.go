@@ -31,7 +31,8 @@
 // training step.
 //
 // A [Trainer] runs the fine-tuning step (BCEWithLogits on the single logit,
-// optionally after dropout, as finetune does) and evaluation-mode
+// optionally after dropout, as finetune does; a one-view ViewTrainer whose
+// loss is nn's BCEWithLogitsGrad on the host) and evaluation-mode
 // predictions; a [ViewTrainer] runs one or more views of a batch through a
 // [MultiHead] (a trunk and heads sharing its output) and lets the caller
 // compute the loss on the host from the outputs: pretrain computes NT-Xent
