@@ -19,30 +19,7 @@ func TestCrossEntropyGrad(t *testing.T) {
 		x[i] = float32(3 * rng.NormFloat64())
 	}
 	labels := []int{0, 6, 3, 3, 1}
-	g := NewGraph(true, nil)
-	logits := g.Input("logits", n, k)
-	y := g.Input("labels", n)
-	loss, err := CrossEntropy(logits, y)
-	if err != nil {
-		t.Fatal(err)
-	}
-	grads, err := G.Grad(loss, logits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := G.NewTapeMachine(g.Exp)
-	defer m.Close()
-	if err := G.Let(logits, tensor.New(tensor.WithShape(n, k), tensor.WithBacking(append([]float32(nil), x...)))); err != nil {
-		t.Fatal(err)
-	}
-	if err := G.Let(y, LabelTensor(labels)); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	want, _ := ScalarValue(loss.Value())
-	wantGrad := grads[0].Value().Data().([]float32)
+	want, wantGrad := graphLoss(t, x, []int{n, k}, LabelTensor(labels).Data().([]float32), []int{n}, CrossEntropy)
 	dx := make([]float32, n*k)
 	got, err := CrossEntropyGrad(x, labels, k, 2, dx)
 	if err != nil {
@@ -84,30 +61,7 @@ func TestBCEWithLogitsGrad(t *testing.T) {
 	x := []float32{-3, -0.5, 0, 0.25, 2, 40}
 	y := []float32{0, 1, 1, 0, 0.3, 1}
 	const pw = 2.5
-	g := NewGraph(true, nil)
-	logits := g.Input("logits", n)
-	targets := g.Input("targets", n)
-	loss, err := BCEWithLogits(logits, targets, pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	grads, err := G.Grad(loss, logits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := G.NewTapeMachine(g.Exp)
-	defer m.Close()
-	if err := G.Let(logits, tensor.New(tensor.WithShape(n), tensor.WithBacking(append([]float32(nil), x...)))); err != nil {
-		t.Fatal(err)
-	}
-	if err := G.Let(targets, tensor.New(tensor.WithShape(n), tensor.WithBacking(append([]float32(nil), y...)))); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	want, _ := ScalarValue(loss.Value())
-	wantGrad := grads[0].Value().Data().([]float32)
+	want, wantGrad := graphLoss(t, x, []int{n}, y, []int{n}, func(l, t *G.Node) (*G.Node, error) { return BCEWithLogits(l, t, pw) })
 	dx := make([]float32, n)
 	got, err := BCEWithLogitsGrad(x, y, pw, 0.5, dx)
 	if err != nil {
@@ -135,4 +89,36 @@ func TestBCEWithLogitsGrad(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
+}
+
+// graphLoss runs loss(logits, y) in a graph and returns the loss and its
+// gradient with respect to the logits.
+func graphLoss(t *testing.T, x []float32, xs []int, y []float32, ys []int, loss func(logits, y *G.Node) (*G.Node, error)) (float32, []float32) {
+	t.Helper()
+	g := NewGraph(true, nil)
+	logits, yn := g.Input("logits", xs...), g.Input("y", ys...)
+	l, err := loss(logits, yn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads, err := G.Grad(l, logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := G.NewTapeMachine(g.Exp)
+	defer m.Close()
+	for _, f := range []struct {
+		n     *G.Node
+		v     []float32
+		shape []int
+	}{{logits, x, xs}, {yn, y, ys}} {
+		if err := G.Let(f.n, tensor.New(tensor.WithShape(f.shape...), tensor.WithBacking(append([]float32(nil), f.v...)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := ScalarValue(l.Value())
+	return v, append([]float32(nil), grads[0].Value().Data().([]float32)...)
 }
