@@ -23,8 +23,13 @@
 //     max and average pooling through cuDNN;
 //   - Linear through cuBLAS (row-major matrices as transposed column-major
 //     ones);
-//   - ReLU, residual additions, global average pooling, BCEWithLogits,
-//     cross-entropy and Adam as hand-written PTX kernels.
+//   - ReLU, residual additions, global average pooling, Adam and a
+//     finiteness check as hand-written PTX kernels.
+//
+// The engine has no loss: a trainer copies the model's outputs (a logit or
+// a projection per clip) to the host, where the caller's loss computes
+// their gradients (nn.BCEWithLogitsGrad, nn.CrossEntropyGrad,
+// contrastive.NTXentGrad), and uploads those.
 //
 // [NewHostEngine] runs the same ops in plain Go: a slow reference that the
 // tests use, on every machine, to check the trainer against nn's CPU

@@ -493,10 +493,6 @@ func (r *recorder) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
 	r.add("linearBackward", x, w, dx)
 	return r.backend.linearBackward(x, w, dy, dx, dw, db)
 }
-func (r *recorder) bce(logits, targets, terms, dlogits *Tensor, posWeight, scale float32) error {
-	r.add("bce", logits, targets)
-	return r.backend.bce(logits, targets, terms, dlogits, posWeight, scale)
-}
 func (r *recorder) adam(p, g, m, v *Tensor, s adamScalars) error {
 	r.add("adam", p)
 	return r.backend.adam(p, g, m, v, s)
