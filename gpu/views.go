@@ -45,7 +45,8 @@ func (m MultiHead) forward(g *nn.Graph, x *G.Node) ([]*G.Node, error) {
 }
 
 // Outputs are one step's outputs, copied to the host after the forward
-// passes, and the gradients that the caller's loss writes back.
+// passes, and the gradients that the caller's loss writes back. The slices
+// belong to the trainer and are reused by the next step.
 type Outputs struct {
 	// Rows is the number of clips in each view.
 	Rows int
@@ -92,8 +93,11 @@ type ViewTrainer struct {
 // memory fails here. Every output must have the batch's rows first. opt's
 // hyperparameters are read at every Step.
 func NewViewTrainer(e *Engine, m MultiHead, batch [5]int, views int, opt *nn.Adam) (*ViewTrainer, error) {
-	if m.Trunk == nil || views < 1 {
-		return nil, fmt.Errorf("gpu: view trainer: %d views of a model with trunk %v: want a trunk and at least one view", views, m.Trunk)
+	if m.Trunk == nil {
+		return nil, errors.New("gpu: view trainer: nil trunk")
+	}
+	if views < 1 {
+		return nil, fmt.Errorf("gpu: view trainer: %d views, want at least one", views)
 	}
 	for i, h := range m.Heads {
 		if h == nil {
