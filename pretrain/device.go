@@ -12,14 +12,21 @@ import (
 	"github.com/vidssl/vidssl/video"
 )
 
-// deviceStep runs a training step on cfg.Engine with NT-Xent weighed by
-// cw: the encoder and the heads run on the engine (a gpu.ViewTrainer, made
-// at the first step from the model's and the optimiser's current state;
-// every batch has the first one's shape, DropLast), and the loss is
-// computed on the host by deviceLoss from the two views' outputs.
-func (r *runner) deviceStep(ctx context.Context, v1, v2 *video.Batch, cw float64) (stepOut, error) {
+// deviceStep is the training step on cfg.Engine: the encoder and the
+// heads run on the engine (a gpu.ViewTrainer, made at the first step from
+// the model's and the optimiser's current state; every batch has the first
+// one's shape, DropLast), and the loss is computed on the host by
+// deviceLoss from the two views' outputs, with NT-Xent's weight of each
+// step.
+type deviceStep struct {
+	r  *runner
+	tr *gpu.ViewTrainer
+}
+
+func (d *deviceStep) step(ctx context.Context, v1, v2 *video.Batch, cw float64) (stepOut, error) {
+	r := d.r
 	cfg := r.cfg
-	if r.dev == nil {
+	if d.tr == nil {
 		m := gpu.MultiHead{Trunk: r.model.Encoder, Heads: []nn.Module{r.model.Projector}}
 		if r.model.Order != nil {
 			m.Heads = append(m.Heads, r.model.Order)
@@ -28,7 +35,7 @@ func (r *runner) deviceStep(ctx context.Context, v1, v2 *video.Batch, cw float64
 		if err != nil {
 			return stepOut{}, fmt.Errorf("%s: %w", cfg.Engine.Name(), err)
 		}
-		r.dev = tr
+		d.tr = tr
 	}
 	l := deviceLoss{tau: cfg.Tau, cw: cw, ow: cfg.OrderWeight}
 	if cfg.MaskSameGroup {
@@ -38,11 +45,29 @@ func (r *runner) deviceStep(ctx context.Context, v1, v2 *video.Batch, cw float64
 		l.labels, l.classes = [2][]int{v1.Labels, v2.Labels}, r.model.Order.Classes()
 	}
 	var out stepOut
-	err := r.dev.Step(ctx, [][]float32{v1.Data, v2.Data}, func(o *gpu.Outputs) (err error) {
+	err := d.tr.Step(ctx, [][]float32{v1.Data, v2.Data}, func(o *gpu.Outputs) (err error) {
 		out, err = l.grad(o)
 		return err
 	})
 	return out, err
+}
+
+// sync copies the engine's weights, batch-norm statistics and Adam state
+// into the model and the optimiser.
+func (d *deviceStep) sync() error {
+	if d.tr == nil {
+		return nil
+	}
+	if err := d.tr.SyncToHost(); err != nil {
+		return fmt.Errorf("%s: %w", d.r.cfg.Engine.Name(), err)
+	}
+	return nil
+}
+
+func (d *deviceStep) close() {
+	if d.tr != nil {
+		d.tr.Close()
+	}
 }
 
 // deviceLoss is the self-supervised loss of a step on an Engine, computed
