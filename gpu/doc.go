@@ -1,7 +1,8 @@
 // Package gpu trains vidssl's video models on an NVIDIA GPU: tensors in
 // device memory, device ops for a whole training step, and trainers that
-// run a model's training step (forward, loss, backward, Adam) without
-// leaving the device. No network is written here: a trainer traces the
+// run a model's training step (forward, backward, Adam) on the device, with
+// only the outputs (a few values per clip) and their loss's gradients
+// crossing to and from the host. No network is written here: a trainer traces the
 // graph that an nn.Module builds (nn.Graph.Trace) and compiles the tape
 // into engine calls, so resnet3d's R3D, MC3, R(2+1)D and Bottleneck
 // networks, and any model made of nn's layers, run through the same code.
@@ -42,8 +43,8 @@
 // [MultiHead] (a trunk and heads sharing its output) and lets the caller
 // compute the loss on the host from the outputs: pretrain computes NT-Xent
 // and the frame-order cross-entropy of two views that way; a [Predictor]
-// runs a model in evaluation mode with no optimiser or gradients. To train, the
-// compiled plan keeps every activation for the backward pass and gives
+// runs a model in evaluation mode with no optimiser or gradients. To
+// train, the compiled plan keeps every activation for the backward pass and gives
 // gradients slots reused by liveness (ReLU backward in place, residual
 // additions without copies); the ops it runs are those of nn.TapeKind
 // (Conv3d without bias, BatchNorm3d with fused ReLU, ReLU, Add with fused
