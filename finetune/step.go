@@ -19,9 +19,9 @@ type stepper interface {
 	// reset makes the next step start from the model's weights and the
 	// optimiser's state (a new run of a sweep).
 	reset()
-	// predictor returns what validates the weights being trained, or nil
+	// lent returns what validates the weights being trained, or nil
 	// for the model's own evaluation.
-	predictor() devicePredictor
+	lent() predictor
 	close()
 }
 
@@ -40,9 +40,9 @@ func (c *cpuSteps) step(ctx context.Context, n int, data, labels []float32) (flo
 	return tg.prog.Run(ctx, nn.Feed{Node: tg.x, Data: data}, nn.Feed{Node: tg.y, Data: labels})
 }
 
-func (c *cpuSteps) sync() error                { return nil }
-func (c *cpuSteps) reset()                     {}
-func (c *cpuSteps) predictor() devicePredictor { return nil }
+func (c *cpuSteps) sync() error     { return nil }
+func (c *cpuSteps) reset()          {}
+func (c *cpuSteps) lent() predictor { return nil }
 
 func (c *cpuSteps) close() {
 	for _, tg := range c.graphs {
@@ -128,7 +128,7 @@ func (d *deviceSteps) reset() {
 	}
 }
 
-func (d *deviceSteps) predictor() devicePredictor {
+func (d *deviceSteps) lent() predictor {
 	if d.tr == nil {
 		return nil
 	}

@@ -428,8 +428,8 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int, report func(step, st
 }
 
 func (r *runner) validate(ctx context.Context) (float64, error) {
-	if p := r.train.predictor(); p != nil {
-		r.val.dev = p // the weights being trained
+	if p := r.train.lent(); p != nil {
+		r.val.pred = p // the weights being trained
 	}
 	clips, err := r.val.run(ctx)
 	if err != nil {
