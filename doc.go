@@ -19,6 +19,8 @@
 //     logistic regression, solo-learn's weighted k-NN).
 //   - finetune: the paper's fine-tuning protocol (label fractions, early
 //     stopping, learning-rate sweep) and study-level evaluation.
+//   - job: the settings that pretrain's and finetune's configs share (seed,
+//     video loading, engine), one struct embedded in both.
 //   - video and video/echosynth: echo video IO, preprocessing, clips,
 //     augmentation, manifests, a concurrent loader, and synthetic echoes.
 //   - metrics and figures: AUROC and friends, bootstrap confidence intervals,

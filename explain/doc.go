@@ -41,6 +41,13 @@
 // against PyTorch (testdata/make_golden.py), Upsample against
 // torch.nn.functional.interpolate(mode="trilinear", align_corners=False).
 //
+// ModelCAM does all of it for any model made of nn's layers, given as a
+// Split: the model up to the target layer and the model from there to the
+// logits (gorgonia differentiates only with respect to a graph's inputs, so
+// the graph is built in two parts). ResNetCAM cuts a resnet3d model after
+// one of its stages; both are checked against PyTorch's Grad-CAM of
+// torchvision's R3D and R(2+1)D.
+//
 // For pictures, Colorize and Overlay paint maps with a Colormap (Jet, as in
 // most Grad-CAM figures, or the perceptually uniform Inferno and Viridis),
 // Grid lays images out in labelled rows and columns, and WritePNG saves an

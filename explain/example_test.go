@@ -1,13 +1,16 @@
 package explain_test
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"log"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 
 	"github.com/vidssl/vidssl/explain"
+	"github.com/vidssl/vidssl/nn"
 )
 
 // This example makes a saliency figure from a layer's activations and
@@ -85,4 +88,29 @@ func ExampleUpscale() {
 	}
 	fmt.Println(big.Bounds().Dx(), "x", big.Bounds().Dy())
 	// Output: 128 x 128
+}
+
+// ModelCAM explains any model made of nn's layers, cut at its target layer:
+// here a convolution (the layer), then pooling and a linear classifier.
+func ExampleModelCAM() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	conv := nn.NewConv3dLayer("conv", 3, 8, [3]int{3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}, false, rng)
+	fc := nn.NewLinearLayer("fc", 8, 2, true, rng)
+	model := explain.Split{
+		Before: nn.NewSequential(conv, nn.ReLULayer{}),
+		After:  nn.NewSequential(&nn.GlobalAvgPool3dLayer{Name: "avgpool"}, nn.FlattenLayer{}, fc),
+	}
+	shape := [5]int{1, 3, 4, 16, 16} // one clip of 4 frames of 16 x 16
+	clip := make([]float32, 3*4*16*16)
+	for i := range clip {
+		clip[i] = float32(rng.NormFloat64())
+	}
+	cam, err := explain.ModelCAM(context.Background(), model, clip, shape, 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("volume", cam.Shape, "heatmap values", len(cam.Heatmaps), "logits", len(cam.Logits))
+	// Output:
+	// volume [1 4 16 16] heatmap values 256 logits 2
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/vidssl/vidssl/gpu"
+	"github.com/vidssl/vidssl/job"
 	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
 )
@@ -59,37 +59,24 @@ type Config struct {
 	// deviation after min-max scaling, for models initialised from
 	// torchvision's Kinetics-400 weights. It needs Model.InChannels == 3.
 	Kinetics bool
-	// Seed fixes the random initialisation (see NewModel), the order of the
-	// training videos, every clip and augmentation, and the dropout masks.
-	// Every run of a sweep uses the same seed, so the runs differ only in
-	// their learning rate.
-	Seed uint64
-	// Workers is the number of goroutines that decode and sample videos (0:
-	// GOMAXPROCS). It does not change the results.
-	Workers int
-	// CacheBytes caps the cache of decoded, preprocessed videos of each
-	// loader (training, validation, Predict's; 0: no cache, so every epoch
-	// decodes every video again).
-	CacheBytes int64
+	// Settings are the seed (the random initialisation, see NewModel, the
+	// order of the training videos, every clip and augmentation, and the
+	// dropout masks; every run of a sweep uses the same seed, so the runs
+	// differ only in their learning rate), the video loading (Workers;
+	// CacheBytes for each loader: training, validation, Predict's; Decode;
+	// Preprocess, which replaces the FrameSize resize) and the Engine (see
+	// job.Settings). Engine, when not nil, runs FineTune's training steps
+	// and validation, and Predict's and Evaluate's forward passes, on it
+	// with a gpu.Trainer: the model's weights, batch-norm statistics and
+	// Adam state stay on the engine through an epoch and come back to the
+	// model after it, for the kept weights. Results match the CPU's to
+	// float32 rounding (dropout masks included), for every architecture
+	// resnet3d builds (R3D, MC3, R(2+1)D).
+	job.Settings
 	// HistoryPath, when not empty, is a CSV file rewritten atomically after
 	// every epoch with the history of every run so far (see WriteHistory).
 	HistoryPath string
 
-	// Engine, when not nil, runs FineTune's training steps and validation,
-	// and Predict's and Evaluate's forward passes, on it (a GPU opened with
-	// gpu.OpenCUDA) with a gpu.Trainer: the model's weights, batch-norm
-	// statistics and Adam state stay on the engine through an epoch and
-	// come back to the model after it, for the kept weights. Results match
-	// the CPU's to float32 rounding (dropout masks included), for every
-	// architecture resnet3d builds (R3D, MC3, R(2+1)D). The caller closes
-	// the engine. nil runs on the CPU.
-	Engine *gpu.Engine `json:"-"`
-
-	// Decode reads a video file; nil means video.ReadFile.
-	Decode func(path string) (*video.Video, error) `json:"-"`
-	// Preprocess, when not nil, runs on each decoded video instead of the
-	// FrameSize resize (for example video.MaskAndResize(112, 112)).
-	Preprocess func(*video.Video) (*video.Video, error) `json:"-"`
 	// Progress, when not nil, is called after every training step and after
 	// every epoch's validation, from the training goroutine.
 	Progress func(Progress) `json:"-"`
@@ -113,7 +100,7 @@ func PaperConfig() Config {
 		LRSweep:          append([]float64(nil), PaperLRSweep...),
 		SweepMaxFraction: 0.10,
 		DropoutP:         0.25,
-		CacheBytes:       2 << 30,
+		Settings:         job.Settings{CacheBytes: 2 << 30},
 	}
 }
 

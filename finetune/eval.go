@@ -262,25 +262,46 @@ type evaluator struct {
 	cfg    Config
 	model  *resnet3d.Model
 	loader *video.Loader
-	clips  int // per forward pass
-	prog   *nn.Program
-	x      *G.Node
-	logits *G.Node
+	clips  int    // per forward pass
 	shape  [4]int // C, T, H, W
 	buf    []float32
-	// With cfg.Engine: the trainer whose weights run the clips, borrowed
-	// (FineTune's, set before each run), or a gpu.Predictor made at the
-	// first batch from the model and closed by close.
-	dev       devicePredictor
-	ownDev    bool
-	devLogits []float32
+	logits []float32
+	// pred runs the clips: an nn evaluation graph on the CPU (cpuPredictor)
+	// or, with cfg.Engine, the trainer whose weights are being trained
+	// (FineTune's, lent before each validation) or a gpu.Predictor, made
+	// at the first batch from the model. close closes pred when ownPred.
+	pred    predictor
+	ownPred bool
 }
 
-// devicePredictor is what an evaluator needs of gpu.Trainer and
-// gpu.Predictor.
-type devicePredictor interface {
+// predictor runs a model in evaluation mode: gpu.Trainer, gpu.Predictor
+// or cpuPredictor.
+type predictor interface {
 	Predict(ctx context.Context, x, logits []float32) error
 	Close() error
+}
+
+// cpuPredictor is an nn evaluation graph of a fixed number of clips.
+type cpuPredictor struct {
+	prog      *nn.Program
+	x, logits *G.Node
+}
+
+func (c *cpuPredictor) Predict(ctx context.Context, x, logits []float32) error {
+	if _, err := c.prog.Run(ctx, nn.Feed{Node: c.x, Data: x}); err != nil {
+		return err
+	}
+	got, ok := c.logits.Value().Data().([]float32)
+	if !ok || len(got) != len(logits) {
+		return fmt.Errorf("%d logits, want %d", len(got), len(logits))
+	}
+	copy(logits, got)
+	return nil
+}
+
+func (c *cpuPredictor) Close() error {
+	c.prog.Close()
+	return nil
 }
 
 func newEvaluator(cfg Config, model *resnet3d.Model, m *video.Manifest) (*evaluator, error) {
@@ -306,57 +327,44 @@ func newEvaluator(cfg Config, model *resnet3d.Model, m *video.Manifest) (*evalua
 }
 
 func (e *evaluator) close() {
-	if e.prog != nil {
-		e.prog.Close()
-		e.prog = nil
+	if e.ownPred && e.pred != nil {
+		e.pred.Close()
 	}
-	if e.ownDev && e.dev != nil {
-		e.dev.Close()
-	}
-	e.dev, e.ownDev = nil, false
+	e.pred, e.ownPred = nil, false
 }
 
-// build makes the evaluation graph for clips of shape C, T, H, W, or with
-// cfg.Engine, the device trainer when none was lent.
+// build sizes the evaluator for clips of shape C, T, H, W and makes its
+// predictor when none was lent: the evaluation graph on the CPU, or a
+// gpu.Predictor on cfg.Engine.
 func (e *evaluator) build(shape [4]int) error {
 	e.shape = shape
 	e.buf = make([]float32, e.clips*shape[0]*shape[1]*shape[2]*shape[3])
+	e.logits = make([]float32, e.clips)
+	if e.pred != nil {
+		return nil
+	}
+	batch := [5]int{e.clips, shape[0], shape[1], shape[2], shape[3]}
 	if eng := e.cfg.Engine; eng != nil {
-		e.devLogits = make([]float32, e.clips)
-		if e.dev != nil {
-			return nil
-		}
-		tr, err := gpu.NewPredictor(eng, e.model, [5]int{e.clips, shape[0], shape[1], shape[2], shape[3]})
+		p, err := gpu.NewPredictor(eng, e.model, batch)
 		if err != nil {
 			return fmt.Errorf("%s: %w", eng.Name(), err)
 		}
-		e.dev, e.ownDev = tr, true
+		e.pred, e.ownPred = p, true
 		return nil
 	}
 	g := nn.NewGraph(false, nil)
-	x := g.Input("x", e.clips, shape[0], shape[1], shape[2], shape[3])
+	x := g.Input("x", batch[:]...)
 	logits, err := e.model.Forward(g, x)
 	if err != nil {
 		return err
 	}
-	e.prog, e.x, e.logits = nn.NewEvaluator(g), x, logits
+	e.pred, e.ownPred = &cpuPredictor{prog: nn.NewEvaluator(g), x: x, logits: logits}, true
 	return nil
 }
 
 // forward returns the logits of the clips in e.buf.
 func (e *evaluator) forward(ctx context.Context) ([]float32, error) {
-	if e.cfg.Engine != nil {
-		err := e.dev.Predict(ctx, e.buf, e.devLogits)
-		return e.devLogits, err
-	}
-	if _, err := e.prog.Run(ctx, nn.Feed{Node: e.x, Data: e.buf}); err != nil {
-		return nil, err
-	}
-	logits, ok := e.logits.Value().Data().([]float32)
-	if !ok || len(logits) != e.clips {
-		return nil, fmt.Errorf("%d logits, want %d", len(logits), e.clips)
-	}
-	return logits, nil
+	return e.logits, e.pred.Predict(ctx, e.buf, e.logits)
 }
 
 // run returns the logits of every clip of every video, in loader order

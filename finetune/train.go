@@ -10,7 +10,6 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
-	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
@@ -307,9 +306,8 @@ type runner struct {
 	opt       *nn.Adam
 	pcg       *rand.PCG
 	rng       *rand.Rand
-	graphs    map[int]*trainGraph
-	dev       *gpu.Trainer // with cfg.Engine: made by the first step of a run
-	shape     [4]int       // C, T, H, W of the first batch
+	train     stepper // the training step, on the CPU or cfg.Engine
+	shape     [4]int  // C, T, H, W of the first batch
 	labels    []float32
 }
 
@@ -349,26 +347,18 @@ func newRunner(cfg Config, model *resnet3d.Model, train, val *video.Manifest) (*
 		return nil, fmt.Errorf("finetune: validation set: %w", err)
 	}
 	pcg := rand.NewPCG(cfg.Seed, dropoutStream)
-	return &runner{cfg: cfg, model: model, all: model.Params(), loader: loader, steps: loader.NumBatches(), val: ev,
-		posWeight: pw, opt: nn.NewAdam(cfg.LR), pcg: pcg, rng: rand.New(pcg), graphs: map[int]*trainGraph{}}, nil
+	r := &runner{cfg: cfg, model: model, all: model.Params(), loader: loader, steps: loader.NumBatches(), val: ev,
+		posWeight: pw, opt: nn.NewAdam(cfg.LR), pcg: pcg, rng: rand.New(pcg)}
+	r.train = &cpuSteps{r: r, graphs: map[int]*trainGraph{}}
+	if cfg.Engine != nil {
+		r.train = &deviceSteps{r: r}
+	}
+	return r, nil
 }
 
 func (r *runner) close() {
-	for _, tg := range r.graphs {
-		tg.prog.Close()
-	}
-	r.graphs = nil
-	r.closeDevice()
+	r.train.close()
 	r.val.close()
-}
-
-// closeDevice frees the GPU trainer, if any; the next step makes a new one
-// from the model's weights.
-func (r *runner) closeDevice() {
-	if r.dev != nil {
-		r.dev.Close()
-		r.dev = nil
-	}
 }
 
 func (r *runner) params() []*nn.Param { return r.all }
@@ -377,73 +367,15 @@ func (r *runner) start(lr float64) error {
 	r.opt.Reset()
 	r.opt.LR = lr
 	r.pcg.Seed(r.cfg.Seed, dropoutStream)
-	r.closeDevice()
+	r.train.reset()
 	return nil
-}
-
-// step trains on one batch of n clips, on the CPU or on cfg.Engine.
-func (r *runner) step(ctx context.Context, n int, data []float32) (float32, error) {
-	if r.cfg.Engine == nil {
-		tg, err := r.graph(n)
-		if err != nil {
-			return 0, fmt.Errorf("build the graph for %d clips of %v: %w", n, r.shape, err)
-		}
-		return tg.prog.Run(ctx, nn.Feed{Node: tg.x, Data: data}, nn.Feed{Node: tg.y, Data: r.labels})
-	}
-	if r.dev == nil {
-		// The first batch of an epoch is its largest.
-		s := r.shape
-		tr, err := gpu.NewTrainer(r.cfg.Engine, r.model, [5]int{n, s[0], s[1], s[2], s[3]}, r.posWeight, r.opt)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", r.cfg.Engine.Name(), err)
-		}
-		if err := tr.SetLogitDropout(r.cfg.DropoutP, r.rng); err != nil {
-			tr.Close()
-			return 0, err
-		}
-		r.dev = tr
-	}
-	return r.dev.Step(ctx, data, r.labels)
-}
-
-// graph returns the training program for batches of n clips, building it
-// on first use.
-func (r *runner) graph(n int) (*trainGraph, error) {
-	if tg, ok := r.graphs[n]; ok {
-		return tg, nil
-	}
-	s := r.shape
-	g := nn.NewGraph(true, r.rng)
-	x := g.Input("x", n, s[0], s[1], s[2], s[3])
-	y := g.Input("y", n)
-	logits, err := r.model.Forward(g, x)
-	if err != nil {
-		return nil, err
-	}
-	if logits, err = nn.Reshape(logits, n); err != nil {
-		return nil, err
-	}
-	if logits, err = nn.Dropout(g, logits, r.cfg.DropoutP); err != nil {
-		return nil, err
-	}
-	loss, err := nn.BCEWithLogits(logits, y, r.posWeight)
-	if err != nil {
-		return nil, err
-	}
-	prog, err := nn.NewTrainer(g, loss, r.opt)
-	if err != nil {
-		return nil, err
-	}
-	tg := &trainGraph{g: g, prog: prog, x: x, y: y}
-	r.graphs[n] = tg
-	return tg, nil
 }
 
 func (r *runner) trainEpoch(ctx context.Context, epoch int, report func(step, steps int, loss float64)) (_ float64, _ int, err error) {
 	defer func() {
-		if err != nil && r.dev != nil {
+		if err != nil {
 			// The model holds the weights of the step reached, as on the CPU.
-			if serr := r.dev.SyncToHost(); serr != nil {
+			if serr := r.train.sync(); serr != nil {
 				err = errors.Join(err, serr)
 			}
 		}
@@ -470,7 +402,7 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int, report func(step, st
 		for _, l := range b.Labels {
 			r.labels = append(r.labels, float32(l))
 		}
-		loss, err := r.step(ctx, s[0], b.Data)
+		loss, err := r.train.step(ctx, s[0], b.Data, r.labels)
 		if err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				return 0, steps, fmt.Errorf("step %d of %d: %w", steps+1, r.steps, ctx.Err())
@@ -488,18 +420,16 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int, report func(step, st
 	if steps != r.steps {
 		return 0, steps, fmt.Errorf("%d steps, want %d", steps, r.steps)
 	}
-	if r.dev != nil {
-		// Validation and the kept weights read the model.
-		if err := r.dev.SyncToHost(); err != nil {
-			return 0, steps, fmt.Errorf("%s: %w", r.cfg.Engine.Name(), err)
-		}
+	// Validation and the kept weights read the model.
+	if err := r.train.sync(); err != nil {
+		return 0, steps, err
 	}
 	return sum / float64(videos), steps, nil
 }
 
 func (r *runner) validate(ctx context.Context) (float64, error) {
-	if r.dev != nil {
-		r.val.dev = r.dev // the weights being trained
+	if p := r.train.lent(); p != nil {
+		r.val.pred = p // the weights being trained
 	}
 	clips, err := r.val.run(ctx)
 	if err != nil {

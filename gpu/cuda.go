@@ -421,14 +421,6 @@ func (c *cudaBackend) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
 	})
 }
 
-func (c *cudaBackend) bce(logits, targets, terms, dlogits *Tensor, posWeight, scale float32) error {
-	return c.run("vs_bce", argU64(logits.Len()), argPtr(logits), argPtr(targets), argPtr(terms), argPtr(dlogits), argF32(posWeight), argF32(scale))
-}
-
-func (c *cudaBackend) crossEntropy(logits, labels, terms, dlogits *Tensor, scale float32) error {
-	return c.run("vs_ce", argU64(logits.shape[0]), argU64(logits.shape[1]), argPtr(logits), argPtr(labels), argPtr(terms), argPtr(dlogits), argF32(scale))
-}
-
 func (c *cudaBackend) adam(p, g, m, v *Tensor, s adamScalars) error {
 	return c.run("vs_adam", argU64(p.Len()), argPtr(p), argPtr(g), argPtr(m), argPtr(v),
 		argF32(s.b1), argF32(s.omb1), argF32(s.b2), argF32(s.omb2), argF32(s.wd), argF32(s.eps), argF32(s.negStep), argF32(s.bc2sqrt))

@@ -331,9 +331,9 @@ func TestCUDASSLBenchmark(t *testing.T) {
 	cfg := resnet3d.R3D18(1)
 	cfg.NumClasses = 0
 	m := newSSLModel(t, cfg, tt)
-	scfg := SSLConfig{Tau: 0.05, ContrastiveWeight: 1, OrderWeight: 1}
+	scfg := sslConfig{Tau: 0.05, ContrastiveWeight: 1, OrderWeight: 1}
 	n, el, loss := benchLargestFit(t, e, envInt("VIDSSL_GPU_BENCH_PAIRS", 392), steps, func(n int) (func() (float64, error), func(), error) {
-		tr, err := NewSSLTrainer(e, m.dev(), [5]int{n, m.enc.Config.InChannels, tt, h, w}, scfg, nn.NewAdam(1e-4))
+		tr, err := newSSLStep(e, m, [5]int{n, m.enc.Config.InChannels, tt, h, w}, scfg, nn.NewAdam(1e-4))
 		if err != nil {
 			return nil, nil, err
 		}

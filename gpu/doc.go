@@ -1,12 +1,14 @@
 // Package gpu trains vidssl's video models on an NVIDIA GPU: tensors in
 // device memory, device ops for a whole training step, and trainers that
-// run a model's training step (forward, loss, backward, Adam) without
-// leaving the device. No network is written here: a trainer traces the
+// run a model's training step (forward, backward, Adam) on the device, with
+// only the outputs (a few values per clip) and their loss's gradients
+// crossing to and from the host. No network is written here: a trainer traces the
 // graph that an nn.Module builds (nn.Graph.Trace) and compiles the tape
 // into engine calls, so resnet3d's R3D, MC3, R(2+1)D and Bottleneck
 // networks, and any model made of nn's layers, run through the same code.
-// (The self-supervised step still takes its losses from contrastive and
-// pretext.)
+// Nor does it know a self-supervised method: a [ViewTrainer] hands a step's
+// outputs to the caller's loss on the host and takes its gradients back,
+// so the package imports nn and internal packages only.
 //
 // The CUDA libraries are loaded at run time (see internal/cuda), so the
 // package builds with CGO_ENABLED=0 everywhere; where there is no GPU,
@@ -22,19 +24,27 @@
 //     max and average pooling through cuDNN;
 //   - Linear through cuBLAS (row-major matrices as transposed column-major
 //     ones);
-//   - ReLU, residual additions, global average pooling, BCEWithLogits,
-//     cross-entropy and Adam as hand-written PTX kernels.
+//   - ReLU, residual additions, global average pooling, Adam and a
+//     finiteness check as hand-written PTX kernels.
+//
+// The engine has no loss: a trainer copies the model's outputs (a logit or
+// a projection per clip) to the host, where the caller's loss computes
+// their gradients (nn.BCEWithLogitsGrad, nn.CrossEntropyGrad,
+// contrastive.NTXentGrad), and uploads those.
 //
 // [NewHostEngine] runs the same ops in plain Go: a slow reference that the
 // tests use, on every machine, to check the trainer against nn's CPU
 // training step.
 //
 // A [Trainer] runs the fine-tuning step (BCEWithLogits on the single logit,
-// optionally after dropout, as finetune does) and evaluation-mode
-// predictions; an [SSLTrainer] runs pretrain's self-supervised step (two
-// views, projection head, frame-order head, NT-Xent); a [Predictor] runs a
-// model in evaluation mode with no optimiser or gradients. To train, the
-// compiled plan keeps every activation for the backward pass and gives
+// optionally after dropout, as finetune does; a one-view ViewTrainer whose
+// loss is nn's BCEWithLogitsGrad on the host) and evaluation-mode
+// predictions; a [ViewTrainer] runs one or more views of a batch through a
+// [MultiHead] (a trunk and heads sharing its output) and lets the caller
+// compute the loss on the host from the outputs: pretrain computes NT-Xent
+// and the frame-order cross-entropy of two views that way; a [Predictor]
+// runs a model in evaluation mode with no optimiser or gradients. To
+// train, the compiled plan keeps every activation for the backward pass and gives
 // gradients slots reused by liveness (ReLU backward in place, residual
 // additions without copies); the ops it runs are those of nn.TapeKind
 // (Conv3d without bias, BatchNorm3d with fused ReLU, ReLU, Add with fused

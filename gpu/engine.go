@@ -13,12 +13,11 @@ import (
 // ([NewHostEngine]). Every operation checks shapes and aliasing before it
 // queues any work, and reports bad arguments as errors naming the op. On the
 // CUDA engine operations are queued on one stream and run asynchronously;
-// only Download, the losses and AllFinite wait for the device.
+// only Download and AllFinite wait for the device.
 //
 // An Engine is not safe for concurrent use.
 type Engine struct {
-	b     backend
-	terms *Tensor // scratch for the per-sample loss terms
+	b backend
 }
 
 // backend is what an engine implementation provides. Arguments are checked
@@ -49,8 +48,6 @@ type backend interface {
 	globalAvgPoolBackward(dy, dx *Tensor) error
 	linear(x, w, b, y *Tensor) error
 	linearBackward(x, w, dy, dx, dw, db *Tensor) error
-	bce(logits, targets, terms, dlogits *Tensor, posWeight, scale float32) error
-	crossEntropy(logits, labels, terms, dlogits *Tensor, scale float32) error
 	adam(p, g, m, v *Tensor, s adamScalars) error
 	nonFinite(t *Tensor) (bool, error)
 }
@@ -64,10 +61,6 @@ func (e *Engine) Name() string { return e.b.name() }
 // Close frees the engine's own resources (and, for CUDA, stops the device's
 // thread). Tensors must not be used afterwards.
 func (e *Engine) Close() error {
-	if e.terms != nil {
-		_ = e.Free(e.terms)
-		e.terms = nil
-	}
 	return e.b.close()
 }
 
@@ -696,114 +689,6 @@ func (e *Engine) LinearBackward(x, w, dy, dx, dw, db *Tensor) error {
 		return err
 	}
 	return e.b.linearBackward(x, w, dy, dx, dw, db)
-}
-
-// lossTerms returns the scratch tensor for n per-sample loss terms.
-func (e *Engine) lossTerms(n int) (*Tensor, error) {
-	if e.terms == nil || e.terms.Len() < n {
-		if e.terms != nil {
-			if err := e.Free(e.terms); err != nil {
-				return nil, err
-			}
-			e.terms = nil
-		}
-		t, err := e.New(max(n, 256))
-		if err != nil {
-			return nil, err
-		}
-		e.terms = t
-	}
-	return e.terms.View(0, n)
-}
-
-// sumTerms downloads n loss terms and returns their float64 mean, or an error
-// naming the loss when it is NaN or infinite.
-func (e *Engine) sumTerms(op string, terms *Tensor) (float32, error) {
-	h := make([]float32, terms.Len())
-	if err := e.b.download(h, terms); err != nil {
-		return 0, err
-	}
-	var s float64
-	for _, v := range h {
-		s += float64(v)
-	}
-	loss := float32(s / float64(len(h)))
-	if f := float64(loss); math.IsNaN(f) || math.IsInf(f, 0) {
-		for i, v := range h {
-			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
-				return loss, fmt.Errorf("gpu: %s: loss is %v (the term of sample %d is %v)", op, loss, i, v)
-			}
-		}
-		return loss, fmt.Errorf("gpu: %s: loss is %v", op, loss)
-	}
-	return loss, nil
-}
-
-// BCEWithLogits returns the mean binary cross-entropy of sigmoid(logits)
-// against targets (same shape; N or N x 1), as nn.BCEWithLogits with
-// posWeight, and writes its gradient with respect to the logits into
-// dlogits. It waits for the device; a NaN or infinite loss is an error (the
-// gradient is still written).
-func (e *Engine) BCEWithLogits(logits, targets, dlogits *Tensor, posWeight float32) (float32, error) {
-	const op = "BCEWithLogits"
-	if err := e.check(op, logits, targets, dlogits); err != nil {
-		return 0, err
-	}
-	if err := wantShape(op, "targets", targets, logits.shape...); err != nil {
-		return 0, err
-	}
-	if err := wantShape(op, "gradient", dlogits, logits.shape...); err != nil {
-		return 0, err
-	}
-	if pw := float64(posWeight); math.IsNaN(pw) || math.IsInf(pw, 0) || pw < 0 {
-		return 0, fmt.Errorf("gpu: %s: pos_weight %v: want a finite value >= 0", op, posWeight)
-	}
-	if err := noOverlap(op, []*Tensor{dlogits}, []*Tensor{logits, targets}); err != nil {
-		return 0, err
-	}
-	n := logits.Len()
-	terms, err := e.lossTerms(n)
-	if err != nil {
-		return 0, err
-	}
-	if err := e.b.bce(logits, targets, terms, dlogits, posWeight, float32(1/float64(n))); err != nil {
-		return 0, err
-	}
-	return e.sumTerms(op, terms)
-}
-
-// CrossEntropy returns the mean over the N rows of logits (N, K) of
-// -log_softmax(logits)[i, labels[i]], as nn.CrossEntropy, and writes its
-// gradient into dlogits. labels (N) holds class indices as float32 values,
-// which the caller must have checked to be whole numbers in [0, K) (the
-// device does not). It waits for the device; a NaN or infinite loss is an
-// error.
-func (e *Engine) CrossEntropy(logits, labels, dlogits *Tensor) (float32, error) {
-	const op = "CrossEntropy"
-	if err := e.check(op, logits, labels, dlogits); err != nil {
-		return 0, err
-	}
-	if len(logits.shape) != 2 {
-		return 0, fmt.Errorf("gpu: %s: logits %v, want (N, K)", op, logits.shape)
-	}
-	if err := wantShape(op, "labels", labels, logits.shape[0]); err != nil {
-		return 0, err
-	}
-	if err := wantShape(op, "gradient", dlogits, logits.shape...); err != nil {
-		return 0, err
-	}
-	if err := noOverlap(op, []*Tensor{dlogits}, []*Tensor{logits, labels}); err != nil {
-		return 0, err
-	}
-	n := logits.shape[0]
-	terms, err := e.lossTerms(n)
-	if err != nil {
-		return 0, err
-	}
-	if err := e.b.crossEntropy(logits, labels, terms, dlogits, float32(1/float64(n))); err != nil {
-		return 0, err
-	}
-	return e.sumTerms(op, terms)
 }
 
 // AdamStep is one step of Adam's hyperparameters, as nn.Adam: learning rate,

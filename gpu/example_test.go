@@ -138,9 +138,11 @@ func ExampleNewPredictor() {
 	// features per clip: 32
 }
 
-// ExampleNewSSLTrainer takes one SimCLR step (two views of 4 clips, the
-// projection head, NT-Xent) of a small R(2+1)D encoder on the host engine.
-func ExampleNewSSLTrainer() {
+// ExampleNewViewTrainer takes one SimCLR step of a small R(2+1)D encoder
+// and a projection head on the host engine: both views go through the
+// model on the engine, and NT-Xent and its gradients are computed on the
+// host from the projections.
+func ExampleNewViewTrainer() {
 	rng := rand.New(rand.NewPCG(1, 2))
 	cfg := resnet3d.R2Plus1D18(0) // no fc: the encoder outputs features
 	cfg.Width, cfg.Blocks = 4, [4]int{1, 1, 1, 1}
@@ -156,8 +158,8 @@ func ExampleNewSSLTrainer() {
 	}
 	e := gpu.NewHostEngine()
 	defer e.Close()
-	model := gpu.SSLModel{Encoder: encoder, Projector: projector}
-	tr, err := gpu.NewSSLTrainer(e, model, [5]int{4, 3, 4, 16, 16}, gpu.SSLConfig{Tau: 0.1, ContrastiveWeight: 1}, nn.NewAdam(1e-3))
+	model := gpu.MultiHead{Trunk: encoder, Heads: []nn.Module{projector}}
+	tr, err := gpu.NewViewTrainer(e, model, [5]int{4, 3, 4, 16, 16}, 2, nn.NewAdam(1e-3))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -168,12 +170,20 @@ func ExampleNewSSLTrainer() {
 		v1[i] = float32(rng.NormFloat64())
 		v2[i] = v1[i] + 0.1*float32(rng.NormFloat64())
 	}
-	loss, err := tr.Step(context.Background(), v1, v2, nil, nil, nil)
-	if err != nil {
+	var loss float64
+	ntxent := func(o *gpu.Outputs) error {
+		// Output 0 (the only head) of view 1 and view 2: (4, 128).
+		l, dz1, dz2, err := contrastive.NTXentGrad(o.Values[0][0], o.Values[1][0], o.Rows, o.Sizes[0], 0.1, nil)
+		copy(o.Grads[0][0], dz1)
+		copy(o.Grads[1][0], dz2)
+		loss = l
+		return err
+	}
+	if err := tr.Step(context.Background(), [][]float32{v1, v2}, ntxent); err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("NT-Xent above 0:", loss.NTXent > 0)
+	fmt.Println("NT-Xent above 0:", loss > 0)
 	// Output:
 	// NT-Xent above 0: true
 }

@@ -207,7 +207,7 @@ func TestPlanGradientSlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	p := tr.plan
+	p := tr.vt.views[0]
 	if got, want := len(p.tape.Ops), 16; got != want {
 		t.Errorf("the tape has %d ops, want %d", got, want)
 	}

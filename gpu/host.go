@@ -448,57 +448,6 @@ func (hostBackend) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
 	return nil
 }
 
-// softplusNeg returns log(1 + exp(-x)) without overflow.
-func softplusNeg(x float64) float64 { return math.Log1p(math.Exp(-math.Abs(x))) + math.Max(-x, 0) }
-
-// sigmoidNeg returns 1/(1 + exp(x)) without overflow.
-func sigmoidNeg(x float64) float64 {
-	if x >= 0 {
-		e := math.Exp(-x)
-		return e / (1 + e)
-	}
-	return 1 / (1 + math.Exp(x))
-}
-
-func (hostBackend) bce(logits, targets, terms, dlogits *Tensor, posWeight, scale float32) error {
-	xd, td, ld, dd := hd(logits), hd(targets), hd(terms), hd(dlogits)
-	pw := float64(posWeight)
-	for i, xv := range xd {
-		x, t := float64(xv), float64(td[i])
-		w := 1 + (pw-1)*t
-		ld[i] = float32((1-t)*x + w*softplusNeg(x))
-		dd[i] = float32(float64(scale) * ((1 - t) - w*sigmoidNeg(x)))
-	}
-	return nil
-}
-
-func (hostBackend) crossEntropy(logits, labels, terms, dlogits *Tensor, scale float32) error {
-	xd, yd, ld, dd := hd(logits), hd(labels), hd(terms), hd(dlogits)
-	k := logits.shape[1]
-	for i := range logits.shape[0] {
-		row := xd[i*k : (i+1)*k]
-		m := math.Inf(-1)
-		for _, v := range row {
-			m = math.Max(m, float64(v))
-		}
-		var s float64
-		for _, v := range row {
-			s += math.Exp(float64(v) - m)
-		}
-		lse := m + math.Log(s)
-		c := int(yd[i])
-		ld[i] = float32(lse - float64(row[c]))
-		for j, v := range row {
-			p := math.Exp(float64(v) - lse)
-			if j == c {
-				p--
-			}
-			dd[i*k+j] = float32(float64(scale) * p)
-		}
-	}
-	return nil
-}
-
 // fma32 returns a*b + c rounded once, as nn.Adam computes it.
 func fma32(a, b, c float32) float32 { return float32(math.FMA(float64(a), float64(b), float64(c))) }
 

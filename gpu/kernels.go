@@ -42,8 +42,6 @@ var kernelSpecs = []kernelSpec{
 	{"vs_gap_bwd", []string{"u64", "u64", "u64", "u64"}, gapBwdBody},                                                           // total, size, dy, dx
 	{"vs_bias_rows", []string{"u64", "u64", "u64", "u64"}, biasRowsBody},                                                       // total, cols, y, b
 	{"vs_sum_rows", []string{"u64", "u64", "u64", "u64"}, sumRowsBody},                                                         // cols, rows, dy, db
-	{"vs_bce", []string{"u64", "u64", "u64", "u64", "u64", "f32", "f32"}, bceBody},                                             // n, x, t, terms, dx, posWeight, scale
-	{"vs_ce", []string{"u64", "u64", "u64", "u64", "u64", "u64", "f32"}, ceBody},                                               // rows, k, x, labels, terms, dx, scale
 	{"vs_adam", []string{"u64", "u64", "u64", "u64", "u64", "f32", "f32", "f32", "f32", "f32", "f32", "f32", "f32"}, adamBody}, // n, p, g, m, v, b1, 1-b1, b2, 1-b2, wd, eps, -lr/bc1, sqrt(bc2)
 	{"vs_nonfinite", []string{"u64", "u64", "u64"}, nonFiniteBody},                                                             // n, x, flag (u32)
 }
@@ -228,116 +226,6 @@ $L_sum_done:
 	cvt.rn.f32.f64 	%f2, %fd1;
 	add.s64 	%rd5, %pa3, %rd1;
 	st.global.f32 	[%rd5], %f2;
-`
-
-// With e = exp(-|x|), u = 1 + e and w = 1 + (posWeight-1)*t:
-//
-//	terms[i] = (1-t)*x + w*(log1p(e) + max(-x, 0))
-//	dx[i]    = scale * ((1-t) - w*sigmoid(-x)),  sigmoid(-x) = (x >= 0 ? e : 1)/u
-//
-// log1p(e) is computed as e when u rounds to 1, else as ln(u)*e/(u-1), which
-// keeps its relative accuracy for small e.
-const bceBody = `	shl.b64 	%rd1, %i, 2;
-	add.s64 	%rd2, %pa1, %rd1;
-	ld.global.f32 	%f1, [%rd2];
-	add.s64 	%rd3, %pa2, %rd1;
-	ld.global.f32 	%f2, [%rd3];
-	abs.f32 	%f3, %f1;
-	neg.f32 	%f3, %f3;
-	mul.rn.f32 	%f3, %f3, %c2;
-	ex2.approx.f32 	%f4, %f3;
-	add.rn.f32 	%f5, %f4, %c1;
-	setp.eq.f32 	%p1, %f5, %c1;
-	lg2.approx.f32 	%f6, %f5;
-	mul.rn.f32 	%f6, %f6, %c3;
-	sub.rn.f32 	%f7, %f5, %c1;
-	div.rn.f32 	%f7, %f4, %f7;
-	mul.rn.f32 	%f6, %f6, %f7;
-	selp.f32 	%f6, %f4, %f6, %p1;
-	neg.f32 	%f8, %f1;
-	max.f32 	%f8, %f8, %c0;
-	add.rn.f32 	%f6, %f6, %f8;
-	sub.rn.f32 	%f9, %c1, %f2;
-	sub.rn.f32 	%f10, %pf5, %c1;
-	fma.rn.f32 	%f10, %f10, %f2, %c1;
-	mul.rn.f32 	%f11, %f10, %f6;
-	fma.rn.f32 	%f11, %f9, %f1, %f11;
-	add.s64 	%rd4, %pa3, %rd1;
-	st.global.f32 	[%rd4], %f11;
-	setp.ge.f32 	%p2, %f1, %c0;
-	selp.f32 	%f12, %f4, %c1, %p2;
-	div.rn.f32 	%f12, %f12, %f5;
-	mul.rn.f32 	%f13, %f10, %f12;
-	sub.rn.f32 	%f13, %f9, %f13;
-	mul.rn.f32 	%f13, %f13, %pf6;
-	add.s64 	%rd5, %pa4, %rd1;
-	st.global.f32 	[%rd5], %f13;
-`
-
-// Row i of x (rows, k): lse = m + ln(sum exp(x - m)) with m the row's
-// maximum; terms[i] = lse - x[c] for c = labels[i]; dx = scale*(softmax - onehot).
-const ceBody = `	mul.lo.s64 	%rd1, %i, %pa1;
-	shl.b64 	%rd1, %rd1, 2;
-	add.s64 	%rd2, %pa2, %rd1;
-	mov.f32 	%f1, 0fFF800000;
-	mov.u64 	%rd3, 0;
-	mov.u64 	%rd4, %rd2;
-$L_max:
-	setp.ge.u64 	%p1, %rd3, %pa1;
-	@%p1 bra 	$L_max_done;
-	ld.global.f32 	%f2, [%rd4];
-	max.f32 	%f1, %f1, %f2;
-	add.s64 	%rd4, %rd4, 4;
-	add.s64 	%rd3, %rd3, 1;
-	bra.uni 	$L_max;
-$L_max_done:
-	mov.f32 	%f3, %c0;
-	mov.u64 	%rd3, 0;
-	mov.u64 	%rd4, %rd2;
-$L_sum:
-	setp.ge.u64 	%p1, %rd3, %pa1;
-	@%p1 bra 	$L_sum_done;
-	ld.global.f32 	%f2, [%rd4];
-	sub.rn.f32 	%f2, %f2, %f1;
-	mul.rn.f32 	%f2, %f2, %c2;
-	ex2.approx.f32 	%f2, %f2;
-	add.rn.f32 	%f3, %f3, %f2;
-	add.s64 	%rd4, %rd4, 4;
-	add.s64 	%rd3, %rd3, 1;
-	bra.uni 	$L_sum;
-$L_sum_done:
-	lg2.approx.f32 	%f4, %f3;
-	fma.rn.f32 	%f4, %f4, %c3, %f1;
-	shl.b64 	%rd5, %i, 2;
-	add.s64 	%rd6, %pa3, %rd5;
-	ld.global.f32 	%f5, [%rd6];
-	cvt.rzi.u64.f32 	%rd7, %f5;
-	shl.b64 	%rd8, %rd7, 2;
-	add.s64 	%rd8, %rd2, %rd8;
-	ld.global.f32 	%f6, [%rd8];
-	sub.rn.f32 	%f7, %f4, %f6;
-	add.s64 	%rd9, %pa4, %rd5;
-	st.global.f32 	[%rd9], %f7;
-	add.s64 	%rd10, %pa5, %rd1;
-	mov.u64 	%rd3, 0;
-	mov.u64 	%rd4, %rd2;
-$L_grad:
-	setp.ge.u64 	%p1, %rd3, %pa1;
-	@%p1 bra 	$L_grad_done;
-	ld.global.f32 	%f2, [%rd4];
-	sub.rn.f32 	%f2, %f2, %f4;
-	mul.rn.f32 	%f2, %f2, %c2;
-	ex2.approx.f32 	%f2, %f2;
-	setp.eq.u64 	%p2, %rd3, %rd7;
-	sub.rn.f32 	%f8, %f2, %c1;
-	selp.f32 	%f2, %f8, %f2, %p2;
-	mul.rn.f32 	%f2, %f2, %pf6;
-	st.global.f32 	[%rd10], %f2;
-	add.s64 	%rd4, %rd4, 4;
-	add.s64 	%rd10, %rd10, 4;
-	add.s64 	%rd3, %rd3, 1;
-	bra.uni 	$L_grad;
-$L_grad_done:
 `
 
 // nn.Adam's update of element i, operation by operation:

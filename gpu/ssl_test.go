@@ -3,6 +3,7 @@ package gpu
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -50,13 +51,92 @@ func (m sslModel) params() []*nn.Param {
 	return ps
 }
 
-// dev returns the model as an SSLTrainer takes it.
-func (m sslModel) dev() SSLModel {
-	s := SSLModel{Encoder: m.enc, Projector: m.proj}
+// dev returns the model as a ViewTrainer takes it: the encoder, then the
+// projection head and the order head.
+func (m sslModel) dev() MultiHead {
+	s := MultiHead{Trunk: m.enc, Heads: []nn.Module{m.proj}}
 	if m.order != nil {
-		s.Order = m.order
+		s.Heads = append(s.Heads, m.order)
 	}
 	return s
+}
+
+// sslConfig are the self-supervised loss's settings, as pretrain.Config's:
+// loss = ContrastiveWeight * NT-Xent(z1, z2; Tau) + OrderWeight * (CE(order
+// logits 1) + CE(order logits 2)) / 2.
+type sslConfig struct {
+	Tau                            float64
+	ContrastiveWeight, OrderWeight float64
+}
+
+// sslLoss is one step's losses, and how many of its clips the order head
+// ordered right.
+type sslLoss struct {
+	Loss, NTXent, Order float64
+	OrderHits           int
+}
+
+// sslStep is pretrain's step on a ViewTrainer (pretrain/device.go): two
+// views, and the loss on the host from contrastive's and nn's host
+// functions.
+type sslStep struct {
+	*ViewTrainer
+	cfg     sslConfig
+	classes int
+}
+
+func newSSLStep(e *Engine, m sslModel, batch [5]int, cfg sslConfig, opt *nn.Adam) (*sslStep, error) {
+	tr, err := NewViewTrainer(e, m.dev(), batch, 2, opt)
+	if err != nil {
+		return nil, err
+	}
+	s := &sslStep{ViewTrainer: tr, cfg: cfg}
+	if m.order != nil {
+		s.classes = m.order.Classes()
+	}
+	return s, nil
+}
+
+// Step runs a step on views x1 and x2 with NT-Xent's groups (nil: no
+// masking) and each view's order classes (nil without an order head).
+func (s *sslStep) Step(ctx context.Context, x1, x2 []float32, groups, order1, order2 []int) (sslLoss, error) {
+	var out sslLoss
+	err := s.ViewTrainer.Step(ctx, [][]float32{x1, x2}, func(o *Outputs) error {
+		ntx, dz1, dz2, err := contrastive.NTXentGrad(o.Values[0][0], o.Values[1][0], o.Rows, o.Sizes[0], s.cfg.Tau, groups)
+		if err != nil {
+			return err
+		}
+		out.NTXent = ntx
+		for k, dz := range [][]float32{dz1, dz2} {
+			for i, v := range dz {
+				o.Grads[k][0][i] = float32(s.cfg.ContrastiveWeight) * v
+			}
+		}
+		if (s.classes > 0) != (order1 != nil) {
+			return fmt.Errorf("order labels %v for %d classes", order1, s.classes)
+		}
+		for k, labels := range [][]int{order1, order2} {
+			if labels == nil {
+				continue
+			}
+			ce, err := nn.CrossEntropyGrad(o.Values[k][1], labels, s.classes, s.cfg.OrderWeight/2, o.Grads[k][1])
+			if err != nil {
+				return err
+			}
+			out.Order += ce / 2
+			acc, err := pretext.Accuracy(o.Values[k][1], labels, s.classes)
+			if err != nil {
+				return err
+			}
+			out.OrderHits += int(math.Round(acc * float64(o.Rows)))
+		}
+		out.Loss = s.cfg.ContrastiveWeight*out.NTXent + s.cfg.OrderWeight*out.Order
+		if math.IsNaN(out.Loss) || math.IsInf(out.Loss, 0) {
+			return fmt.Errorf("loss is %v", out.Loss)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // sslCPU is pretrain's training graph (see pretrain.Run) on the CPU.
@@ -69,7 +149,7 @@ type sslCPU struct {
 	o1, o2         *G.Node
 }
 
-func buildSSLCPU(t *testing.T, m sslModel, n, tt, h, w int, masked bool, cfg SSLConfig, opt *nn.Adam) *sslCPU {
+func buildSSLCPU(t *testing.T, m sslModel, n, tt, h, w int, masked bool, cfg sslConfig, opt *nn.Adam) *sslCPU {
 	t.Helper()
 	g := nn.NewGraph(true, nil)
 	s := &sslCPU{}
@@ -119,10 +199,10 @@ func compareSSLWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, k, n, tt, h
 	ctx := context.Background()
 	mCPU, mDev, mRef := newSSLModel(t, cfg, k), newSSLModel(t, cfg, k), newSSLModel(t, cfg, k)
 	hs := newStepHarness(t, tol, mCPU.params(), mDev.params(), mRef.params())
-	scfg := SSLConfig{Tau: 0.5, ContrastiveWeight: 0.7, OrderWeight: 1.3}
+	scfg := sslConfig{Tau: 0.5, ContrastiveWeight: 0.7, OrderWeight: 1.3}
 	cpu := buildSSLCPU(t, mCPU, n, tt, h, w, masked, scfg, hs.optCPU)
 	defer cpu.prog.Close()
-	tr, err := NewSSLTrainer(e, mDev.dev(), [5]int{n, mDev.enc.Config.InChannels, tt, h, w}, scfg, hs.optDev)
+	tr, err := newSSLStep(e, mDev, [5]int{n, mDev.enc.Config.InChannels, tt, h, w}, scfg, hs.optDev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,26 +290,36 @@ func TestSSLTrainerMatchesCPU(t *testing.T) {
 	t.Run("R(2+1)D MI-SimCLR+FO", func(t *testing.T) { compareSSLWithCPU(t, NewHostEngine(), r21, 4, 4, 4, 20, 20, true, tol) })
 }
 
-func TestSSLTrainerErrors(t *testing.T) {
+// TestViewTrainerErrors: bad models, views and losses are errors, and a
+// step that fails changes no parameter.
+func TestViewTrainerErrors(t *testing.T) {
 	ctx := context.Background()
 	m := newSSLModel(t, tinyEncoder, 4)
-	scfg := SSLConfig{Tau: 0.1, ContrastiveWeight: 1, OrderWeight: 1}
 	e := NewHostEngine()
-	if _, err := NewSSLTrainer(e, m.dev(), [5]int{2, m.enc.Config.InChannels, 4, 20, 20}, SSLConfig{Tau: 0, ContrastiveWeight: 1}, nn.NewAdam(1e-3)); err == nil {
-		t.Error("temperature 0 accepted")
-	}
+	batch := [5]int{2, m.enc.Config.InChannels, 4, 20, 20}
 	withFC, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 1)))
-	if _, err := NewSSLTrainer(e, SSLModel{Encoder: withFC, Projector: m.proj}, [5]int{2, 3, 4, 20, 20}, scfg, nn.NewAdam(1e-3)); err == nil || !strings.Contains(err.Error(), "projection head: ") {
-		t.Errorf("an encoder with fc: %v", err)
+	for name, c := range map[string]struct {
+		m     MultiHead
+		views int
+		want  string
+	}{
+		"no trunk":    {MultiHead{Heads: []nn.Module{m.proj}}, 2, "trunk"},
+		"no views":    {m.dev(), 0, "view"},
+		"nil head":    {MultiHead{Trunk: m.enc, Heads: []nn.Module{m.proj, nil}}, 2, "head 2 is nil"},
+		"fc and head": {MultiHead{Trunk: withFC, Heads: []nn.Module{m.proj}}, 2, "head 1: "},
+	} {
+		if _, err := NewViewTrainer(e, c.m, batch, c.views, nn.NewAdam(1e-3)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one naming %q", name, err, c.want)
+		}
 	}
-	if _, err := NewSSLTrainer(e, SSLModel{Encoder: m.enc}, [5]int{2, 3, 4, 20, 20}, scfg, nn.NewAdam(1e-3)); err == nil {
-		t.Error("no projection head accepted")
-	}
-	tr, err := NewSSLTrainer(e, m.dev(), [5]int{2, m.enc.Config.InChannels, 4, 20, 20}, scfg, nn.NewAdam(1e-3))
+	tr, err := newSSLStep(e, m, batch, sslConfig{Tau: 0.1, ContrastiveWeight: 1, OrderWeight: 1}, nn.NewAdam(1e-3))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
+	if got, want := tr.out.Sizes, []int{m.proj.OutDim(), 24}; !slices.Equal(got, want) {
+		t.Errorf("output sizes %v, want %v", got, want)
+	}
 	clip := 3 * 4 * 20 * 20
 	x := make([]float32, 2*clip)
 	for _, c := range []struct {
@@ -239,7 +329,6 @@ func TestSSLTrainerErrors(t *testing.T) {
 	}{
 		{"3 pairs", make([]float32, 3*clip), make([]float32, 3*clip), nil, []int{0, 0, 0}, []int{0, 0, 0}},
 		{"views of different sizes", x, x[:clip], nil, []int{0}, []int{0}},
-		{"no order labels", x, x, nil, nil, nil},
 		{"order class 24", x, x, nil, []int{0, 24}, []int{0, 1}},
 		{"one group id", x, x, []int{1}, []int{0, 1}, []int{0, 1}},
 	} {
@@ -247,11 +336,28 @@ func TestSSLTrainerErrors(t *testing.T) {
 			t.Errorf("%s: no error", c.name)
 		}
 	}
+	noop := func(*Outputs) error { return nil }
+	if err := tr.ViewTrainer.Step(ctx, [][]float32{x}, noop); err == nil {
+		t.Error("one view for two: no error")
+	}
+	if err := tr.ViewTrainer.Step(ctx, [][]float32{x, x}, nil); err == nil {
+		t.Error("nil loss: no error")
+	}
+	short := func(o *Outputs) error { o.Grads[1][0] = o.Grads[1][0][:3]; return nil }
+	if err := tr.ViewTrainer.Step(ctx, [][]float32{x, x}, short); err == nil || !strings.Contains(err.Error(), "view 2's output 1") {
+		t.Errorf("a loss that cut a gradient short: %v", err)
+	}
 	nan := slices.Clone(x)
 	nan[5] = float32(nan32())
 	before := slices.Clone(m.proj.First.Weight.Data())
 	if _, err := tr.Step(ctx, nan, x, nil, []int{0, 1}, []int{2, 3}); err == nil {
 		t.Error("a NaN input gave no error")
+	}
+	// A loss that writes a NaN gradient: the backward pass runs, Adam does
+	// not.
+	bad := func(o *Outputs) error { o.Grads[0][1][0] = float32(nan32()); return nil }
+	if err := tr.ViewTrainer.Step(ctx, [][]float32{x, x}, bad); err == nil || !strings.Contains(err.Error(), "no parameter was updated") {
+		t.Errorf("a NaN gradient: %v", err)
 	}
 	if err := tr.SyncToHost(); err != nil {
 		t.Fatal(err)

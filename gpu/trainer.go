@@ -14,26 +14,27 @@ import (
 
 // Trainer is a binary classifier's training step on an Engine: forward in
 // training mode, BCEWithLogits with pos_weight on the single logit per
-// clip, backward and Adam, all on the engine. The model is any nn.Module
-// built from nn's layers (resnet3d's R3D, MC3 and R(2+1)D, or a model of
-// the caller's): its graph is traced once (nn.Graph.Trace) and compiled
-// into engine calls, so the engine knows no model. The model's parameters,
-// batch-norm buffers and Adam moments live on the engine between steps;
-// SyncToHost copies them back into the model's Params and the nn.Adam, so
-// that checkpoints and CPU evaluation see the trained state.
+// clip, backward and Adam. The model is any nn.Module built from nn's
+// layers (resnet3d's R3D, MC3 and R(2+1)D, or a model of the caller's): it
+// runs on the engine as a one-view ViewTrainer, and the loss (nn's
+// BCEWithLogitsGrad, after dropout when SetLogitDropout asks for it) is
+// computed on the host from the step's logits, one value per clip. The
+// model's parameters, batch-norm buffers and Adam moments live on the
+// engine between steps; SyncToHost copies them back into the model's Params
+// and the nn.Adam, so that checkpoints and CPU evaluation see the trained
+// state.
 type Trainer struct {
 	*net
-	plan      *tapePlan
-	pass      *pass
+	vt        *ViewTrainer
 	posWeight float32
-
-	// The head's tensors, one row per clip.
-	y, dropped rows
+	loss      func(*Outputs) error // tr.bce
+	y         []float32            // the step's targets
+	last      float64              // the step's loss
 
 	// Dropout on the logit (SetLogitDropout).
-	dropP         float64
-	dropRng       *rand.Rand
-	mask, hostBuf []float32
+	dropP   float64
+	dropRng *rand.Rand
+	mask    []float32
 }
 
 // NewTrainer prepares a binary-classification training step on e for
@@ -50,34 +51,20 @@ func NewTrainer(e *Engine, m nn.Module, batch [5]int, posWeight float32, opt *nn
 	if pw := float64(posWeight); math.IsNaN(pw) || math.IsInf(pw, 0) || pw < 0 {
 		return nil, fmt.Errorf("gpu: trainer: pos_weight %v: want a finite value >= 0", posWeight)
 	}
-	tape, err := traceModule(m, batch[:], true)
+	if m == nil {
+		return nil, fmt.Errorf("gpu: trainer: nil model")
+	}
+	vt, err := NewViewTrainer(e, MultiHead{Trunk: m}, batch, 1, opt)
 	if err != nil {
 		return nil, err
 	}
-	n := batch[0]
-	if s := tape.Shapes[tape.Outputs[0]]; len(s) != 2 || s[1] != 1 {
-		return nil, fmt.Errorf("gpu: trainer: the model's output is %v, want (%d, 1): one logit per clip", s, n)
+	t := vt.views[0].tape
+	if s := t.Shapes[t.Outputs[0]]; len(s) != 2 || s[1] != 1 {
+		vt.Close()
+		return nil, fmt.Errorf("gpu: trainer: the model's output is %v, want (%d, 1): one logit per clip", s, batch[0])
 	}
-	nt, err := newState(e, tape.Params(), 1, opt)
-	if err != nil {
-		return nil, err
-	}
-	tr := &Trainer{net: nt, pass: nt.passes[0], posWeight: posWeight}
-	if tr.plan, err = compileTape(nt, tr.pass, tape, n); err == nil {
-		err = tr.plan.batchNormFits()
-	}
-	for _, r := range []*rows{&tr.y, &tr.dropped} {
-		if err == nil {
-			r.full, err = nt.alloc(n, 1)
-		}
-	}
-	if err == nil {
-		err = tr.bind(n)
-	}
-	if err != nil {
-		nt.Close()
-		return nil, err
-	}
+	tr := &Trainer{net: vt.net, vt: vt, posWeight: posWeight}
+	tr.loss = tr.bce
 	return tr, nil
 }
 
@@ -126,19 +113,6 @@ func trace(params []*nn.Param, shape []int, training bool, forward func(*nn.Grap
 	return tape, nil
 }
 
-// bind sizes the model's and the head's tensors for m clips.
-func (tr *Trainer) bind(m int) error {
-	if err := tr.plan.bind(m); err != nil {
-		return err
-	}
-	for _, r := range []*rows{&tr.y, &tr.dropped} {
-		if err := r.bind(m); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // SetLogitDropout makes every following Step drop the logit of each clip
 // with probability p (scaling the others by 1/(1-p)) before the loss, as
 // nn.Dropout on the CPU, with masks drawn from rng by nn.DropoutMask: with
@@ -155,36 +129,28 @@ func (tr *Trainer) SetLogitDropout(p float64, rng *rand.Rand) error {
 	return nil
 }
 
-// droppedBCE is BCEWithLogits on the logits after dropout: the m logits
-// come to the host, are masked and go back, and the loss's gradient is
-// masked on the way back (m values each way; the step waits for the loss
-// anyway).
-func (tr *Trainer) droppedBCE() (float32, error) {
-	e, m := tr.e, tr.plan.bound
-	logits, dlogits := tr.plan.output(0), tr.plan.outputGrad(0)
-	tr.mask, tr.hostBuf = growTo(tr.mask, m), growTo(tr.hostBuf, m)
-	z := tr.hostBuf
-	if err := e.Download(z, logits); err != nil {
-		return 0, err
+// bce is the step's loss: BCEWithLogits of the logits, after dropout,
+// against the targets, with its gradient masked like the logits.
+func (tr *Trainer) bce(o *Outputs) error {
+	z, dz := o.Values[0][0], o.Grads[0][0]
+	if tr.dropP > 0 {
+		tr.mask = growTo(tr.mask, len(z))
+		nn.DropoutMask(tr.dropRng, tr.dropP, tr.mask)
+		for i := range z {
+			z[i] *= tr.mask[i]
+		}
 	}
-	nn.DropoutMask(tr.dropRng, tr.dropP, tr.mask)
-	for i := range z {
-		z[i] *= tr.mask[i]
-	}
-	if err := e.Upload(tr.dropped.cur, z); err != nil {
-		return 0, err
-	}
-	loss, err := e.BCEWithLogits(tr.dropped.cur, tr.y.cur, dlogits, tr.posWeight)
+	loss, err := nn.BCEWithLogitsGrad(z, tr.y, tr.posWeight, 1, dz)
 	if err != nil {
-		return loss, err
+		return fmt.Errorf("gpu: trainer: %w; no parameter was updated", err)
 	}
-	if err := e.Download(z, dlogits); err != nil {
-		return loss, err
+	if tr.dropP > 0 {
+		for i := range dz {
+			dz[i] *= tr.mask[i]
+		}
 	}
-	for i := range z {
-		z[i] *= tr.mask[i]
-	}
-	return loss, e.Upload(dlogits, z)
+	tr.last = loss
+	return nil
 }
 
 // Step runs one training step on a batch: x holds m <= n clips (m,
@@ -196,43 +162,14 @@ func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	clipShape, clip := tr.plan.clip()
-	if m := len(y); m < 1 || m > tr.plan.n || len(x) != m*clip {
-		return 0, fmt.Errorf("gpu: trainer: batch of %d values and %d targets, want m x %d values (clips of %v) and m targets, 1 <= m <= %d", len(x), len(y), clip, clipShape, tr.plan.n)
+	p := tr.vt.views[0]
+	clipShape, clip := p.clip()
+	if m := len(y); m < 1 || m > p.n || len(x) != m*clip {
+		return 0, fmt.Errorf("gpu: trainer: batch of %d values and %d targets, want m x %d values (clips of %v) and m targets, 1 <= m <= %d", len(x), len(y), clip, clipShape, p.n)
 	}
-	if err := tr.bind(len(y)); err != nil {
-		return 0, err
-	}
-	if err := tr.plan.batchNormFits(); err != nil {
-		return 0, err
-	}
-	step, err := tr.nextAdamStep()
-	if err != nil {
-		return 0, err
-	}
-	e, p := tr.e, tr.plan
-	if err := e.Upload(p.input(0), x); err != nil {
-		return 0, err
-	}
-	if err := e.Upload(tr.y.cur, y); err != nil {
-		return 0, err
-	}
-	if err := p.forward(true); err != nil {
-		return 0, err
-	}
-	var loss float32
-	if tr.dropP > 0 {
-		loss, err = tr.droppedBCE()
-	} else {
-		loss, err = e.BCEWithLogits(p.output(0), tr.y.cur, p.outputGrad(0), tr.posWeight)
-	}
-	if err != nil {
-		return loss, err
-	}
-	if err := p.backward(); err != nil {
-		return loss, err
-	}
-	return loss, tr.update(step)
+	tr.y, tr.last = y, 0
+	err := tr.vt.Step(ctx, [][]float32{x}, tr.loss)
+	return float32(tr.last), err
 }
 
 // Predict runs the model in evaluation mode (batch norm with the running
@@ -241,5 +178,5 @@ func (tr *Trainer) Step(ctx context.Context, x, y []float32) (float32, error) {
 // number, which go through the network up to n at a time. It changes no
 // weight or statistic.
 func (tr *Trainer) Predict(ctx context.Context, x, logits []float32) error {
-	return predict(ctx, tr.e, tr.plan, x, logits)
+	return predict(ctx, tr.e, tr.vt.views[0], x, logits)
 }

@@ -493,10 +493,6 @@ func (r *recorder) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
 	r.add("linearBackward", x, w, dx)
 	return r.backend.linearBackward(x, w, dy, dx, dw, db)
 }
-func (r *recorder) bce(logits, targets, terms, dlogits *Tensor, posWeight, scale float32) error {
-	r.add("bce", logits, targets)
-	return r.backend.bce(logits, targets, terms, dlogits, posWeight, scale)
-}
 func (r *recorder) adam(p, g, m, v *Tensor, s adamScalars) error {
 	r.add("adam", p)
 	return r.backend.adam(p, g, m, v, s)
@@ -518,13 +514,12 @@ func (r recorderAdd) add(a, b, y *Tensor, relu bool) error {
 
 // stepSchedule is the op schedule of one training step of tinyConfig on a
 // batch (2, 3, 4, 20, 20): forward (conv, bn, relu per layer; the residual
-// add+relu; pooling and fc), the loss, backward in the reverse of the
-// traced order (so the downsample branch before the main branch of each
-// block; its gradient shares the block's output gradient, with no copy),
-// the finiteness check of all gradients and one Adam update of the whole
-// parameter arena.
+// add+relu; pooling and fc), the logits to the host and the loss's
+// gradient back, backward in the reverse of the traced order (so the
+// downsample branch before the main branch of each block; its gradient
+// shares the block's output gradient, with no copy), the finiteness check
+// of all gradients and one Adam update of the whole parameter arena.
 const stepSchedule = `upload [2 3 4 20 20]
-upload [2 1]
 conv/s[1 2 2]/p[1 3 3] [2 3 4 20 20] [4 3 3 7 7] [2 4 4 10 10]
 bnTrain [2 4 4 10 10] [2 4 4 10 10]
 relu [2 4 4 10 10]
@@ -560,8 +555,8 @@ bnTrain [2 32 1 2 2] [2 32 1 2 2]
 addReLU [2 32 1 2 2]
 globalAvgPool [2 32 1 2 2] [2 32]
 linear [2 32] [1 32] [1] [2 1]
-bce [2 1] [2 1]
-download [2]
+download [2 1]
+upload [2 1]
 linearBackward [2 32] [1 32] [2 32]
 globalAvgPoolBackward [2 32] [2 32 1 2 2]
 reluBackward [2 32 1 2 2]

@@ -154,13 +154,7 @@ func (op *bceOp) Do(vals ...G.Value) (G.Value, error) {
 	if !sameShape(sx, st) || len(x) == 0 {
 		return nil, fmt.Errorf("nn: BCEWithLogits: logits %v and targets %v: want the same non-empty shape", []int(sx), []int(st))
 	}
-	pw := float64(op.posWeight)
-	var sum float64
-	for i, xv := range x {
-		xi, ti := float64(xv), float64(t[i])
-		sum += (1-ti)*xi + (1+(pw-1)*ti)*softplusNeg(xi)
-	}
-	loss := sum / float64(len(x))
+	loss := bce(x, t, op.posWeight, 0, nil)
 	if err := checkLoss("BCEWithLogits", loss, []string{"logits", "targets"}, x, t); err != nil {
 		return nil, err
 	}
@@ -206,15 +200,47 @@ func (op *bceGradOp) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nn: BCEWithLogits backward: %w", err)
 	}
-	pw := float64(op.posWeight)
-	scale := float64(g) / float64(len(x))
 	out := newFloat32(sx...)
-	dx := out.Data().([]float32)
-	for i, xv := range x {
-		ti := float64(t[i])
-		dx[i] = float32(scale * ((1 - ti) - (1+(pw-1)*ti)*sigmoidNeg(float64(xv))))
-	}
+	bce(x, t, op.posWeight, float64(g), out.Data().([]float32))
 	return out, nil
+}
+
+// bce returns the mean BCEWithLogits of logits x against targets t with
+// posWeight, and, when dx is not nil, writes scale times its gradient into
+// dx: scale/M * ((1 - t) - (1 + (posWeight-1)*t) * sigmoid(-x)).
+func bce(x, t []float32, posWeight float32, scale float64, dx []float32) float64 {
+	pw := float64(posWeight)
+	s := scale / float64(len(x))
+	var sum float64
+	for i, xv := range x {
+		xi, ti := float64(xv), float64(t[i])
+		sum += (1-ti)*xi + (1+(pw-1)*ti)*softplusNeg(xi)
+		if dx != nil {
+			dx[i] = float32(s * ((1 - ti) - (1+(pw-1)*ti)*sigmoidNeg(xi)))
+		}
+	}
+	return sum / float64(len(x))
+}
+
+// BCEWithLogitsGrad is [BCEWithLogits] on the host, for a loss computed
+// outside a graph (as gpu's Trainer does with the logits of a step on an
+// engine): it returns the mean over the logits of the loss against targets
+// (the same length) with posWeight, and, when dlogits is not nil, writes
+// scale times its gradient with respect to the logits into it (the same
+// length). Empty or unequal lengths, a pos_weight that is negative or not
+// finite, or a NaN or infinite loss is an error.
+func BCEWithLogitsGrad(logits, targets []float32, posWeight float32, scale float64, dlogits []float32) (float64, error) {
+	if len(logits) == 0 || len(targets) != len(logits) || (dlogits != nil && len(dlogits) != len(logits)) {
+		return 0, fmt.Errorf("nn: BCEWithLogitsGrad: %d logits, %d targets and %d gradients: want the same non-zero length", len(logits), len(targets), len(dlogits))
+	}
+	if pw := float64(posWeight); math.IsNaN(pw) || math.IsInf(pw, 0) || pw < 0 {
+		return 0, fmt.Errorf("nn: BCEWithLogitsGrad: pos_weight %v: want a finite value >= 0", posWeight)
+	}
+	loss := bce(logits, targets, posWeight, scale, dlogits)
+	if err := checkLoss("BCEWithLogitsGrad", loss, []string{"logits", "targets"}, logits, targets); err != nil {
+		return 0, err
+	}
+	return loss, nil
 }
 
 // crossEntropyOp is CrossEntropy's forward pass: (logits, labels) -> scalar.
@@ -271,12 +297,7 @@ func (op *crossEntropyOp) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	var sum float64
-	for i, c := range labels {
-		row := x[i*k : (i+1)*k]
-		sum += logSumExp(row) - float64(row[c])
-	}
-	loss := sum / float64(n)
+	loss := crossEntropy(x, labels, n, k, 0, nil)
 	if err := checkLoss("CrossEntropy", loss, []string{"logits"}, x); err != nil {
 		return nil, err
 	}
@@ -315,19 +336,55 @@ func (op *crossEntropyGradOp) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nn: CrossEntropy backward: %w", err)
 	}
-	scale := float64(g) / float64(n)
 	out := newFloat32(n, k)
-	dx := out.Data().([]float32)
+	crossEntropy(x, labels, n, k, float64(g), out.Data().([]float32))
+	return out, nil
+}
+
+// crossEntropy returns the mean cross-entropy of the n rows of x (n x k)
+// against labels (checked), and, when dx is not nil, writes scale times its
+// gradient into dx: scale/n * (softmax(row) - onehot(label)).
+func crossEntropy(x []float32, labels []int, n, k int, scale float64, dx []float32) float64 {
+	var sum float64
+	s := scale / float64(n)
 	for i, c := range labels {
 		row := x[i*k : (i+1)*k]
 		lse := logSumExp(row)
+		sum += lse - float64(row[c])
+		if dx == nil {
+			continue
+		}
 		for j, v := range row {
 			p := math.Exp(float64(v) - lse)
 			if j == c {
 				p--
 			}
-			dx[i*k+j] = float32(scale * p)
+			dx[i*k+j] = float32(s * p)
 		}
 	}
-	return out, nil
+	return sum / float64(n)
+}
+
+// CrossEntropyGrad is [CrossEntropy] on the host, for a loss computed
+// outside a graph (as pretrain does on a GPU engine): it returns the mean
+// over the len(labels) rows of logits (row-major, len(labels) x classes) of
+// -log_softmax(row)[label], and, when dlogits is not nil, writes scale
+// times the loss's gradient with respect to the logits into it (the same
+// length as logits). Sizes that do not match, a label outside [0,
+// classes) or a NaN or infinite loss is an error.
+func CrossEntropyGrad(logits []float32, labels []int, classes int, scale float64, dlogits []float32) (float64, error) {
+	n := len(labels)
+	if n == 0 || classes < 1 || len(logits) != n*classes || (dlogits != nil && len(dlogits) != len(logits)) {
+		return 0, fmt.Errorf("nn: CrossEntropyGrad: %d logits and %d gradients for %d labels of %d classes", len(logits), len(dlogits), n, classes)
+	}
+	for i, c := range labels {
+		if c < 0 || c >= classes {
+			return 0, fmt.Errorf("nn: CrossEntropyGrad: labels[%d] = %d: want a class index in [0, %d)", i, c, classes)
+		}
+	}
+	loss := crossEntropy(logits, labels, n, classes, scale, dlogits)
+	if err := checkLoss("CrossEntropyGrad", loss, []string{"logits"}, logits); err != nil {
+		return 0, err
+	}
+	return loss, nil
 }

@@ -43,3 +43,17 @@ func ExampleBCEWithLogits() {
 	// targets [1 0 0]: loss 0.5137
 	// targets [0 1 1]: loss 1.9005
 }
+
+// CrossEntropyGrad computes the cross-entropy and its gradient on the host,
+// for a loss taken outside a graph (e.g. on the outputs of a GPU step).
+func ExampleCrossEntropyGrad() {
+	logits := []float32{2, 0, 0, 0, 1, 0} // two rows of three classes
+	dlogits := make([]float32, len(logits))
+	loss, err := nn.CrossEntropyGrad(logits, []int{0, 1}, 3, 1, dlogits)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("loss %.4f, gradient %.4f\n", loss, dlogits)
+	// Output:
+	// loss 0.3955, gradient [-0.1065 0.0533 0.0533 0.1060 -0.2119 0.1060]
+}

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/vidssl/vidssl/contrastive"
-	"github.com/vidssl/vidssl/gpu"
+	"github.com/vidssl/vidssl/job"
 	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
 )
@@ -146,33 +146,24 @@ type Config struct {
 	// CheckpointEvery writes a checkpoint after every so many epochs (the
 	// paper: 20); the last epoch is always written. 0 means only the last.
 	CheckpointEvery int
-	// Seed fixes the initialisation, the pair order and every clip,
-	// augmentation and frame order: a run is a function of Seed (and the
-	// data), whether or not it was interrupted and resumed.
-	Seed uint64
-	// Workers is the number of goroutines that decode and sample videos (0:
-	// GOMAXPROCS). It does not change the results.
-	Workers int
-	// CacheBytes caps the loader's cache of decoded videos (0: no cache).
-	CacheBytes int64
-
-	// Engine, when not nil, runs the training steps on it (a GPU opened
-	// with gpu.OpenCUDA) with a gpu.SSLTrainer: the model's weights,
-	// batch-norm statistics and Adam state stay on the engine and come back
-	// to the model for every checkpoint. Losses match the CPU's to float32
-	// rounding, for every architecture resnet3d builds (R3D, MC3,
-	// R(2+1)D). The caller closes the engine. nil trains on the CPU.
-	Engine *gpu.Engine `json:"-"`
+	// Settings are the seed (the initialisation, the pair order and
+	// every clip, augmentation and frame order: a run is a function of
+	// Seed and the data, whether or not it was interrupted and resumed),
+	// the video loading (Workers, CacheBytes, Decode, Preprocess) and the
+	// Engine (see job.Settings). Engine, when not nil, runs the training
+	// steps on it with a gpu.ViewTrainer: the encoder and the heads run on
+	// the engine, and the loss (NT-Xent, frame order) is computed on the
+	// host from the projections and logits; the model's weights,
+	// batch-norm statistics and Adam state stay on the engine and come
+	// back to the model for every checkpoint. Losses match the CPU's to
+	// float32 rounding, for every architecture resnet3d builds (R3D, MC3,
+	// R(2+1)D).
+	job.Settings
 
 	// Monitor, when not nil, evaluates the frozen encoder with a linear
 	// and a k-NN probe every Monitor.Every epochs (see Monitor).
 	Monitor *Monitor `json:"-"`
 
-	// Decode reads a video file; nil means video.ReadFile.
-	Decode func(path string) (*video.Video, error) `json:"-"`
-	// Preprocess, when not nil, runs on each decoded video (for example
-	// video.MaskAndResize(112, 112)).
-	Preprocess func(*video.Video) (*video.Video, error) `json:"-"`
 	// Progress, when not nil, is called after every step, from Run's
 	// goroutine.
 	Progress func(Progress) `json:"-"`

@@ -179,10 +179,8 @@ type monitorResult struct {
 // monitor runs the monitor's probes on the model as it is now.
 func (r *runner) monitor(ctx context.Context) (monitorResult, error) {
 	mon := r.cfg.Monitor
-	if r.dev != nil {
-		if err := r.dev.SyncToHost(); err != nil {
-			return monitorResult{}, fmt.Errorf("pretrain: monitor: %s: %w", r.cfg.Engine.Name(), err)
-		}
+	if err := r.sync(); err != nil {
+		return monitorResult{}, fmt.Errorf("pretrain: monitor: %w", err)
 	}
 	p := Probe{ClipLength: r.cfg.ClipLength, BatchSize: r.cfg.BatchPairs, Seed: r.cfg.Seed, Workers: r.cfg.Workers, Decode: r.cfg.Decode, Preprocess: r.cfg.Preprocess}
 	trainF, err := p.VideoFeatures(ctx, r.model, mon.Train, mon.Clips)

@@ -16,7 +16,6 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/vidssl/vidssl/contrastive"
-	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/pretext"
 	"github.com/vidssl/vidssl/video"
@@ -118,10 +117,8 @@ type runner struct {
 	steps   int // per epoch
 	st      runState
 	resumed string
-	graph   *stepGraph
-	dev     *gpu.SSLTrainer // with cfg.Engine: made at the first step
-	devCW   float64         // the NT-Xent weight dev was made with
-	saved   *Position       // position of the newest checkpoint on disk; nil: none
+	trainer stepper   // made at the first step
+	saved   *Position // position of the newest checkpoint on disk; nil: none
 }
 
 // Plan is what a run trains on, known before it starts (see PlanRun).
@@ -307,11 +304,8 @@ func (r *runner) resume() error {
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	res := &Result{Model: r.model, ResumedFrom: r.resumed}
 	defer func() {
-		if r.graph != nil {
-			r.graph.prog.Close()
-		}
-		if r.dev != nil {
-			r.dev.Close()
+		if r.trainer != nil {
+			r.trainer.close()
 		}
 	}()
 	if r.st.Position.Epoch >= r.cfg.Epochs {
@@ -440,10 +434,8 @@ func (r *runner) interrupt(ctx context.Context) error {
 // interrupted checkpoints it supersedes (all others: none is further along,
 // since the run resumed from the furthest).
 func (r *runner) save(path string) error {
-	if r.dev != nil {
-		if err := r.dev.SyncToHost(); err != nil {
-			return fmt.Errorf("pretrain: %s: %w", r.cfg.Engine.Name(), err)
-		}
+	if err := r.sync(); err != nil {
+		return fmt.Errorf("pretrain: %w", err)
 	}
 	if err := saveCheckpoint(path, r.model, r.opt, &r.st); err != nil {
 		return err
@@ -558,23 +550,65 @@ func (r *runner) trainStep(ctx context.Context, step *video.Step, cw float64) (s
 	if v1.Shape != v2.Shape {
 		return stepOut{}, fmt.Errorf("views of shapes %v and %v", v1.Shape, v2.Shape)
 	}
-	if r.cfg.Engine != nil {
-		return r.deviceStep(ctx, v1, v2, cw)
+	if r.trainer == nil {
+		r.trainer = &cpuStep{r: r}
+		if r.cfg.Engine != nil {
+			r.trainer = &deviceStep{r: r}
+		}
 	}
-	if r.graph != nil && r.graph.cw != cw {
+	return r.trainer.step(ctx, v1, v2, cw)
+}
+
+// sync brings the trained state back to the model and the optimiser, for
+// a checkpoint or the monitor.
+func (r *runner) sync() error {
+	if r.trainer == nil {
+		return nil
+	}
+	return r.trainer.sync()
+}
+
+// stepper is a training step on the CPU (cpuStep) or on cfg.Engine
+// (deviceStep), made at a run's first step.
+type stepper interface {
+	// step trains on the two views of a batch, with NT-Xent weighed by cw.
+	step(ctx context.Context, v1, v2 *video.Batch, cw float64) (stepOut, error)
+	// sync copies the trained state into the model and the optimiser.
+	sync() error
+	close()
+}
+
+// cpuStep is the training step as an nn graph on the CPU, built for the
+// first batch's shape and again when NT-Xent's weight changes.
+type cpuStep struct {
+	r     *runner
+	graph *stepGraph
+}
+
+func (c *cpuStep) sync() error { return nil }
+
+func (c *cpuStep) close() {
+	if c.graph != nil {
+		c.graph.prog.Close()
+	}
+}
+
+func (c *cpuStep) step(ctx context.Context, v1, v2 *video.Batch, cw float64) (stepOut, error) {
+	r := c.r
+	if c.graph != nil && c.graph.cw != cw {
 		// The warm-up is over: a graph with the new weight, the same
 		// Params and optimiser.
-		r.graph.prog.Close()
-		r.graph = nil
+		c.graph.prog.Close()
+		c.graph = nil
 	}
-	if r.graph == nil {
+	if c.graph == nil {
 		g, err := r.build(v1.Shape, cw)
 		if err != nil {
 			return stepOut{}, fmt.Errorf("build the graph for batches %v: %w", v1.Shape, err)
 		}
-		r.graph = g
+		c.graph = g
 	}
-	s := r.graph
+	s := c.graph
 	if v1.Shape != s.shape {
 		return stepOut{}, fmt.Errorf("batch shape %v differs from the first batch's %v: make every video the same size (Config.Preprocess)", v1.Shape, s.shape)
 	}

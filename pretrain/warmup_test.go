@@ -12,8 +12,8 @@ import (
 
 // TestOrderWarmup: in the warm-up epochs the loss is the frame-order loss
 // alone and the projection head does not move; after it the loss is both;
-// the CPU and gpu's host engine (which rebuilds its trainer at the switch)
-// agree; and a run stopped at the switch resumes into the same second
+// the CPU and gpu's host engine (whose trainer takes the weights with each
+// step, and so runs on across the switch) agree; and a run stopped at the switch resumes into the same second
 // epoch.
 func TestOrderWarmup(t *testing.T) {
 	ctx := context.Background()

@@ -133,7 +133,7 @@ CUresult cuGetErrorString(CUresult r, const char **s) {
 }
 
 static const char *kernels[] = {"vs_relu", "vs_relu_bwd", "vs_add", "vs_add_relu", "vs_gap", "vs_gap_bwd",
-                                "vs_bias_rows", "vs_sum_rows", "vs_bce", "vs_ce", "vs_adam", "vs_nonfinite", 0};
+                                "vs_bias_rows", "vs_sum_rows", "vs_adam", "vs_nonfinite", 0};
 
 CUresult cuModuleLoadDataEx(CUmodule *m, const void *image, unsigned int nopt, int *opts, void **vals) {
 	const char *s = image, *rej = getenv("FAKECUDA_REJECT_TARGET");
@@ -178,7 +178,7 @@ static float relu(float v) { return v <= 0 ? 0 : v; }
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned shm, CUstream st, void **kp, void **extra) {
 	int id = (int)(uintptr_t)f - 1;
-	if (id < 0 || id >= 12 || gx == 0 || bx == 0 || bx > 1024 || gy != 1 || gz != 1 || by != 1 || bz != 1 ||
+	if (id < 0 || id >= 10 || gx == 0 || bx == 0 || bx > 1024 || gy != 1 || gz != 1 || by != 1 || bz != 1 ||
 	    shm != 0 || st != &stream_token || !kp || extra)
 		return 1;
 	logf_("launch %s", kernels[id]);
@@ -223,33 +223,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 			P(3)[j] = (float)s;
 		}
 		break;
-	case 8: /* vs_bce(n, x, t, terms, dx, posWeight, scale) */
-		for (uint64_t i = 0; i < n; i++) {
-			double x = P(1)[i], t = P(2)[i], w = 1 + (F32(5) - 1) * t;
-			double sp = log1p(exp(-fabs(x))) + fmax(-x, 0);
-			double sig = x >= 0 ? exp(-x) / (1 + exp(-x)) : 1 / (1 + exp(x));
-			P(3)[i] = (float)((1 - t) * x + w * sp);
-			P(4)[i] = (float)(F32(6) * ((1 - t) - w * sig));
-		}
-		break;
-	case 9: { /* vs_ce(rows, k, x, labels, terms, dx, scale) */
-		uint64_t k = U64(1);
-		for (uint64_t r = 0; r < n; r++) {
-			float *row = P(2) + r * k;
-			double m = -INFINITY, s = 0;
-			for (uint64_t j = 0; j < k; j++)
-				m = fmax(m, row[j]);
-			for (uint64_t j = 0; j < k; j++)
-				s += exp(row[j] - m);
-			double lse = m + log(s);
-			uint64_t c = (uint64_t)P(3)[r];
-			P(4)[r] = (float)(lse - row[c]);
-			for (uint64_t j = 0; j < k; j++)
-				P(5)[r * k + j] = (float)(F32(6) * (exp(row[j] - lse) - (j == c)));
-		}
-		break;
-	}
-	case 10: /* vs_adam(n, p, g, m, v, b1, 1-b1, b2, 1-b2, wd, eps, negStep, bc2sqrt) */
+	case 8: /* vs_adam(n, p, g, m, v, b1, 1-b1, b2, 1-b2, wd, eps, negStep, bc2sqrt) */
 		for (uint64_t i = 0; i < n; i++) {
 			float g = P(2)[i];
 			if (F32(9) != 0)
@@ -262,7 +236,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 			P(1)[i] += u / d;
 		}
 		break;
-	case 11: /* vs_nonfinite(n, x, flag) */
+	case 9: /* vs_nonfinite(n, x, flag) */
 		for (uint64_t i = 0; i < n; i++)
 			if (!isfinite(P(1)[i]))
 				*(uint32_t *)P(2) = 1;
