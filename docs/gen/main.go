@@ -13,8 +13,9 @@
 // and early diastole (the mitral valve open widest), then two 28x28 crops around the aortic valve,
 // closed (end-diastole) and open (mid-systole), shown eight times enlarged.
 // A yellow box on the mid-systole frame marks the crop. The label column
-// gives the grade, the severity score, the cusps' largest opening angle
-// (Anatomy.OpeningDeg) and the video's gain.
+// gives the grade, the severity score, the appearance score that sets the
+// cusps' look (Anatomy.AppearanceScore), the cusps' largest opening angle
+// (Anatomy.OpeningDeg), their thickness and the video's gain.
 //
 // Run it from the repository root:
 //
@@ -135,6 +136,7 @@ func run(out string) error {
 		}{
 			{rw.study.Severity.String(), idxYellow},
 			{fmt.Sprintf("score %.2f", a.SeverityScore), idxWhite},
+			{fmt.Sprintf("look %.2f", a.AppearanceScore), idxWhite},
 			{fmt.Sprintf("opening %.0f deg", a.OpeningDeg), idxWhite},
 			{fmt.Sprintf("cusp %.2f cm", a.LeafletThickness), idxWhite},
 			{fmt.Sprintf("gain %+.1f dB", rw.info.GainDB), idxWhite},
