@@ -77,7 +77,10 @@
 // (3.134 at epoch 45, against ln 24 = 3.178) and was back at chance one
 // epoch after NT-Xent joined (3.169, then 3.20 to the end). So NT-Xent
 // does not merely outpace the order signal: it erases order features the
-// encoder already has. In the second run the warm-up itself never took off:
+// encoder already has. (One caveat: Adam's second moments, built from the
+// order loss's 13 times smaller gradients, make NT-Xent's first steps after
+// the switch about three times larger than usual, a shock that a warm-up of
+// the learning rate would soften; not tried.) In the second run the warm-up itself never took off:
 // the take-off epoch moves with rounding (a run of the same settings on
 // earlier kernels took off about epoch 25), so a warm-up of any fixed length
 // is a gamble at this scale. At initialisation NT-Xent's gradient on the
