@@ -534,6 +534,8 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 		}
 	case g.stridedPointwise():
 		conv3dForwardStrided(bl, g, x, w, y)
+	case g.implicitOK(bl):
+		conv3dForwardImplicit(bl, g, x, w, y)
 	case g.shiftable() && useShift:
 		conv3dForwardShift(bl, g, x, w, y)
 	default:

@@ -1,0 +1,215 @@
+package nn
+
+import (
+	"sync"
+
+	"github.com/vidssl/vidssl/internal/blas"
+	"github.com/vidssl/vidssl/internal/vec"
+)
+
+// Implicit GEMM: the forward convolution without a vol2col matrix. Each
+// batch item is copied once into a zero-padded buffer laid out so that,
+// for every kernel tap k = (kt, ci, kh, kw), the values the tap reads at
+// consecutive output positions are the values of the buffer from some
+// offset off[k] on, at consecutive addresses. Then for a run of output
+// frames
+//
+//	Ygrid (Cout x n) = W (Cout x K) * B,  B[k, j] = buf[base + off[k] + j]
+//
+// is one blas.Offsets product: the AVX-512 kernels load B's rows straight
+// from the buffer (vol2col's copy of K*P values and its trip through
+// memory disappear), the other kernels pack B's panels from it. The output
+// comes out on a grid (j = ho*Wq + wo within a frame), whose columns past
+// Wo (and rows past Ho) are discarded as the grid is copied into y, a copy
+// of Cout*P values against vol2col's K*P.
+//
+// The layout: channel ci of the buffer is cs values long; it holds the
+// padded frames, each stored as sh*sw sub-planes (one per phase of the
+// stride along H and W: padded row h, column w goes to sub-plane
+// (h%sh, w%sw), at row h/sh, column w/sw of a Hq x Wq plane), so that the
+// columns and rows one tap reads at the stride are contiguous and Wq
+// apart. For a stride 1 that is the plain padded frame. cs is padded to an
+// odd number of cache lines, so that the channels of one tap, cs apart, do
+// not all fall in the same L1 sets.
+//
+// Output frames go in runs that read the same temporal taps (the rows of
+// W and B of the other taps, which read only padding, are skipped, as
+// tapRuns does for vol2col); with a temporal stride of 1 a run spans
+// several frames, their grids one padded frame apart.
+
+// useImplicit enables the implicit-GEMM forward path where it applies;
+// tests turn it off to check the other paths on the same cases, and
+// benchmarks to compare them.
+var useImplicit = true
+
+// implicitGeom is the buffer layout of the implicit path for g.
+type implicitGeom struct {
+	tp, hq, wq int // padded frames; rows and columns of a sub-plane
+	plane      int // hq*wq
+	frame      int // sh*sw*plane: one padded frame
+	cs         int // one channel: tp*frame, padded
+}
+
+func newImplicitGeom(g *convGeom) implicitGeom {
+	var l implicitGeom
+	l.tp = g.t + 2*g.pt
+	l.hq = (g.h + 2*g.ph + g.sh - 1) / g.sh
+	l.wq = (g.w + 2*g.pw + g.sw - 1) / g.sw
+	l.plane = l.hq * l.wq
+	l.frame = g.sh * g.sw * l.plane
+	lines := (l.tp*l.frame + 15) / 16
+	if lines%2 == 0 {
+		lines++
+	}
+	l.cs = lines * 16
+	return l
+}
+
+// implicitOK reports whether the implicit path serves g with bl.
+func (g *convGeom) implicitOK(bl blas.Impl) bool {
+	if !useImplicit || g.pointwise() || g.stridedPointwise() {
+		return false
+	}
+	_, ok := blas.OffsetsOf(bl)
+	return ok
+}
+
+// intPool holds the offset tables (*[]int) of the implicit path.
+var intPool sync.Pool
+
+func getInts(n int) *[]int {
+	if p, ok := intPool.Get().(*[]int); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]int, n)
+	return &s
+}
+
+// implicitChunkFloats bounds the grid buffer of one product: Cout times
+// its columns.
+const implicitChunkFloats = 1 << 18
+
+// conv3dForwardImplicit is conv3dForward's implicit-GEMM path (no bias).
+func conv3dForwardImplicit(bl blas.Impl, g *convGeom, x, w, y []float32) {
+	ob, _ := blas.OffsetsOf(bl)
+	l := newImplicitGeom(g)
+	k, p := g.kdim(), g.outSize()
+	kk := k / g.kt
+	inN, outN := g.cin*g.inSize(), g.cout*p
+
+	wbuf := getScratch(len(w))
+	wr := *wbuf
+	tapMajor(g, w, wr, false) // K in the order (kt, ci, kh, kw)
+	offp := getInts(k)
+	off := *offp
+	for kt := 0; kt < g.kt; kt++ {
+		for ci := 0; ci < g.cin; ci++ {
+			for kh := 0; kh < g.kh; kh++ {
+				for kw := 0; kw < g.kw; kw++ {
+					off[((kt*g.cin+ci)*g.kh+kh)*g.kw+kw] = ci*l.cs + kt*l.frame +
+						((kh%g.sh)*g.sw+kw%g.sw)*l.plane + (kh/g.sh)*l.wq + kw/g.sw
+				}
+			}
+		}
+	}
+	xbuf := getScratch(g.cin * l.cs)
+	xp := *xbuf
+	clear(xp) // the padding stays zero across items
+	chunk := max(1024, implicitChunkFloats/g.cout)
+	gbuf := getScratch(g.cout * chunk)
+	grid := *gbuf
+	fstep := g.st * l.frame // the grid's columns per output frame
+	for n := 0; n < g.n; n++ {
+		implicitLoad(g, &l, x[n*inN:(n+1)*inN], xp)
+		yn := y[n*outN : (n+1)*outN]
+		for f0 := 0; f0 < g.ot; {
+			a, b := g.tapRange(f0)
+			f1 := f0 + 1
+			for g.st == 1 && f1 < g.ot {
+				if a2, b2 := g.tapRange(f1); a2 != a || b2 != b {
+					break
+				}
+				f1++
+			}
+			if a == b { // every tap reads padding
+				for co := 0; co < g.cout; co++ {
+					clear(yn[co*p+f0*g.oh*g.ow : co*p+f1*g.oh*g.ow])
+				}
+				f0 = f1
+				continue
+			}
+			cols := (f1-f0-1)*fstep + (g.oh-1)*l.wq + g.ow
+			base := f0 * fstep
+			for c0 := 0; c0 < cols; c0 += chunk {
+				nc := min(chunk, cols-c0)
+				ob.SgemmOffsets(g.cout, nc, (b-a)*kk, wr[a*kk:], k, xp[base+c0:], off[a*kk:b*kk], grid, nc)
+				implicitStore(g, &l, grid, nc, c0, f0, yn)
+			}
+			f0 = f1
+		}
+	}
+	putScratch(gbuf)
+	putScratch(xbuf)
+	intPool.Put(offp)
+	putScratch(wbuf)
+}
+
+// implicitStore copies the valid columns of grid (Cout x nc), columns
+// [c0, c0+nc) of the grid of output frames from f0 on, into yn, one item
+// of the output.
+func implicitStore(g *convGeom, l *implicitGeom, grid []float32, nc, c0, f0 int, yn []float32) {
+	p := g.outSize()
+	fstep := g.st * l.frame
+	g.parFor(g.cout, max(1, copyGrain/nc), func(lo, hi int) {
+		for co := lo; co < hi; co++ {
+			src := grid[co*nc : (co+1)*nc]
+			dst := yn[co*p:]
+			for j := c0; j < c0+nc; {
+				f, rem := j/fstep, j%fstep
+				ho, wo := rem/l.wq, rem%l.wq
+				switch {
+				case ho >= g.oh:
+					j += fstep - rem // the next frame
+				case wo >= g.ow:
+					j += l.wq - wo // the next row
+				default:
+					seg := min(g.ow-wo, c0+nc-j)
+					copy(dst[((f0+f)*g.oh+ho)*g.ow+wo:][:seg], src[j-c0:][:seg])
+					j += seg
+				}
+			}
+		}
+	})
+}
+
+// implicitLoad copies xn, one item (Cin, T, H, W), into the buffer xp laid
+// out as implicitGeom says; the padding is left as it is (zero).
+func implicitLoad(g *convGeom, l *implicitGeom, xn, xp []float32) {
+	g.parFor(g.cin*g.t, max(1, copyGrain/(g.h*g.w)), func(lo, hi int) {
+		for plane := lo; plane < hi; plane++ {
+			ci, t := plane/g.t, plane%g.t
+			fr := xp[ci*l.cs+(t+g.pt)*l.frame:][:l.frame]
+			for h := 0; h < g.h; h++ {
+				hp := h + g.ph
+				sub := fr[(hp%g.sh)*g.sw*l.plane+(hp/g.sh)*l.wq:]
+				xr := xn[((ci*g.t+t)*g.h+h)*g.w:][:g.w]
+				switch g.sw {
+				case 1:
+					copy(sub[g.pw:g.pw+g.w], xr)
+				case 2:
+					// Input column i is padded column i+pw: phase
+					// (i+pw)%2, column (i+pw)/2.
+					e := sub[(g.pw%2)*l.plane+g.pw/2:][:(g.w+1)/2]
+					o := sub[((g.pw+1)%2)*l.plane+(g.pw+1)/2:][:g.w/2]
+					vec.Deinterleave2(e, o, xr)
+				default:
+					for i, v := range xr {
+						c := i + g.pw
+						sub[(c%g.sw)*l.plane+c/g.sw] = v
+					}
+				}
+			}
+		}
+	})
+}

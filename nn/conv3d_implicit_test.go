@@ -1,0 +1,82 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/vidssl/vidssl/internal/blas"
+)
+
+// TestConv3dImplicitShapes checks the implicit-GEMM forward path against
+// the definition on randomised shapes with every kernel, stride and
+// padding R3D, MC3 and R(2+1)D use (3x7x7 s(1,2,2), 3x3x3 s1 and s2,
+// 1x3x3 and 3x1x1 with their strides, and odd ones), odd sizes, and x, w
+// and y cut at unaligned starts, on the default back end (which
+// VIDSSL_BLAS picks), vidssl's SGEMM with its best and generic kernels,
+// and a serial one.
+func TestConv3dImplicitShapes(t *testing.T) {
+	serial, _ := blas.Serial(blas.Go())
+	impls := []blas.Impl{blas.MustDefault(), blas.Go(), blas.GoGeneric(), serial}
+	kernels := []struct {
+		k, stride, pad [3]int
+	}{
+		{[3]int{3, 7, 7}, [3]int{1, 2, 2}, [3]int{1, 3, 3}},
+		{[3]int{3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
+		{[3]int{3, 3, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}},
+		{[3]int{1, 3, 3}, [3]int{1, 1, 1}, [3]int{0, 1, 1}},
+		{[3]int{1, 3, 3}, [3]int{1, 2, 2}, [3]int{0, 1, 1}},
+		{[3]int{3, 1, 1}, [3]int{1, 1, 1}, [3]int{1, 0, 0}},
+		{[3]int{3, 1, 1}, [3]int{2, 1, 1}, [3]int{1, 0, 0}},
+		{[3]int{1, 7, 7}, [3]int{1, 2, 2}, [3]int{0, 3, 3}},
+		{[3]int{2, 3, 4}, [3]int{1, 3, 2}, [3]int{0, 2, 1}},
+		{[3]int{3, 3, 3}, [3]int{1, 1, 3}, [3]int{1, 0, 2}},
+	}
+	rng := rand.New(rand.NewPCG(13, 13))
+	for trial := 0; trial < 40; trial++ {
+		kc := kernels[trial%len(kernels)]
+		n, cin, cout := 1+rng.IntN(3), 1+rng.IntN(9), []int{1, 3, 8, 13, 16, 17, 24, 33}[rng.IntN(8)]
+		xs := []int{n, cin, max(kc.k[0], 1+rng.IntN(6)), max(kc.k[1], 1+rng.IntN(13)), max(kc.k[2], 1+rng.IntN(40))}
+		ws := []int{cout, cin, kc.k[0], kc.k[1], kc.k[2]}
+		g, err := newConvGeom("test", xs, ws, nil, false, kc.stride, kc.pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]float32, 1+tensor.Shape(xs).TotalSize())
+		w := make([]float32, 3+tensor.Shape(ws).TotalSize())
+		for i := range x {
+			x[i] = rng.Float32()*2 - 1
+		}
+		for i := range w {
+			w[i] = rng.Float32()*2 - 1
+		}
+		x, w = x[1:], w[3:]
+		want := make([]float32, g.yShape().TotalSize())
+		naiveConv3d(&g, x, w, want)
+		for _, bl := range impls {
+			for _, trim := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%d/%s/trim=%t/x=%v/w=%v/s=%v/p=%v", trial, bl.Name(), trim, xs, ws, kc.stride, kc.pad), func(t *testing.T) {
+					old := useTrim
+					useTrim = trim
+					defer func() { useTrim = old }()
+					if !g.implicitOK(bl) {
+						t.Fatal("the implicit path does not serve this case")
+					}
+					ybuf := make([]float32, 2+len(want))
+					for i := range ybuf {
+						ybuf[i] = float32(math.NaN())
+					}
+					y := ybuf[1 : 1+len(want)]
+					conv3dForward(bl, &g, x, w, nil, y)
+					if !math.IsNaN(float64(ybuf[0])) || !math.IsNaN(float64(ybuf[len(ybuf)-1])) {
+						t.Fatal("wrote outside y")
+					}
+					convApprox(t, "y", tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(want)), tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(y)))
+				})
+			}
+		}
+	}
+}
