@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"os"
 	"sync"
 
 	"github.com/vidssl/vidssl/internal/blas"
@@ -23,12 +24,13 @@ import (
 // Wo (and rows past Ho) are discarded as the grid is copied into y, a copy
 // of Cout*P values against vol2col's K*P.
 //
-// The layout: channel ci of the buffer is cs values long; it holds the
-// padded frames, each stored as sh*sw sub-planes (one per phase of the
-// stride along H and W: padded row h, column w goes to sub-plane
-// (h%sh, w%sw), at row h/sh, column w/sw of a Hq x Wq plane), so that the
-// columns and rows one tap reads at the stride are contiguous and Wq
-// apart. For a stride 1 that is the plain padded frame. cs is padded to an
+// The layout: channel ci of the buffer is cs values long; it holds sh*sw
+// sub-volumes, one per phase of the stride along H and W, each the padded
+// frames as Hq x Wq planes: padded row h, column w of a frame goes to
+// sub-volume (h%sh, w%sw), at row h/sh, column w/sw, so that the columns
+// and rows one tap reads at the stride are contiguous and Wq apart, and
+// consecutive frames one plane apart. For a stride 1 that is the plain
+// padded volume. cs is padded to an
 // odd number of cache lines, so that the channels of one tap, cs apart, do
 // not all fall in the same L1 sets.
 //
@@ -37,17 +39,22 @@ import (
 // tapRuns does for vol2col); with a temporal stride of 1 a run spans
 // several frames, their grids one padded frame apart.
 
-// useImplicit enables the implicit-GEMM forward path where it applies;
-// tests turn it off to check the other paths on the same cases, and
-// benchmarks to compare them.
-var useImplicit = true
+// ConvEnvVar is the environment variable that, set to "vol2col", turns the
+// implicit-GEMM path off, so that every convolution takes the vol2col,
+// row-shift or strided lowering it took before (to compare them).
+const ConvEnvVar = "VIDSSL_CONV"
+
+// useImplicit enables the implicit-GEMM forward path where it applies
+// (unless VIDSSL_CONV=vol2col); tests turn it off to check the other paths
+// on the same cases.
+var useImplicit = os.Getenv(ConvEnvVar) != "vol2col"
 
 // implicitGeom is the buffer layout of the implicit path for g.
 type implicitGeom struct {
-	tp, hq, wq int // padded frames; rows and columns of a sub-plane
-	plane      int // hq*wq
-	frame      int // sh*sw*plane: one padded frame
-	cs         int // one channel: tp*frame, padded
+	tp, hq, wq int // padded frames; rows and columns of a plane
+	plane      int // hq*wq: one frame of a sub-volume
+	vol        int // tp*plane: one sub-volume
+	cs         int // one channel: sh*sw*vol, padded
 }
 
 func newImplicitGeom(g *convGeom) implicitGeom {
@@ -56,8 +63,8 @@ func newImplicitGeom(g *convGeom) implicitGeom {
 	l.hq = (g.h + 2*g.ph + g.sh - 1) / g.sh
 	l.wq = (g.w + 2*g.pw + g.sw - 1) / g.sw
 	l.plane = l.hq * l.wq
-	l.frame = g.sh * g.sw * l.plane
-	lines := (l.tp*l.frame + 15) / 16
+	l.vol = l.tp * l.plane
+	lines := (g.sh*g.sw*l.vol + 15) / 16
 	if lines%2 == 0 {
 		lines++
 	}
@@ -107,8 +114,8 @@ func conv3dForwardImplicit(bl blas.Impl, g *convGeom, x, w, y []float32) {
 		for ci := 0; ci < g.cin; ci++ {
 			for kh := 0; kh < g.kh; kh++ {
 				for kw := 0; kw < g.kw; kw++ {
-					off[((kt*g.cin+ci)*g.kh+kh)*g.kw+kw] = ci*l.cs + kt*l.frame +
-						((kh%g.sh)*g.sw+kw%g.sw)*l.plane + (kh/g.sh)*l.wq + kw/g.sw
+					off[((kt*g.cin+ci)*g.kh+kh)*g.kw+kw] = ci*l.cs + ((kh%g.sh)*g.sw+kw%g.sw)*l.vol +
+						kt*l.plane + (kh/g.sh)*l.wq + kw/g.sw
 				}
 			}
 		}
@@ -119,7 +126,7 @@ func conv3dForwardImplicit(bl blas.Impl, g *convGeom, x, w, y []float32) {
 	chunk := max(1024, implicitChunkFloats/g.cout)
 	gbuf := getScratch(g.cout * chunk)
 	grid := *gbuf
-	fstep := g.st * l.frame // the grid's columns per output frame
+	fstep := g.st * l.plane // the grid's columns per output frame
 	for n := 0; n < g.n; n++ {
 		implicitLoad(g, &l, x[n*inN:(n+1)*inN], xp)
 		yn := y[n*outN : (n+1)*outN]
@@ -160,7 +167,7 @@ func conv3dForwardImplicit(bl blas.Impl, g *convGeom, x, w, y []float32) {
 // of the output.
 func implicitStore(g *convGeom, l *implicitGeom, grid []float32, nc, c0, f0 int, yn []float32) {
 	p := g.outSize()
-	fstep := g.st * l.frame
+	fstep := g.st * l.plane
 	g.parFor(g.cout, max(1, copyGrain/nc), func(lo, hi int) {
 		for co := lo; co < hi; co++ {
 			src := grid[co*nc : (co+1)*nc]
@@ -189,10 +196,10 @@ func implicitLoad(g *convGeom, l *implicitGeom, xn, xp []float32) {
 	g.parFor(g.cin*g.t, max(1, copyGrain/(g.h*g.w)), func(lo, hi int) {
 		for plane := lo; plane < hi; plane++ {
 			ci, t := plane/g.t, plane%g.t
-			fr := xp[ci*l.cs+(t+g.pt)*l.frame:][:l.frame]
+			fr := xp[ci*l.cs+(t+g.pt)*l.plane:]
 			for h := 0; h < g.h; h++ {
 				hp := h + g.ph
-				sub := fr[(hp%g.sh)*g.sw*l.plane+(hp/g.sh)*l.wq:]
+				sub := fr[(hp%g.sh)*g.sw*l.vol+(hp/g.sh)*l.wq:]
 				xr := xn[((ci*g.t+t)*g.h+h)*g.w:][:g.w]
 				switch g.sw {
 				case 1:
@@ -200,13 +207,13 @@ func implicitLoad(g *convGeom, l *implicitGeom, xn, xp []float32) {
 				case 2:
 					// Input column i is padded column i+pw: phase
 					// (i+pw)%2, column (i+pw)/2.
-					e := sub[(g.pw%2)*l.plane+g.pw/2:][:(g.w+1)/2]
-					o := sub[((g.pw+1)%2)*l.plane+(g.pw+1)/2:][:g.w/2]
+					e := sub[(g.pw%2)*l.vol+g.pw/2:][:(g.w+1)/2]
+					o := sub[((g.pw+1)%2)*l.vol+(g.pw+1)/2:][:g.w/2]
 					vec.Deinterleave2(e, o, xr)
 				default:
 					for i, v := range xr {
 						c := i + g.pw
-						sub[(c%g.sw)*l.plane+c/g.sw] = v
+						sub[(c%g.sw)*l.vol+c/g.sw] = v
 					}
 				}
 			}

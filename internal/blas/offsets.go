@@ -44,15 +44,17 @@ func (g *goImpl) SgemmOffsets(m, n, k int, a []float32, lda int, x []float32, of
 	}
 	parts := 1
 	if m*n*k >= goSplitMinWork && !g.noSplit {
-		parts = min(runtime.GOMAXPROCS(0), n/goSplitMinSize)
+		parts = min(runtime.GOMAXPROCS(0), max(m, n)/goSplitMinSize)
 	}
 	kern := g.k.forRows(m)
 	if parts <= 1 {
 		g.serialOffsets(kern, m, n, k, a, lda, x, off, c, ldc)
 		return
 	}
-	splitC(false, false, m, n, lda, 1, ldc, parts, kern.mr, kern.nr, func(m, n, _, bo, co int) {
-		g.serialOffsets(kern, m, n, k, a, lda, x[bo:], off, c[co:], ldc)
+	// By columns (x's start moves with them) or, when C is taller than
+	// wide (a convolution's small frames), by rows.
+	splitC(false, false, m, n, lda, 1, ldc, parts, kern.mr, kern.nr, func(m, n, ao, bo, co int) {
+		g.serialOffsets(kern, m, n, k, a[ao:], lda, x[bo:], off, c[co:], ldc)
 	})
 }
 

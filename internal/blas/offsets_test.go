@@ -19,7 +19,7 @@ func TestSgemmOffsetsMatchesDefinition(t *testing.T) {
 	for i := 0; i < 60; i++ {
 		cases = append(cases, tc{dims[rng.IntN(len(dims))], dims[rng.IntN(len(dims))], dims[rng.IntN(len(dims))]})
 	}
-	cases = append(cases, tc{64, 1100, 300}, tc{70, 600, 520}, tc{8, 3246, 216}, tc{13, 700, 9}, tc{3, 97, 1}, tc{5, 4, 0})
+	cases = append(cases, tc{64, 1100, 300}, tc{512, 61, 300}, tc{130, 70, 40}, tc{70, 600, 520}, tc{8, 3246, 216}, tc{13, 700, 9}, tc{3, 97, 1}, tc{5, 4, 0})
 	for _, impl := range goImpls() {
 		for _, c := range cases {
 			m, n, k := c.m, c.n, c.k
