@@ -2,6 +2,7 @@ package nn
 
 import (
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/vidssl/vidssl/internal/blas"
@@ -219,4 +220,153 @@ func implicitLoad(g *convGeom, l *implicitGeom, xn, xp []float32) {
 			}
 		}
 	})
+}
+
+// implicitTask is one product of the implicit path: columns [c0, c0+nc)
+// of the grid of the output frames from f0 on, which read the temporal
+// taps [a, b).
+type implicitTask struct{ f0, a, b, c0, nc int }
+
+// implicitTasks lists g's products, the same for every batch item: runs of
+// output frames that read the same temporal taps (several frames only at
+// temporal stride 1), cut into chunks of at most chunk columns. Frames
+// that read only padding are left out.
+func implicitTasks(g *convGeom, l *implicitGeom, chunk int) []implicitTask {
+	var tasks []implicitTask
+	fstep := g.st * l.plane
+	for f0 := 0; f0 < g.ot; {
+		a, b := g.tapRange(f0)
+		f1 := f0 + 1
+		for g.st == 1 && f1 < g.ot {
+			if a2, b2 := g.tapRange(f1); a2 != a || b2 != b {
+				break
+			}
+			f1++
+		}
+		if a < b {
+			cols := (f1-f0-1)*fstep + (g.oh-1)*l.wq + g.ow
+			for c0 := 0; c0 < cols; c0 += chunk {
+				tasks = append(tasks, implicitTask{f0, a, b, c0, min(chunk, cols-c0)})
+			}
+		}
+		f0 = f1
+	}
+	return tasks
+}
+
+// implicitGather is the reverse of implicitStore: it fills grid (Cout x
+// nc) with the values of dyn, one item of the output gradient, at grid
+// columns [c0, c0+nc) of the frames from f0 on, and zeros at the grid's
+// columns that are no output position.
+func implicitGather(g *convGeom, l *implicitGeom, dyn []float32, grid []float32, nc, c0, f0 int) {
+	p := g.outSize()
+	fstep := g.st * l.plane
+	for co := 0; co < g.cout; co++ {
+		dst := grid[co*nc : (co+1)*nc]
+		src := dyn[co*p:]
+		for j := c0; j < c0+nc; {
+			f, rem := j/fstep, j%fstep
+			ho, wo := rem/l.wq, rem%l.wq
+			var seg int
+			switch {
+			case ho >= g.oh:
+				seg = min(fstep-rem, c0+nc-j)
+				clear(dst[j-c0:][:seg])
+			case wo >= g.ow:
+				seg = min(l.wq-wo, c0+nc-j)
+				clear(dst[j-c0:][:seg])
+			default:
+				seg = min(g.ow-wo, c0+nc-j)
+				copy(dst[j-c0:][:seg], src[((f0+f)*g.oh+ho)*g.ow+wo:][:seg])
+			}
+			j += seg
+		}
+	}
+}
+
+// conv3dBackwardFilterImplicit is conv3dBackwardFilter's implicit-GEMM
+// path: for each product of the forward pass and each kernel tap
+// (kt, kh, kw), whose Cin rows of B are cs apart in the padded buffer,
+//
+//	dW[:, :, kt, kh, kw] += dYgrid (Cout x n) * Btap^T (n x Cin)
+//
+// with dYgrid the output gradient on the forward pass's grid (zero at the
+// discarded columns) and Btap read in place (blas's products with a
+// transposed B read it in place). Each of the GOMAXPROCS workers (one when g is
+// serial) takes every parts-th product of each item, summing into a
+// buffer of its own (Cout x K, K in the order (kt, kh, kw, ci)), and the
+// buffers are added into dw at the end. dw must be zeroed.
+func conv3dBackwardFilterImplicit(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
+	l := newImplicitGeom(g)
+	k, p := g.kdim(), g.outSize()
+	inN, outN := g.cin*g.inSize(), g.cout*p
+	parts, sbl := 1, bl
+	if !g.serial {
+		if s, ok := blas.Serial(bl); ok {
+			parts, sbl = max(1, runtime.GOMAXPROCS(0)), s
+		}
+	}
+	xbuf := getScratch(g.cin * l.cs)
+	xp := *xbuf
+	clear(xp)
+	chunk := max(1024, implicitChunkFloats/g.cout)
+	tasks := implicitTasks(g, &l, chunk)
+	parts = max(1, min(parts, len(tasks)))
+	grids, dws := make([]*[]float32, parts), make([]*[]float32, parts)
+	for i := range grids {
+		grids[i], dws[i] = getScratch(g.cout*chunk), getScratch(g.cout*k)
+		clear(*dws[i])
+	}
+	fstep := g.st * l.plane
+	work := func(part int, dyn []float32) {
+		grid, dwp := *grids[part], *dws[part]
+		for i := part; i < len(tasks); i += parts {
+			t := tasks[i]
+			implicitGather(g, &l, dyn, grid, t.nc, t.c0, t.f0)
+			base := t.f0*fstep + t.c0
+			for kt := t.a; kt < t.b; kt++ {
+				for kh := 0; kh < g.kh; kh++ {
+					for kw := 0; kw < g.kw; kw++ {
+						off := ((kh%g.sh)*g.sw+kw%g.sw)*l.vol + kt*l.plane + (kh/g.sh)*l.wq + kw/g.sw
+						tap := (kt*g.kh+kh)*g.kw + kw
+						sbl.Sgemm(false, true, g.cout, g.cin, t.nc, 1, grid, t.nc, xp[base+off:], l.cs, 1, dwp[tap*g.cin:], k)
+					}
+				}
+			}
+		}
+	}
+	for n := 0; n < g.n; n++ {
+		implicitLoad(g, &l, x[n*inN:(n+1)*inN], xp)
+		dyn := dy[n*outN : (n+1)*outN]
+		var wg sync.WaitGroup
+		for part := 1; part < parts; part++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				work(part, dyn)
+			}()
+		}
+		work(0, dyn)
+		wg.Wait()
+	}
+	// dw[co, ci, tap] += the workers' sums at [co, tap*Cin + ci].
+	kv := g.kt * g.kh * g.kw
+	g.parFor(g.cout, max(1, copyGrain/k), func(lo, hi int) {
+		for co := lo; co < hi; co++ {
+			d := dw[co*k : (co+1)*k]
+			for _, b := range dws {
+				src := (*b)[co*k : (co+1)*k]
+				for tap := 0; tap < kv; tap++ {
+					for ci := 0; ci < g.cin; ci++ {
+						d[ci*kv+tap] += src[tap*g.cin+ci]
+					}
+				}
+			}
+		}
+	})
+	for i := range grids {
+		putScratch(grids[i])
+		putScratch(dws[i])
+	}
+	putScratch(xbuf)
 }

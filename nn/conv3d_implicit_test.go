@@ -11,7 +11,8 @@ import (
 	"github.com/vidssl/vidssl/internal/blas"
 )
 
-// TestConv3dImplicitShapes checks the implicit-GEMM forward path against
+// TestConv3dImplicitShapes checks the implicit-GEMM forward and
+// weight-gradient paths against
 // the definition on randomised shapes with every kernel, stride and
 // padding R3D, MC3 and R(2+1)D use (3x7x7 s(1,2,2), 3x3x3 s1 and s2,
 // 1x3x3 and 3x1x1 with their strides, and odd ones), odd sizes, and x, w
@@ -56,6 +57,12 @@ func TestConv3dImplicitShapes(t *testing.T) {
 		x, w = x[1:], w[3:]
 		want := make([]float32, g.yShape().TotalSize())
 		naiveConv3d(&g, x, w, want)
+		dy := make([]float32, len(want))
+		for i := range dy {
+			dy[i] = rng.Float32()*2 - 1
+		}
+		wantDx, wantDw := make([]float32, len(x)), make([]float32, len(w))
+		naiveConv3dGrads(&g, x, w, dy, wantDx, wantDw)
 		for _, bl := range impls {
 			for _, trim := range []bool{true, false} {
 				t.Run(fmt.Sprintf("%d/%s/trim=%t/x=%v/w=%v/s=%v/p=%v", trial, bl.Name(), trim, xs, ws, kc.stride, kc.pad), func(t *testing.T) {
@@ -75,6 +82,14 @@ func TestConv3dImplicitShapes(t *testing.T) {
 						t.Fatal("wrote outside y")
 					}
 					convApprox(t, "y", tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(want)), tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(y)))
+					dwbuf := make([]float32, 2+len(w))
+					dw := dwbuf[1 : 1+len(w)]
+					dwbuf[0], dwbuf[len(dwbuf)-1] = 7, 7
+					conv3dBackwardFilter(bl, &g, x, dy[:len(want):len(want)], dw)
+					if dwbuf[0] != 7 || dwbuf[len(dwbuf)-1] != 7 {
+						t.Fatal("wrote outside dw")
+					}
+					convApprox(t, "dw", tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(wantDw)), tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(dw)))
 				})
 			}
 		}

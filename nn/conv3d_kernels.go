@@ -736,6 +736,10 @@ func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 		conv3dBackwardFilterStrided(bl, g, x, dy, dw)
 		return
 	}
+	if g.implicitOK(bl) {
+		conv3dBackwardFilterImplicit(bl, g, x, dy, dw)
+		return
+	}
 	if g.shiftable() && useShift {
 		conv3dBackwardFilterShift(bl, g, x, dy, dw)
 		return
