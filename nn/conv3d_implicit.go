@@ -82,6 +82,41 @@ func (g *convGeom) implicitOK(bl blas.Impl) bool {
 	return ok
 }
 
+// implicitFilterOK reports whether the implicit path computes g's weight
+// gradient with bl, which it does where that was measured faster (see
+// conv3dBackwardFilterImplicit; BenchmarkConv3dGrad, 2026-12-07): with at
+// least 32 output and 9 input channels, when the workers' sums (Cout x K)
+// stay in L2 or the products are long (R3D-18's layer1 and layer2, the
+// width-8 network's layer3 and layer4; not R3D-18's layer3 and layer4,
+// whose frames of 14x14 and 7x7 give products of a few hundred columns
+// that each update 7 and 28 MB of sums); and for the width-8 network's
+// stem (at most 8 output and 4 input channels, dot products).
+func (g *convGeom) implicitFilterOK(bl blas.Impl) bool {
+	if !g.implicitOK(bl) {
+		return false
+	}
+	if forceImplicitFilter {
+		return true
+	}
+	if g.cout <= 8 {
+		return g.cin <= 4
+	}
+	if g.cin <= 8 || g.cout < 32 {
+		return false
+	}
+	l := newImplicitGeom(g)
+	tasks := implicitTasks(g, &l, max(1024, implicitChunkFloats/g.cout))
+	cols := 0
+	for _, t := range tasks {
+		cols += t.nc
+	}
+	return g.cout*g.kdim() <= 1<<19 || cols >= 1024*len(tasks)
+}
+
+// forceImplicitFilter makes the implicit path compute every weight
+// gradient it can, for tests.
+var forceImplicitFilter = false
+
 // intPool holds the offset tables (*[]int) of the implicit path.
 var intPool sync.Pool
 
@@ -284,22 +319,60 @@ func implicitGather(g *convGeom, l *implicitGeom, dyn []float32, grid []float32,
 	}
 }
 
+// implicitGatherT is implicitGather writing the transpose: grid is nc x
+// Cout, row j holding grid column c0+j.
+func implicitGatherT(g *convGeom, l *implicitGeom, dyn []float32, grid []float32, nc, c0, f0 int) {
+	p := g.outSize()
+	fstep := g.st * l.plane
+	for j := c0; j < c0+nc; {
+		f, rem := j/fstep, j%fstep
+		ho, wo := rem/l.wq, rem%l.wq
+		var seg int
+		switch {
+		case ho >= g.oh:
+			seg = min(fstep-rem, c0+nc-j)
+			clear(grid[(j-c0)*g.cout:][:seg*g.cout])
+		case wo >= g.ow:
+			seg = min(l.wq-wo, c0+nc-j)
+			clear(grid[(j-c0)*g.cout:][:seg*g.cout])
+		default:
+			seg = min(g.ow-wo, c0+nc-j)
+			at := ((f0+f)*g.oh+ho)*g.ow + wo
+			for co := 0; co < g.cout; co++ {
+				src := dyn[co*p+at:][:seg]
+				d := grid[(j-c0)*g.cout+co:]
+				for i, v := range src {
+					d[i*g.cout] = v
+				}
+			}
+		}
+		j += seg
+	}
+}
+
 // conv3dBackwardFilterImplicit is conv3dBackwardFilter's implicit-GEMM
-// path: for each product of the forward pass and each kernel tap
+// path. For each product of the forward pass and each kernel tap
 // (kt, kh, kw), whose Cin rows of B are cs apart in the padded buffer,
 //
-//	dW[:, :, kt, kh, kw] += dYgrid (Cout x n) * Btap^T (n x Cin)
+//	dW[:, :, kt, kh, kw]^T += Btap (Cin x n) * dYgrid^T (n x Cout)
 //
-// with dYgrid the output gradient on the forward pass's grid (zero at the
-// discarded columns) and Btap read in place (blas's products with a
-// transposed B read it in place). Each of the GOMAXPROCS workers (one when g is
-// serial) takes every parts-th product of each item, summing into a
-// buffer of its own (Cout x K, K in the order (kt, kh, kw, ci)), and the
-// buffers are added into dw at the end. dw must be zeroed.
+// with dYgrid^T the output gradient on the forward pass's grid, transposed
+// (zero at the discarded columns), and Btap read in place: both operands
+// of a product with nothing transposed are read where they lie, so only
+// the last partial panels are packed. With at most 8 input or output
+// channels (the width-8 network) it is instead
+//
+//	dW[:, :, kt, kh, kw] += dYgrid (Cout x n) * Btap^T
+//
+// which blas computes as dot products, also in place. Each of the
+// GOMAXPROCS workers (one when g is serial) takes every parts-th product of
+// each item, summing into a buffer of its own, and the buffers are added
+// into dw at the end. dw must be zeroed.
 func conv3dBackwardFilterImplicit(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 	l := newImplicitGeom(g)
 	k, p := g.kdim(), g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
+	dot := g.cout <= 8 || g.cin <= 8
 	parts, sbl := 1, bl
 	if !g.serial {
 		if s, ok := blas.Serial(bl); ok {
@@ -322,14 +395,24 @@ func conv3dBackwardFilterImplicit(bl blas.Impl, g *convGeom, x, dy, dw []float32
 		grid, dwp := *grids[part], *dws[part]
 		for i := part; i < len(tasks); i += parts {
 			t := tasks[i]
-			implicitGather(g, &l, dyn, grid, t.nc, t.c0, t.f0)
+			if dot {
+				implicitGather(g, &l, dyn, grid, t.nc, t.c0, t.f0)
+			} else {
+				implicitGatherT(g, &l, dyn, grid, t.nc, t.c0, t.f0)
+			}
 			base := t.f0*fstep + t.c0
 			for kt := t.a; kt < t.b; kt++ {
 				for kh := 0; kh < g.kh; kh++ {
 					for kw := 0; kw < g.kw; kw++ {
 						off := ((kh%g.sh)*g.sw+kw%g.sw)*l.vol + kt*l.plane + (kh/g.sh)*l.wq + kw/g.sw
 						tap := (kt*g.kh+kh)*g.kw + kw
-						sbl.Sgemm(false, true, g.cout, g.cin, t.nc, 1, grid, t.nc, xp[base+off:], l.cs, 1, dwp[tap*g.cin:], k)
+						if dot {
+							// dwp is Cout x K, K in the order (tap, ci).
+							sbl.Sgemm(false, true, g.cout, g.cin, t.nc, 1, grid, t.nc, xp[base+off:], l.cs, 1, dwp[tap*g.cin:], k)
+						} else {
+							// dwp is K x Cout, K in the order (tap, ci).
+							sbl.Sgemm(false, false, g.cin, g.cout, t.nc, 1, xp[base+off:], l.cs, grid, g.cout, 1, dwp[tap*g.cin*g.cout:], g.cout)
+						}
 					}
 				}
 			}
@@ -349,16 +432,20 @@ func conv3dBackwardFilterImplicit(bl blas.Impl, g *convGeom, x, dy, dw []float32
 		work(0, dyn)
 		wg.Wait()
 	}
-	// dw[co, ci, tap] += the workers' sums at [co, tap*Cin + ci].
+	// dw[co, ci, tap] += the workers' sums.
 	kv := g.kt * g.kh * g.kw
 	g.parFor(g.cout, max(1, copyGrain/k), func(lo, hi int) {
 		for co := lo; co < hi; co++ {
 			d := dw[co*k : (co+1)*k]
 			for _, b := range dws {
-				src := (*b)[co*k : (co+1)*k]
+				src := *b
 				for tap := 0; tap < kv; tap++ {
 					for ci := 0; ci < g.cin; ci++ {
-						d[ci*kv+tap] += src[tap*g.cin+ci]
+						if dot {
+							d[ci*kv+tap] += src[co*k+tap*g.cin+ci]
+						} else {
+							d[ci*kv+tap] += src[(tap*g.cin+ci)*g.cout+co]
+						}
 					}
 				}
 			}

@@ -66,9 +66,9 @@ func TestConv3dImplicitShapes(t *testing.T) {
 		for _, bl := range impls {
 			for _, trim := range []bool{true, false} {
 				t.Run(fmt.Sprintf("%d/%s/trim=%t/x=%v/w=%v/s=%v/p=%v", trial, bl.Name(), trim, xs, ws, kc.stride, kc.pad), func(t *testing.T) {
-					old := useTrim
-					useTrim = trim
-					defer func() { useTrim = old }()
+					old, oldForce := useTrim, forceImplicitFilter
+					useTrim, forceImplicitFilter = trim, true
+					defer func() { useTrim, forceImplicitFilter = old, oldForce }()
 					if !g.implicitOK(bl) {
 						t.Fatal("the implicit path does not serve this case")
 					}

@@ -736,7 +736,7 @@ func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 		conv3dBackwardFilterStrided(bl, g, x, dy, dw)
 		return
 	}
-	if g.implicitOK(bl) {
+	if g.implicitFilterOK(bl) {
 		conv3dBackwardFilterImplicit(bl, g, x, dy, dw)
 		return
 	}

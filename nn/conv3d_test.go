@@ -105,8 +105,9 @@ func convRunGrad(t *testing.T, build func(in []*G.Node) (*G.Node, error), inputs
 	return out.Value().(*tensor.Dense).Clone().(*tensor.Dense), res
 }
 
-// convBlockSizes runs f with each lowering (implicit GEMM, row-shift or
-// strided pointwise where they apply, and plain vol2col), with and without trimming padding-only taps, with the
+// convBlockSizes runs f with each lowering (implicit GEMM, for every
+// weight gradient it can compute too, row-shift or strided pointwise where
+// they apply, and plain vol2col), with and without trimming padding-only taps, with the
 // default vol2col block size and a tiny one, which splits every case into
 // many blocks, and with and without splitting the batch over goroutines
 // (splitItems; the tests' shapes are all small enough for it).
@@ -117,8 +118,8 @@ func convBlockSizes(t *testing.T, f func(t *testing.T)) {
 			for _, block := range []int{colBlockFloats, 64} {
 				for _, split := range []bool{true, false} {
 					t.Run(fmt.Sprintf("trim=%t/%s/block=%d/split=%t", trim, lower, block, split), func(t *testing.T) {
-						oldTrim, oldShift, oldBlock, oldMin, oldSplit, oldImplicit := useTrim, useShift, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit
-						useTrim, useShift, useStrided, colBlockFloats, useImplicit = trim, shift, shift, block, implicit
+						oldTrim, oldShift, oldBlock, oldMin, oldSplit, oldImplicit, oldForce := useTrim, useShift, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit, forceImplicitFilter
+						useTrim, useShift, useStrided, colBlockFloats, useImplicit, forceImplicitFilter = trim, shift, shift, block, implicit, implicit
 						if block < oldBlock {
 							minBlockCols = 1
 						}
@@ -126,7 +127,7 @@ func convBlockSizes(t *testing.T, f func(t *testing.T)) {
 							itemSplitMaxWork = -1
 						}
 						defer func() {
-							useTrim, useShift, useStrided, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit = oldTrim, oldShift, true, oldBlock, oldMin, oldSplit, oldImplicit
+							useTrim, useShift, useStrided, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit, forceImplicitFilter = oldTrim, oldShift, true, oldBlock, oldMin, oldSplit, oldImplicit, oldForce
 						}()
 						f(t)
 					})
