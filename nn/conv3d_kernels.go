@@ -600,7 +600,7 @@ func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 		}
 		return
 	}
-	if tg, ok := g.transposed(); ok {
+	if tg, ok := g.transposed(g.implicitOK(bl)); ok {
 		// dx is the convolution of dy with the flipped, transposed kernel:
 		// vol2col copies instead of col2vol's scattered additions.
 		wbuf := getScratch(len(w))
@@ -654,12 +654,16 @@ func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 // transposed returns the geometry of the convolution that maps dy to dx when
 // g has stride 1 in every dimension and padding below the kernel size: dy
 // padded by k-1-p, convolved with the flipped kernel, with Cin and Cout
-// swapped.
-func (g *convGeom) transposed() (convGeom, bool) {
+// swapped. With implicit true (the convolution will run on the implicit
+// path) it applies whatever the ratio of positions to channels: without
+// vol2col's copies it was faster than col2vol at R3D-18's layer3 and
+// layer4 too (85-90 against 67-72 and 63-68 against 42-50 GFLOP per CPU
+// second, BenchmarkConv3dGrad, 2026-12-07).
+func (g *convGeom) transposed(implicit bool) (convGeom, bool) {
 	if g.st != 1 || g.sh != 1 || g.sw != 1 || g.pt >= g.kt || g.ph >= g.kh || g.pw >= g.kw {
 		return convGeom{}, false
 	}
-	if g.n*g.outSize() < transposedMinRatio*g.cout {
+	if !implicit && g.n*g.outSize() < transposedMinRatio*g.cout {
 		return convGeom{}, false
 	}
 	return convGeom{

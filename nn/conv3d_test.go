@@ -557,7 +557,7 @@ func TestConv3dConcurrent(t *testing.T) {
 	} {
 		x, w := randTensor(rng, 0, c.x...), randTensor(rng, 0, c.w...)
 		g := convGeomFor(t, x, w, c.stride, [3]int{1, 1, 1})
-		if _, ok := g.transposed(); ok != (c.stride[2] == 1) || g.shiftable() != (c.stride[2] == 1) {
+		if _, ok := g.transposed(false); ok != (c.stride[2] == 1) || g.shiftable() != (c.stride[2] == 1) {
 			t.Fatalf("stride %v: not the intended paths", c.stride)
 		}
 		dy := randTensor(rng, 0, g.yShape()...)
