@@ -24,6 +24,20 @@ func OffsetsOf(impl Impl) (Offsets, bool) {
 	return g, ok
 }
 
+// ReadsInPlace reports whether impl's products read their operands where
+// they lie, without packing (but for the last partial panels): both A and B
+// of a product with nothing transposed, and B of SgemmOffsets. That holds
+// for vidssl's SGEMM with the AVX-512 kernels; the AVX2 and plain-Go ones
+// pack A (and SgemmOffsets' B).
+func ReadsInPlace(impl Impl) bool {
+	g, ok := impl.(*goImpl)
+	if !ok {
+		return false
+	}
+	k := g.k.forRows(64)
+	return k.runInd != nil && k.inPlaceA
+}
+
 // SgemmOffsets implements Offsets.
 func (g *goImpl) SgemmOffsets(m, n, k int, a []float32, lda int, x []float32, off []int, c []float32, ldc int) {
 	if m == 0 || n == 0 {

@@ -91,3 +91,13 @@ func TestSgemmOffsetsRefusesBadOffsets(t *testing.T) {
 		}()
 	}
 }
+
+// TestReadsInPlace checks which back ends say they read in place.
+func TestReadsInPlace(t *testing.T) {
+	if ReadsInPlace(Gonum()) || ReadsInPlace(GoGeneric()) {
+		t.Error("gonum or the generic kernel reads in place")
+	}
+	if got, want := ReadsInPlace(Go()), hasAVX512; got != want {
+		t.Errorf("ReadsInPlace(Go()) = %t, want %t (AVX-512)", got, want)
+	}
+}
