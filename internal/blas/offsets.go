@@ -72,6 +72,16 @@ func (g *goImpl) SgemmOffsets(m, n, k int, a []float32, lda int, x []float32, of
 	})
 }
 
+// offsetsKc is SgemmOffsets' block along k, half of kcBlock: each element
+// of C is then summed in float32 chains of at most 128 products, added
+// together. A convolution's k (Cin*kT*kH*kW) runs whole in one chain
+// where vol2col's row-shift lowering summed a third of it at a time, and at
+// kcBlock's 256 the rounding that made in the width-8 R3D's layer1 (216
+// products) moved its training gradients by 0.5% (resnet3d's
+// TestArchitecturesMatchTorchvision/r3d18 failed its 1e-3); at 128 they
+// match as before.
+var offsetsKc = kcBlock / 2
+
 // serialOffsets is SgemmOffsets on the calling goroutine, the arguments
 // checked. It is serial's loop nest without the blocks of rows (m is a
 // convolution's output channels): for each block of columns and of k, the
@@ -82,7 +92,7 @@ func (g *goImpl) serialOffsets(kern *kernel, m, n, k int, a []float32, lda int, 
 	defer packPool.Put(buf)
 	mr, nr := kern.mr, kern.nr
 	ind := kern.runInd != nil && kern.runRows != nil
-	kcMax, ncMax := min(k, kcBlock), min(n, ncBlock)
+	kcMax, ncMax := min(k, offsetsKc), min(n, ncBlock)
 	buf.a = grow(buf.a, (m+mr-1)/mr*mr*kcMax)
 	buf.b = grow(buf.b, (ncMax+nr-1)/nr*nr*kcMax)
 	buf.tile = grow(buf.tile, mr*nr)
@@ -90,8 +100,8 @@ func (g *goImpl) serialOffsets(kern *kernel, m, n, k int, a []float32, lda int, 
 	fullRows := m / mr * mr
 	for jc := 0; jc < n; jc += ncBlock {
 		nc := min(ncBlock, n-jc)
-		for pc := 0; pc < k; pc += kcBlock {
-			kc := min(kcBlock, k-pc)
+		for pc := 0; pc < k; pc += offsetsKc {
+			kc := min(offsetsKc, k-pc)
 			offs := off[pc : pc+kc]
 			bt := float32(0)
 			if pc > 0 {
