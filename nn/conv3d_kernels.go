@@ -26,6 +26,10 @@ import (
 // 347 MB per item) and keep the matrix in cache between vol2col and the SGEMM
 // that reads it. Around that plan:
 //
+//   - With vidssl's SGEMM, the forward pass (and so the input gradient of
+//     stride-1 layers) and, where measured faster, the weight gradient run
+//     without vol2col: implicit GEMM, reading the padded input in place
+//     (conv3d_implicit.go). VIDSSL_CONV=vol2col turns that off.
 //   - 1x1x1 stride-1 unpadded convolutions skip vol2col: the input itself is
 //     the K x P matrix; with a larger stride (the downsample shortcut) they
 //     gather the values read and scatter their gradient directly
