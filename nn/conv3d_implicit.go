@@ -110,13 +110,16 @@ func (g *convGeom) implicitFilterOK(bl blas.Impl) bool {
 	if g.cin <= 8 || g.cout < 32 {
 		return false
 	}
-	l := newImplicitGeom(g)
-	tasks := implicitTasks(g, &l, max(1024, implicitChunkFloats/g.cout))
-	cols := 0
-	for _, t := range tasks {
-		cols += t.nc
+	if g.cout*g.kdim() <= 1<<19 {
+		return true
 	}
-	return g.cout*g.kdim() <= 1<<19 || cols >= 1024*len(tasks)
+	l := newImplicitGeom(g)
+	cols, n := 0, 0
+	implicitRuns(g, &l, max(1024, implicitChunkFloats/g.cout), func(t implicitTask) {
+		cols += t.nc
+		n++
+	})
+	return cols >= 1024*n
 }
 
 // forceImplicitFilter makes the implicit path compute every weight
@@ -274,6 +277,12 @@ type implicitTask struct{ f0, a, b, c0, nc int }
 // that read only padding are left out.
 func implicitTasks(g *convGeom, l *implicitGeom, chunk int) []implicitTask {
 	var tasks []implicitTask
+	implicitRuns(g, l, chunk, func(t implicitTask) { tasks = append(tasks, t) })
+	return tasks
+}
+
+// implicitRuns calls f on each of implicitTasks' products, in order.
+func implicitRuns(g *convGeom, l *implicitGeom, chunk int, f func(implicitTask)) {
 	fstep := g.st * l.plane
 	for f0 := 0; f0 < g.ot; {
 		a, b := g.tapRange(f0)
@@ -287,12 +296,11 @@ func implicitTasks(g *convGeom, l *implicitGeom, chunk int) []implicitTask {
 		if a < b {
 			cols := (f1-f0-1)*fstep + (g.oh-1)*l.wq + g.ow
 			for c0 := 0; c0 < cols; c0 += chunk {
-				tasks = append(tasks, implicitTask{f0, a, b, c0, min(chunk, cols-c0)})
+				f(implicitTask{f0, a, b, c0, min(chunk, cols-c0)})
 			}
 		}
 		f0 = f1
 	}
-	return tasks
 }
 
 // implicitGather is the reverse of implicitStore: it fills grid (Cout x

@@ -95,3 +95,62 @@ func TestConv3dImplicitShapes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzConv3dImplicit checks the implicit path's forward pass and weight
+// gradient against the definition on shapes drawn from the fuzzer's bytes:
+// batch, channels, sizes, kernel, stride and padding per dimension.
+//
+//	go test -run - -fuzz FuzzConv3dImplicit -fuzztime 1m ./nn/
+func FuzzConv3dImplicit(f *testing.F) {
+	f.Add([]byte{1, 3, 8, 4, 9, 9, 3, 7, 7, 1, 2, 2, 1, 3, 3})
+	f.Add([]byte{2, 5, 13, 3, 6, 11, 3, 3, 3, 2, 2, 2, 1, 1, 1})
+	f.Add([]byte{1, 4, 9, 2, 5, 7, 1, 3, 3, 1, 2, 2, 0, 1, 1})
+	f.Add([]byte{3, 2, 16, 5, 3, 4, 3, 1, 1, 2, 1, 1, 1, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 15 {
+			return
+		}
+		v := func(i, lo, n int) int { return lo + int(b[i])%n }
+		n, cin, cout := v(0, 1, 3), v(1, 1, 9), v(2, 1, 33)
+		k := [3]int{v(6, 1, 4), v(7, 1, 7), v(8, 1, 7)}
+		stride := [3]int{v(9, 1, 3), v(10, 1, 3), v(11, 1, 3)}
+		var pad [3]int
+		for d := range pad {
+			pad[d] = int(b[12+d]) % k[d] // below the kernel size
+		}
+		xs := []int{n, cin, v(3, 1, 7), v(4, 1, 14), v(5, 1, 20)}
+		ws := []int{cout, cin, k[0], k[1], k[2]}
+		g, err := newConvGeom("fuzz", xs, ws, nil, false, stride, pad)
+		if err != nil {
+			return // a kernel larger than the padded input
+		}
+		rng := rand.New(rand.NewPCG(uint64(len(b)), uint64(b[0])))
+		x, w := make([]float32, tensor.Shape(xs).TotalSize()), make([]float32, tensor.Shape(ws).TotalSize())
+		for i := range x {
+			x[i] = rng.Float32()*2 - 1
+		}
+		for i := range w {
+			w[i] = rng.Float32()*2 - 1
+		}
+		want := make([]float32, g.yShape().TotalSize())
+		naiveConv3d(&g, x, w, want)
+		dy := make([]float32, len(want))
+		for i := range dy {
+			dy[i] = rng.Float32()*2 - 1
+		}
+		wantDx, wantDw := make([]float32, len(x)), make([]float32, len(w))
+		naiveConv3dGrads(&g, x, w, dy, wantDx, wantDw)
+		old := forceImplicitFilter
+		forceImplicitFilter = true
+		defer func() { forceImplicitFilter = old }()
+		bl := blas.MustDefault()
+		if !g.implicitOK(bl) {
+			t.Skip("the default back end has no implicit path")
+		}
+		y, dw := make([]float32, len(want)), make([]float32, len(w))
+		conv3dForward(bl, &g, x, w, nil, y)
+		conv3dBackwardFilter(bl, &g, x, dy, dw)
+		convApprox(t, "y", tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(want)), tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(y)))
+		convApprox(t, "dw", tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(wantDw)), tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(dw)))
+	})
+}
