@@ -73,13 +73,22 @@ func newImplicitGeom(g *convGeom) implicitGeom {
 	return l
 }
 
-// implicitOK reports whether the implicit path serves g with bl.
+// implicitOK reports whether the implicit path serves g with bl: with
+// vidssl's SGEMM, for every convolution but the pointwise ones when its
+// kernels read B in place (AVX-512), else only for convolutions too large
+// to run as parts of their batch (itemSplitMaxWork): the AVX2 kernels,
+// which pack B's panels from the offsets and A, made the width-8
+// network's steps 10-15% slower than the row-shift lowering
+// (BenchmarkSmallStep, VIDSSL_BLAS=go-avx2), while R3D-18's layers gained
+// (layer1's forward 67 against 44 GFLOP per CPU second).
 func (g *convGeom) implicitOK(bl blas.Impl) bool {
 	if !useImplicit || g.pointwise() || g.stridedPointwise() {
 		return false
 	}
-	_, ok := blas.OffsetsOf(bl)
-	return ok
+	if _, ok := blas.OffsetsOf(bl); !ok {
+		return false
+	}
+	return forceImplicit || blas.ReadsInPlace(bl) || g.cout*g.kdim()*g.outSize() > itemSplitMaxWork
 }
 
 // implicitFilterOK reports whether the implicit path computes g's weight
@@ -95,7 +104,7 @@ func (g *convGeom) implicitFilterOK(bl blas.Impl) bool {
 	if !g.implicitOK(bl) {
 		return false
 	}
-	if forceImplicitFilter {
+	if forceImplicit {
 		return true
 	}
 	if !blas.ReadsInPlace(bl) {
@@ -122,9 +131,9 @@ func (g *convGeom) implicitFilterOK(bl blas.Impl) bool {
 	return cols >= 1024*n
 }
 
-// forceImplicitFilter makes the implicit path compute every weight
-// gradient it can, for tests.
-var forceImplicitFilter = false
+// forceImplicit makes the implicit path serve every convolution and
+// weight gradient it can, for tests.
+var forceImplicit = false
 
 // intPool holds the offset tables (*[]int) of the implicit path.
 var intPool sync.Pool

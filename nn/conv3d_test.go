@@ -118,8 +118,8 @@ func convBlockSizes(t *testing.T, f func(t *testing.T)) {
 			for _, block := range []int{colBlockFloats, 64} {
 				for _, split := range []bool{true, false} {
 					t.Run(fmt.Sprintf("trim=%t/%s/block=%d/split=%t", trim, lower, block, split), func(t *testing.T) {
-						oldTrim, oldShift, oldBlock, oldMin, oldSplit, oldImplicit, oldForce := useTrim, useShift, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit, forceImplicitFilter
-						useTrim, useShift, useStrided, colBlockFloats, useImplicit, forceImplicitFilter = trim, shift, shift, block, implicit, implicit
+						oldTrim, oldShift, oldBlock, oldMin, oldSplit, oldImplicit, oldForce := useTrim, useShift, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit, forceImplicit
+						useTrim, useShift, useStrided, colBlockFloats, useImplicit, forceImplicit = trim, shift, shift, block, implicit, implicit
 						if block < oldBlock {
 							minBlockCols = 1
 						}
@@ -127,7 +127,7 @@ func convBlockSizes(t *testing.T, f func(t *testing.T)) {
 							itemSplitMaxWork = -1
 						}
 						defer func() {
-							useTrim, useShift, useStrided, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit, forceImplicitFilter = oldTrim, oldShift, true, oldBlock, oldMin, oldSplit, oldImplicit, oldForce
+							useTrim, useShift, useStrided, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit, forceImplicit = oldTrim, oldShift, true, oldBlock, oldMin, oldSplit, oldImplicit, oldForce
 						}()
 						f(t)
 					})
