@@ -155,3 +155,43 @@ func reportFlops(b *testing.B, flops, cpu0 float64) {
 		b.ReportMetric(flops/cpu/1e9, "GFLOP/cpu-s")
 	}
 }
+
+// BenchmarkConv3dGrad times the backward-data and the backward-filter op
+// apart, at every shape of BenchmarkConv3dBackward, and reports GFLOP/s
+// and GFLOP per CPU second (VIDSSL_CONV=vol2col for the paths before
+// implicit GEMM).
+func BenchmarkConv3dGrad(b *testing.B) {
+	for _, what := range []string{"data", "filter"} {
+		for _, s := range append(convBenchShapes, smallConvBenchShapes...) {
+			b.Run(what+"/"+s.name, func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(1, 1))
+				x, w := randTensor(rng, 0, s.x...), randTensor(rng, 0, s.w...)
+				geo, err := newConvGeom(s.name, s.x, s.w, nil, false, s.stride, s.pad)
+				if err != nil {
+					b.Fatal(err)
+				}
+				dy := randTensor(rng, 0, geo.yShape()...)
+				data := &conv3dDataGradOp{opBase: opBase{name: s.name}, geo: geo}
+				filter := &conv3dFilterGradOp{opBase: opBase{name: s.name}, geo: geo}
+				run := func() {
+					var err error
+					if what == "data" {
+						_, err = data.Do(w, dy)
+					} else {
+						_, err = filter.Do(x, dy)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				run()
+				b.ResetTimer()
+				cpu0 := cpuSeconds()
+				for b.Loop() {
+					run()
+				}
+				reportFlops(b, convFlops(&geo)*float64(b.N), cpu0)
+			})
+		}
+	}
+}

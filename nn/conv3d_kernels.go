@@ -26,6 +26,10 @@ import (
 // 347 MB per item) and keep the matrix in cache between vol2col and the SGEMM
 // that reads it. Around that plan:
 //
+//   - With vidssl's SGEMM, the forward pass (and so the input gradient of
+//     stride-1 layers) and, where measured faster, the weight gradient run
+//     without vol2col: implicit GEMM, reading the padded input in place
+//     (conv3d_implicit.go). VIDSSL_CONV=vol2col turns that off.
 //   - 1x1x1 stride-1 unpadded convolutions skip vol2col: the input itself is
 //     the K x P matrix; with a larger stride (the downsample shortcut) they
 //     gather the values read and scatter their gradient directly
@@ -534,6 +538,8 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 		}
 	case g.stridedPointwise():
 		conv3dForwardStrided(bl, g, x, w, y)
+	case g.implicitOK(bl):
+		conv3dForwardImplicit(bl, g, x, w, y)
 	case g.shiftable() && useShift:
 		conv3dForwardShift(bl, g, x, w, y)
 	default:
@@ -598,7 +604,7 @@ func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 		}
 		return
 	}
-	if tg, ok := g.transposed(); ok {
+	if tg, ok := g.transposed(g.implicitOK(bl)); ok {
 		// dx is the convolution of dy with the flipped, transposed kernel:
 		// vol2col copies instead of col2vol's scattered additions.
 		wbuf := getScratch(len(w))
@@ -652,12 +658,16 @@ func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 // transposed returns the geometry of the convolution that maps dy to dx when
 // g has stride 1 in every dimension and padding below the kernel size: dy
 // padded by k-1-p, convolved with the flipped kernel, with Cin and Cout
-// swapped.
-func (g *convGeom) transposed() (convGeom, bool) {
+// swapped. With implicit true (the convolution will run on the implicit
+// path) it applies whatever the ratio of positions to channels: without
+// vol2col's copies it was faster than col2vol at R3D-18's layer3 and
+// layer4 too (85-90 against 67-72 and 63-68 against 42-50 GFLOP per CPU
+// second, BenchmarkConv3dGrad, 2026-12-07).
+func (g *convGeom) transposed(implicit bool) (convGeom, bool) {
 	if g.st != 1 || g.sh != 1 || g.sw != 1 || g.pt >= g.kt || g.ph >= g.kh || g.pw >= g.kw {
 		return convGeom{}, false
 	}
-	if g.n*g.outSize() < transposedMinRatio*g.cout {
+	if !implicit && g.n*g.outSize() < transposedMinRatio*g.cout {
 		return convGeom{}, false
 	}
 	return convGeom{
@@ -732,6 +742,10 @@ func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 	}
 	if g.stridedPointwise() {
 		conv3dBackwardFilterStrided(bl, g, x, dy, dw)
+		return
+	}
+	if g.implicitFilterOK(bl) {
+		conv3dBackwardFilterImplicit(bl, g, x, dy, dw)
 		return
 	}
 	if g.shiftable() && useShift {

@@ -105,19 +105,21 @@ func convRunGrad(t *testing.T, build func(in []*G.Node) (*G.Node, error), inputs
 	return out.Value().(*tensor.Dense).Clone().(*tensor.Dense), res
 }
 
-// convBlockSizes runs f with each lowering (row-shift or strided pointwise
-// where they apply, and plain vol2col), with and without trimming padding-only taps, with the
+// convBlockSizes runs f with each lowering (implicit GEMM, for every
+// weight gradient it can compute too, row-shift or strided pointwise where
+// they apply, and plain vol2col), with and without trimming padding-only taps, with the
 // default vol2col block size and a tiny one, which splits every case into
 // many blocks, and with and without splitting the batch over goroutines
 // (splitItems; the tests' shapes are all small enough for it).
 func convBlockSizes(t *testing.T, f func(t *testing.T)) {
 	for _, trim := range []bool{true, false} {
-		for _, shift := range []bool{true, false} {
+		for _, lower := range []string{"implicit", "shift", "vol2col"} {
+			shift, implicit := lower != "vol2col", lower == "implicit"
 			for _, block := range []int{colBlockFloats, 64} {
 				for _, split := range []bool{true, false} {
-					t.Run(fmt.Sprintf("trim=%t/shift=%t/block=%d/split=%t", trim, shift, block, split), func(t *testing.T) {
-						oldTrim, oldShift, oldBlock, oldMin, oldSplit := useTrim, useShift, colBlockFloats, minBlockCols, itemSplitMaxWork
-						useTrim, useShift, useStrided, colBlockFloats = trim, shift, shift, block
+					t.Run(fmt.Sprintf("trim=%t/%s/block=%d/split=%t", trim, lower, block, split), func(t *testing.T) {
+						oldTrim, oldShift, oldBlock, oldMin, oldSplit, oldImplicit, oldForce := useTrim, useShift, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit, forceImplicit
+						useTrim, useShift, useStrided, colBlockFloats, useImplicit, forceImplicit = trim, shift, shift, block, implicit, implicit
 						if block < oldBlock {
 							minBlockCols = 1
 						}
@@ -125,7 +127,7 @@ func convBlockSizes(t *testing.T, f func(t *testing.T)) {
 							itemSplitMaxWork = -1
 						}
 						defer func() {
-							useTrim, useShift, useStrided, colBlockFloats, minBlockCols, itemSplitMaxWork = oldTrim, oldShift, true, oldBlock, oldMin, oldSplit
+							useTrim, useShift, useStrided, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit, forceImplicit = oldTrim, oldShift, true, oldBlock, oldMin, oldSplit, oldImplicit, oldForce
 						}()
 						f(t)
 					})
@@ -555,7 +557,7 @@ func TestConv3dConcurrent(t *testing.T) {
 	} {
 		x, w := randTensor(rng, 0, c.x...), randTensor(rng, 0, c.w...)
 		g := convGeomFor(t, x, w, c.stride, [3]int{1, 1, 1})
-		if _, ok := g.transposed(); ok != (c.stride[2] == 1) || g.shiftable() != (c.stride[2] == 1) {
+		if _, ok := g.transposed(false); ok != (c.stride[2] == 1) || g.shiftable() != (c.stride[2] == 1) {
 			t.Fatalf("stride %v: not the intended paths", c.stride)
 		}
 		dy := randTensor(rng, 0, g.yShape()...)

@@ -51,6 +51,10 @@ type kernel struct {
 	// runRows, where not nil, is run with A read in place: mr rows of a,
 	// lda apart, kc consecutive values each (see serialTransposed).
 	runRows func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	// runInd, where not nil, is runRows with row p of B at b[off[p]:]
+	// rather than p*ldb: implicit GEMM (SgemmOffsets), B's rows read where
+	// they lie in a convolution's input.
+	runInd func(kc int, a []float32, lda int, b []float32, off []int, c []float32, ldc int, alpha, beta float32)
 	// inPlaceA says that serial reads a non-transposed A in place with
 	// runRows rather than packing it: measured faster for the AVX-512
 	// kernels and the AVX2 4x24 one (at m = 8), slower for the AVX2 6x16.

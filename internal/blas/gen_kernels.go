@@ -35,6 +35,8 @@ func main() {
 	avx512Rows(&b, 8, 2)
 	avx512Rows(&b, 12, 2)
 	avx512Rows(&b, 12, 1)
+	avx512Ind(&b, 8)
+	avx512Ind(&b, 12)
 	avx2(&b, 6, 2)
 	avx2Rows(&b, 6, 2)
 	dotAVX2(&b)
@@ -502,4 +504,95 @@ func log2(n int) int {
 		l++
 	}
 	return l
+}
+
+// avx512Ind writes the mr x 32 kernel (mr = 8 or 12) for implicit GEMM: A
+// read in place as in avx512Rows, and row p of B at b + off[p] (off in
+// values) instead of p*ldb, so that B's rows can be any values of a
+// convolution's input, read where they lie. R9 walks off; R11 and R12 take
+// turns holding a row's offset.
+func avx512Ind(w *bytes.Buffer, mr int) {
+	const nv = 2
+	name := fmt.Sprintf("kernelAVX512x%dx32Ind", mr)
+	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, alpha, beta float32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
+	fmt.Fprintln(w, "\tMOVQ a+8(FP), SI")
+	fmt.Fprintln(w, "\tMOVQ lda+16(FP), R10")
+	fmt.Fprintln(w, "\tMOVQ b+24(FP), DI")
+	fmt.Fprintln(w, "\tMOVQ off+32(FP), R9")
+	fmt.Fprintln(w, "\tMOVQ c+40(FP), DX")
+	fmt.Fprintln(w, "\tMOVQ ldc+48(FP), R8")
+	fmt.Fprintln(w, "\tSHLQ $2, R8")
+	fmt.Fprintln(w, "\tSHLQ $2, R10")
+	fmt.Fprintln(w, "\tLEAQ (R10)(R10*2), R13")
+	fmt.Fprintln(w, "\tLEAQ (SI)(R10*4), R14")
+	fmt.Fprintln(w, "\tLEAQ (R14)(R10*4), AX")
+	for i := 0; i < nv*mr; i++ {
+		fmt.Fprintf(w, "\tVPXORD Z%d, Z%d, Z%d\n", i, i, i)
+	}
+	aRow := func(i, off int) string {
+		base := []string{"SI", "R14", "AX"}[i/4]
+		o := ""
+		if off != 0 {
+			o = fmt.Sprint(off)
+		}
+		switch i % 4 {
+		case 0:
+			return o + "(" + base + ")"
+		case 1:
+			return o + "(" + base + ")(R10*1)"
+		case 2:
+			return o + "(" + base + ")(R10*2)"
+		}
+		return o + "(" + base + ")(R13*1)"
+	}
+	step := func(p int) {
+		reg := []string{"R11", "R12"}[p%2]
+		if p == 0 {
+			fmt.Fprintf(w, "\tMOVQ (R9), %s\n", reg)
+		} else {
+			fmt.Fprintf(w, "\tMOVQ %d(R9), %s\n", 8*p, reg)
+		}
+		for h := 0; h < nv; h++ {
+			o := ""
+			if h > 0 {
+				o = fmt.Sprint(64 * h)
+			}
+			fmt.Fprintf(w, "\tVMOVUPS %s(DI)(%s*4), Z%d\n", o, reg, 28+h)
+		}
+		for i := 0; i < mr; i++ {
+			r := 30 + i%2
+			fmt.Fprintf(w, "\tVBROADCASTSS %s, Z%d\n", aRow(i, 4*p), r)
+			for h := 0; h < nv; h++ {
+				fmt.Fprintf(w, "\tVFMADD231PS Z%d, Z%d, Z%d\n", 28+h, r, nv*i+h)
+			}
+		}
+	}
+	advance := func(n int) {
+		for _, r := range []string{"SI", "R14", "AX"}[:mr/4] {
+			fmt.Fprintf(w, "\tADDQ $%d, %s\n", 4*n, r)
+		}
+		fmt.Fprintf(w, "\tADDQ $%d, R9\n", 8*n)
+	}
+	fmt.Fprintln(w, "\tMOVQ CX, BX")
+	fmt.Fprintf(w, "\tSHRQ $%d, BX\n", log2(unroll))
+	fmt.Fprintf(w, "\tJZ %s_tail\n", name)
+	fmt.Fprintf(w, "\n%s_loop:\n", name)
+	for p := 0; p < unroll; p++ {
+		step(p)
+	}
+	advance(unroll)
+	fmt.Fprintln(w, "\tDECQ BX")
+	fmt.Fprintf(w, "\tJNZ %s_loop\n", name)
+	fmt.Fprintf(w, "\n%s_tail:\n", name)
+	fmt.Fprintf(w, "\tANDQ $%d, CX\n", unroll-1)
+	fmt.Fprintf(w, "\tJZ %s_store\n", name)
+	fmt.Fprintf(w, "\n%s_one:\n", name)
+	step(0)
+	advance(1)
+	fmt.Fprintln(w, "\tDECQ CX")
+	fmt.Fprintf(w, "\tJNZ %s_one\n", name)
+	fmt.Fprintf(w, "\n%s_store:\n", name)
+	storeAVX512(w, name, mr, nv, 56, 60)
 }

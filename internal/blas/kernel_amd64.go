@@ -25,6 +25,12 @@ func kernelAVX512x8x32Rows(k int, a *float32, lda int, b *float32, ldb int, c *f
 func kernelAVX512x12x32Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
+func kernelAVX512x8x32Ind(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernelAVX512x12x32Ind(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
 func kernelAVX512x12x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
@@ -98,6 +104,20 @@ func withRows(k kernel, f func(k int, a *float32, lda int, b *float32, ldb int, 
 	return k
 }
 
+// withInd adds to k its implicit-GEMM variant f (kernel.runInd). The
+// wrapper checks A, C and off; B's rows, b[off[p]:off[p]+nr], are checked by
+// its one caller, serialOffsets, once for the whole product.
+func withInd(k kernel, f func(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, alpha, beta float32)) kernel {
+	mr, nr := k.mr, k.nr
+	k.runInd = func(kc int, a []float32, lda int, b []float32, off []int, c []float32, ldc int, alpha, beta float32) {
+		if kc <= 0 || lda < kc || len(a) < (mr-1)*lda+kc || len(off) < kc || len(b) < nr || ldc < nr || len(c) < (mr-1)*ldc+nr {
+			panic("blas: micro-kernel called with short slices")
+		}
+		f(kc, &a[0], lda, &b[0], &off[0], &c[0], ldc, alpha, beta)
+	}
+	return k
+}
+
 // inPlaceA marks k as reading a non-transposed A in place (kernel.inPlaceA).
 func inPlaceA(k kernel) kernel {
 	k.inPlaceA = true
@@ -105,8 +125,8 @@ func inPlaceA(k kernel) kernel {
 }
 
 var (
-	avx512Kernel  = inPlaceA(withRows(asmKernel(12, 32, kernelAVX512x12x32), kernelAVX512x12x32Rows))
-	avx512Kernel8 = inPlaceA(withRows(asmKernel(8, 32, kernelAVX512x8x32), kernelAVX512x8x32Rows))
+	avx512Kernel  = withInd(inPlaceA(withRows(asmKernel(12, 32, kernelAVX512x12x32), kernelAVX512x12x32Rows)), kernelAVX512x12x32Ind)
+	avx512Kernel8 = withInd(inPlaceA(withRows(asmKernel(8, 32, kernelAVX512x8x32), kernelAVX512x8x32Rows)), kernelAVX512x8x32Ind)
 	avx512Narrow  = withRows(asmKernel(12, 16, kernelAVX512x12x16), kernelAVX512x12x16Rows)
 	avx2Kernel4   = inPlaceA(withRows(asmKernel(4, 24, kernelAVX2x4x24), kernelAVX2x4x24Rows))
 	avx2Kernel    = withAlt(withDot(withRows(asmKernel(6, 16, kernelAVX2x6x16), kernelAVX2x6x16Rows), dotKernelAVX2), &avx2Kernel4, 25)
