@@ -133,22 +133,7 @@ func avx512Rows(w *bytes.Buffer, mr, nv int) {
 	for i := 0; i < nv*mr; i++ {
 		fmt.Fprintf(w, "\tVPXORD Z%d, Z%d, Z%d\n", i, i, i)
 	}
-	aRow := func(i, off int) string {
-		base := []string{"SI", "R14", "AX"}[i/4]
-		o := ""
-		if off != 0 {
-			o = fmt.Sprint(off)
-		}
-		switch i % 4 {
-		case 0:
-			return o + "(" + base + ")"
-		case 1:
-			return o + "(" + base + ")(R10*1)"
-		case 2:
-			return o + "(" + base + ")(R10*2)"
-		}
-		return o + "(" + base + ")(R13*1)"
-	}
+	aRow := avx512ARow
 	step := func(p int) {
 		for h := 0; h < nv; h++ {
 			fmt.Fprintf(w, "\tVMOVUPS %s, Z%d\n", bRow(p, 64*h), 28+h)
@@ -531,22 +516,7 @@ func avx512Ind(w *bytes.Buffer, mr int) {
 	for i := 0; i < nv*mr; i++ {
 		fmt.Fprintf(w, "\tVPXORD Z%d, Z%d, Z%d\n", i, i, i)
 	}
-	aRow := func(i, off int) string {
-		base := []string{"SI", "R14", "AX"}[i/4]
-		o := ""
-		if off != 0 {
-			o = fmt.Sprint(off)
-		}
-		switch i % 4 {
-		case 0:
-			return o + "(" + base + ")"
-		case 1:
-			return o + "(" + base + ")(R10*1)"
-		case 2:
-			return o + "(" + base + ")(R10*2)"
-		}
-		return o + "(" + base + ")(R13*1)"
-	}
+	aRow := avx512ARow
 	step := func(p int) {
 		reg := []string{"R11", "R12"}[p%2]
 		if p == 0 {
@@ -595,4 +565,24 @@ func avx512Ind(w *bytes.Buffer, mr int) {
 	fmt.Fprintf(w, "\tJNZ %s_one\n", name)
 	fmt.Fprintf(w, "\n%s_store:\n", name)
 	storeAVX512(w, name, mr, nv, 56, 60)
+}
+
+// avx512ARow is the address of byte offset off in row i of A for the AVX-512
+// kernels, whose rows 0-3, 4-7 and 8-11 start at SI, R14 and AX, with the
+// row stride in R10 and three strides in R13.
+func avx512ARow(i, off int) string {
+	base := []string{"SI", "R14", "AX"}[i/4]
+	o := ""
+	if off != 0 {
+		o = fmt.Sprint(off)
+	}
+	switch i % 4 {
+	case 0:
+		return o + "(" + base + ")"
+	case 1:
+		return o + "(" + base + ")(R10*1)"
+	case 2:
+		return o + "(" + base + ")(R10*2)"
+	}
+	return o + "(" + base + ")(R13*1)"
 }
