@@ -103,7 +103,7 @@ func avx512(w *bytes.Buffer, mr, nv int) {
 			}
 		}
 	}
-	loops(w, name, mr*4, step)
+	loops(w, name, step, packedAdvance(w, mr*4))
 	storeAVX512(w, name, mr, nv, 48, 52)
 }
 
@@ -151,27 +151,10 @@ func avx512Rows(w *bytes.Buffer, mr, nv int) {
 			fmt.Fprintf(w, "\tADDQ $%d, %s\n", 4*n, r)
 		}
 	}
-	fmt.Fprintln(w, "\tMOVQ CX, BX")
-	fmt.Fprintf(w, "\tSHRQ $%d, BX\n", log2(unroll))
-	fmt.Fprintf(w, "\tJZ %s_tail\n", name)
-	fmt.Fprintf(w, "\n%s_loop:\n", name)
-	for p := 0; p < unroll; p++ {
-		step(p)
-	}
-	advance(unroll)
-	fmt.Fprintln(w, "\tADDQ R12, DI")
-	fmt.Fprintln(w, "\tDECQ BX")
-	fmt.Fprintf(w, "\tJNZ %s_loop\n", name)
-	fmt.Fprintf(w, "\n%s_tail:\n", name)
-	fmt.Fprintf(w, "\tANDQ $%d, CX\n", unroll-1)
-	fmt.Fprintf(w, "\tJZ %s_store\n", name)
-	fmt.Fprintf(w, "\n%s_one:\n", name)
-	step(0)
-	advance(1)
-	fmt.Fprintln(w, "\tADDQ R9, DI")
-	fmt.Fprintln(w, "\tDECQ CX")
-	fmt.Fprintf(w, "\tJNZ %s_one\n", name)
-	fmt.Fprintf(w, "\n%s_store:\n", name)
+	loops(w, name, step, func(n int) {
+		advance(n)
+		advanceB(w, n)
+	})
 	storeAVX512(w, name, mr, nv, 56, 60)
 }
 
@@ -242,7 +225,7 @@ func avx2(w *bytes.Buffer, mr, nv int) {
 			}
 		}
 	}
-	loops(w, name, mr*4, step)
+	loops(w, name, step, packedAdvance(w, mr*4))
 	storeAVX2(w, name, mr, nv, 48, 52)
 }
 
@@ -456,10 +439,10 @@ func dotAVX2(w *bytes.Buffer) {
 	fmt.Fprintln(w, "\tRET")
 }
 
-// loops writes the k loop: unroll steps per pass while at least unroll are
-// left, then one step at a time. aStep is the bytes of A one step reads; B
-// moves ldb (R9) a step. k may be zero.
-func loops(w *bytes.Buffer, name string, aStep int, step func(p int)) {
+// loops writes the k loop (k in CX, may be zero): unroll steps per pass
+// while at least unroll are left, then one step at a time, each group
+// followed by advance of its number of steps; it ends at name_store.
+func loops(w *bytes.Buffer, name string, step, advance func(n int)) {
 	fmt.Fprintln(w, "\tMOVQ CX, BX")
 	fmt.Fprintf(w, "\tSHRQ $%d, BX\n", log2(unroll))
 	fmt.Fprintf(w, "\tJZ %s_tail\n", name)
@@ -467,8 +450,7 @@ func loops(w *bytes.Buffer, name string, aStep int, step func(p int)) {
 	for p := 0; p < unroll; p++ {
 		step(p)
 	}
-	fmt.Fprintf(w, "\tADDQ $%d, SI\n", unroll*aStep)
-	fmt.Fprintln(w, "\tADDQ R12, DI")
+	advance(unroll)
 	fmt.Fprintln(w, "\tDECQ BX")
 	fmt.Fprintf(w, "\tJNZ %s_loop\n", name)
 	fmt.Fprintf(w, "\n%s_tail:\n", name)
@@ -476,11 +458,29 @@ func loops(w *bytes.Buffer, name string, aStep int, step func(p int)) {
 	fmt.Fprintf(w, "\tJZ %s_store\n", name)
 	fmt.Fprintf(w, "\n%s_one:\n", name)
 	step(0)
-	fmt.Fprintf(w, "\tADDQ $%d, SI\n", aStep)
-	fmt.Fprintln(w, "\tADDQ R9, DI")
+	advance(1)
 	fmt.Fprintln(w, "\tDECQ CX")
 	fmt.Fprintf(w, "\tJNZ %s_one\n", name)
 	fmt.Fprintf(w, "\n%s_store:\n", name)
+}
+
+// advanceB moves B (DI) past n steps of ldb bytes: R12 holds unroll*ldb
+// and R9 ldb.
+func advanceB(w *bytes.Buffer, n int) {
+	if n == unroll {
+		fmt.Fprintln(w, "\tADDQ R12, DI")
+	} else {
+		fmt.Fprintln(w, "\tADDQ R9, DI")
+	}
+}
+
+// packedAdvance is loops' advance for a kernel that reads aStep bytes of
+// packed A (SI) and one row of B a step.
+func packedAdvance(w *bytes.Buffer, aStep int) func(n int) {
+	return func(n int) {
+		fmt.Fprintf(w, "\tADDQ $%d, SI\n", n*aStep)
+		advanceB(w, n)
+	}
 }
 
 func log2(n int) int {
@@ -545,25 +545,7 @@ func avx512Ind(w *bytes.Buffer, mr int) {
 		}
 		fmt.Fprintf(w, "\tADDQ $%d, R9\n", 8*n)
 	}
-	fmt.Fprintln(w, "\tMOVQ CX, BX")
-	fmt.Fprintf(w, "\tSHRQ $%d, BX\n", log2(unroll))
-	fmt.Fprintf(w, "\tJZ %s_tail\n", name)
-	fmt.Fprintf(w, "\n%s_loop:\n", name)
-	for p := 0; p < unroll; p++ {
-		step(p)
-	}
-	advance(unroll)
-	fmt.Fprintln(w, "\tDECQ BX")
-	fmt.Fprintf(w, "\tJNZ %s_loop\n", name)
-	fmt.Fprintf(w, "\n%s_tail:\n", name)
-	fmt.Fprintf(w, "\tANDQ $%d, CX\n", unroll-1)
-	fmt.Fprintf(w, "\tJZ %s_store\n", name)
-	fmt.Fprintf(w, "\n%s_one:\n", name)
-	step(0)
-	advance(1)
-	fmt.Fprintln(w, "\tDECQ CX")
-	fmt.Fprintf(w, "\tJNZ %s_one\n", name)
-	fmt.Fprintf(w, "\n%s_store:\n", name)
+	loops(w, name, step, advance)
 	storeAVX512(w, name, mr, nv, 56, 60)
 }
 
