@@ -26,6 +26,10 @@ func TestCombine(t *testing.T) {
 		return d
 	}
 	a := seed("a", "0.6", "0.7", "0.1", "0.01")
+	hist := filepath.Join(a, "pretrain", "mi-simclr-fo")
+	os.MkdirAll(hist, 0o755)
+	os.WriteFile(filepath.Join(hist, "history.csv"), []byte("epoch,steps,loss,ntxent,order,order_accuracy,seconds,linear_auroc,knn_auroc,held_out_order_accuracy\n"+
+		"1,10,7,4.1,3.18,0.04,1,,,\n2,10,5,1.5,2.5,0.3,1,0.81,0.79,0.25\n"), 0o644)
 	b := seed("b", "0.8", "0.7", "-0.1", "0.5")
 	out := filepath.Join(dir, "out")
 	if err := combine([]string{a, b}, out); err != nil {
@@ -40,6 +44,7 @@ func TestCombine(t *testing.T) {
 		"| SimCLR | 0.700 ± 0.000 [0.700, 0.700] (n=2) |",
 		"## linear probe",
 		"| SimCLR | fine-tune | 1% | +0.000 | -0.100 to +0.100 | 1 | 0 | 2 |",
+		"| mi-simclr-fo | " + a + " | 2 | 4.100 → 1.500 | 2.500 | 0.250 | 0.810 | 0.790 |",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("seeds.md lacks %q:\n%s", want, md)
