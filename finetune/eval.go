@@ -6,7 +6,6 @@ import (
 	"math"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/metrics"
@@ -172,25 +171,17 @@ func checkModel(cfg Config, model nn.Module) error {
 	return nil
 }
 
-// checkModelShape builds model's evaluation graph for a batch of clips of
-// shape (N, C, T, H, W), without running it (the input node has no value),
-// and reports an error unless the model takes such clips and outputs one
-// logit per clip, (N, 1): the check a model not from NewModel needs before
-// a graph of it runs or goes to an Engine.
+// checkModelShape reports an error unless model takes clips of shape (N,
+// C, T, H, W) and outputs one logit per clip, (N, 1), from its graph built
+// but not run (nn.OutputShape): the check a model not from NewModel needs
+// before a graph of it runs or goes to an Engine.
 func checkModelShape(cfg Config, model nn.Module, shape [5]int) error {
-	for i, d := range shape {
-		if d <= 0 {
-			return fmt.Errorf("clips of shape %v: dimension %d (%c) is %d, want positive", shape, i, "NCTHW"[i], d)
-		}
-	}
-	g := nn.NewGraph(false, nil)
-	x := G.NewTensor(g.Exp, tensor.Float32, 5, G.WithShape(shape[:]...), G.WithName("x"))
-	out, err := model.Forward(g, x)
+	out, err := nn.OutputShape(model, shape[:]...)
 	if err != nil {
 		return fmt.Errorf("the model does not take clips of shape %v (Config.Model.InChannels = %d): %w", shape, cfg.Model.InChannels, err)
 	}
-	if s := out.Shape(); s.Dims() != 2 || s[0] != shape[0] || s[1] != 1 {
-		return fmt.Errorf("the model outputs %v for clips of shape %v, want (%d, 1): one logit per clip", []int(s), shape, shape[0])
+	if len(out) != 2 || out[0] != shape[0] || out[1] != 1 {
+		return fmt.Errorf("the model outputs %v for clips of shape %v, want (%d, 1): one logit per clip", out, shape, shape[0])
 	}
 	return nil
 }
