@@ -21,8 +21,9 @@ var PaperLRSweep = []float64{1e-4, 5e-4, 1e-5}
 type Config struct {
 	// Model is the classifier NewModel builds; NumClasses must be 1 (the
 	// severe-AS logit). FineTune, Predict and Evaluate take any model (an
-	// nn.Module of one logit per clip) and read only InChannels here: the
-	// channels of the clips they feed it.
+	// nn.Module of one logit per clip); of Model they use only InChannels,
+	// the channels of the clips they feed it, though Validate checks all
+	// of it.
 	Model resnet3d.Config
 	// ClipLength is the number of consecutive frames of a clip (the paper:
 	// 16), for training and evaluation alike.

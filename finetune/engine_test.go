@@ -153,7 +153,12 @@ func TestUserModelRejected(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Predict(context.Background(), cfg, nil, test); err == nil || !strings.Contains(err.Error(), "nil model") {
-		t.Errorf("nil model: %v", err)
+	for _, m := range []nn.Module{nil, (*testmodel.Net)(nil)} {
+		if _, err := Predict(context.Background(), cfg, m, test); err == nil || !strings.Contains(err.Error(), "nil model") {
+			t.Errorf("nil model %T: %v", m, err)
+		}
+		if _, err := FineTune(context.Background(), cfg, m, train, val, 1); err == nil || !strings.Contains(err.Error(), "nil model") {
+			t.Errorf("nil model %T: FineTune: %v", m, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 
 	G "gorgonia.org/gorgonia"
 
@@ -165,7 +166,7 @@ func checkModel(cfg Config, model nn.Module) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if model == nil {
+	if v := reflect.ValueOf(model); model == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 		return fmt.Errorf("finetune: nil model")
 	}
 	return nil

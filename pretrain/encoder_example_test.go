@@ -21,7 +21,10 @@ type smallEncoder struct {
 	in, features int
 }
 
+// InChannels returns the channels of the clips the encoder takes.
 func (e smallEncoder) InChannels() int { return e.in }
+
+// FeatureDim returns the width of the encoder's features.
 func (e smallEncoder) FeatureDim() int { return e.features }
 
 // newSmallEncoder makes a smallEncoder for clips of 3 channels with 16

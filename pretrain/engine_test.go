@@ -150,7 +150,10 @@ type wrongEncoder struct {
 	in, features int
 }
 
+// InChannels returns the channel count the encoder claims.
 func (w wrongEncoder) InChannels() int { return w.in }
+
+// FeatureDim returns the feature size the encoder claims.
 func (w wrongEncoder) FeatureDim() int { return w.features }
 
 // TestUserEncoderRejected: an encoder of the caller's that is not what it
@@ -181,8 +184,10 @@ func TestUserEncoderRejected(t *testing.T) {
 		}
 	}
 	cfg := tinyConfig(SimCLR)
-	cfg.NewEncoder = func(*rand.Rand) (Encoder, error) { return nil, nil }
-	if _, err := NewModel(cfg); err == nil || !strings.Contains(err.Error(), "returned no encoder") {
-		t.Errorf("no encoder: %v", err)
+	for _, enc := range []Encoder{nil, (*testmodel.Net)(nil)} {
+		cfg.NewEncoder = func(*rand.Rand) (Encoder, error) { return enc, nil }
+		if _, err := NewModel(cfg); err == nil || !strings.Contains(err.Error(), "returned no encoder") {
+			t.Errorf("no encoder %T: %v", enc, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package pretrain
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 
 	"gorgonia.org/tensor"
 
@@ -89,7 +90,7 @@ func newEncoder(cfg Config, rng *rand.Rand) (Encoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pretrain: new encoder: %w", err)
 	}
-	if enc == nil {
+	if v := reflect.ValueOf(enc); enc == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 		return nil, fmt.Errorf("pretrain: new encoder: Config.NewEncoder returned no encoder")
 	}
 	if c := enc.InChannels(); c != 1 && c != 3 {

@@ -28,6 +28,7 @@ import (
 //
 // Its Params are named "net.*". Clips need T >= 2, H >= 4 and W >= 4.
 type Net struct {
+	// The layers, named as in the diagram above.
 	Conv1, Conv2, Conv3 *nn.Conv3dLayer
 	BN1, BN2, BN3       *nn.BatchNorm3dLayer
 	FC1, FC2            *nn.LinearLayer
