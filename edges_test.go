@@ -208,7 +208,7 @@ func TestEdgeSizes(t *testing.T) {
 			return r(p, err)
 		}},
 		// pretrain
-		{"pretrain/NewEvaluator/negative", "pretrain: evaluator: resnet3d: input shape", func(t *testing.T) result {
+		{"pretrain/NewEvaluator/negative", "pretrain: evaluator: the encoder does not take clips of shape [-1 3 4 8 8]: nn: output shape", func(t *testing.T) result {
 			m, err := pretrain.NewModel(tp)
 			if err != nil {
 				return r(nil, err)

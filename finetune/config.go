@@ -19,7 +19,11 @@ var PaperLRSweep = []float64{1e-4, 5e-4, 1e-5}
 // Config configures fine-tuning and evaluation. Start from PaperConfig or
 // SmallConfig and change what you need; Validate says what is wrong.
 type Config struct {
-	// Model is the classifier; NumClasses must be 1 (the severe-AS logit).
+	// Model is the classifier NewModel builds; NumClasses must be 1 (the
+	// severe-AS logit). FineTune, Predict and Evaluate take any model (an
+	// nn.Module of one logit per clip); of Model they use only InChannels,
+	// the channels of the clips they feed it, though Validate checks all
+	// of it.
 	Model resnet3d.Config
 	// ClipLength is the number of consecutive frames of a clip (the paper:
 	// 16), for training and evaluation alike.
@@ -71,7 +75,8 @@ type Config struct {
 	// Adam state stay on the engine through an epoch and come back to the
 	// model after it, for the kept weights. Results match the CPU's to
 	// float32 rounding (dropout masks included), for every architecture
-	// resnet3d builds (R3D, MC3, R(2+1)D).
+	// resnet3d builds (R3D, MC3, R(2+1)D) and for models of the caller's made
+	// of the layers gpu runs.
 	job.Settings
 	// HistoryPath, when not empty, is a CSV file rewritten atomically after
 	// every epoch with the history of every run so far (see WriteHistory).

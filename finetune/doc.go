@@ -28,6 +28,10 @@
 //     its videos'; AUROC with a 95% bootstrap interval, AUPRC and threshold
 //     metrics at 0.5 at the study and the video level (Score).
 //
+// The model need not be NewModel's: FineTune, Predict and Evaluate take any
+// nn.Module that maps clips to one logit per clip, on the CPU or on an
+// Engine (Config.Engine).
+//
 // PaperConfig holds these settings; SmallConfig shrinks the model and the
 // frames so that the protocol runs on a CPU in minutes.
 //

@@ -3,9 +3,12 @@ package finetune
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/vidssl/vidssl/gpu"
+	"github.com/vidssl/vidssl/internal/testmodel"
+	"github.com/vidssl/vidssl/nn"
 )
 
 // TestFineTuneOnEngine fine-tunes on gpu's host engine (the GPU trainer's
@@ -14,7 +17,26 @@ import (
 // and 1. Every epoch's training and validation losses and the final weights
 // agree to float32 rounding.
 func TestFineTuneOnEngine(t *testing.T) {
-	testFineTuneOn(t, gpu.NewHostEngine(), 1e-3, 1e-2)
+	testFineTuneOn(t, gpu.NewHostEngine(), 1e-3, 1e-2, resnetModel)
+}
+
+// TestFineTuneUserModelOnEngine is TestFineTuneOnEngine with a model of
+// the caller's (testmodel.Net, not from resnet3d): FineTune, Predict and
+// Evaluate run any nn.Module, on the CPU and on an engine, with the same
+// results.
+func TestFineTuneUserModelOnEngine(t *testing.T) {
+	testFineTuneOn(t, gpu.NewHostEngine(), 1e-3, 1e-2, func(t *testing.T, cfg Config) nn.Module {
+		return testmodel.New(1, cfg.Model.InChannels, 1)
+	})
+}
+
+// resnetModel returns NewModel's model for cfg.
+func resnetModel(t *testing.T, cfg Config) nn.Module {
+	model, _, err := NewModel(cfg, Init{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model
 }
 
 // TestFineTuneOnCUDA is TestFineTuneOnEngine on a GPU, where cuDNN's
@@ -28,13 +50,13 @@ func TestFineTuneOnCUDA(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	testFineTuneOn(t, e, 1e-2, 5e-2)
+	testFineTuneOn(t, e, 1e-2, 5e-2, resnetModel)
 }
 
-// testFineTuneOn fine-tunes on e and on the CPU and compares the losses
-// (relative tolerance lossTol) and the final weights (relative L2 norm per
-// tensor, weightTol).
-func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
+// testFineTuneOn fine-tunes a model of newModel on e and another on the
+// CPU and compares the losses (relative tolerance lossTol) and the final
+// weights (relative L2 norm per tensor, weightTol).
+func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64, newModel func(*testing.T, Config) nn.Module) {
 	train, val, test := synthData(t, 24, 12, 2)
 	train.Records = train.Records[:9]
 	cfg := tinyConfig()
@@ -51,11 +73,8 @@ func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
 	results := make([]*Result, 2)
 	for i, eng := range []*gpu.Engine{nil, e} {
 		cfg.Engine = eng
-		model, _, err := NewModel(cfg, Init{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if results[i], err = FineTune(context.Background(), cfg, model, train, val, 0.05); err != nil {
+		var err error
+		if results[i], err = FineTune(context.Background(), cfg, newModel(t, cfg), train, val, 0.05); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -100,6 +119,46 @@ func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
 	for i, v := range pc.Videos {
 		if d := pd.Videos[i]; d.ID != v.ID || math.Abs(d.Prob-v.Prob) > lossTol {
 			t.Errorf("video %s: probability %v on the CPU, %s %v on the engine", v.ID, v.Prob, d.ID, d.Prob)
+		}
+	}
+}
+
+// TestUserModelRejected: a model of the caller's that does not take the
+// config's clips, or outputs more than one logit per clip, is an error
+// that names the shapes, on the CPU and on an engine, before any graph
+// runs (a panic in gorgonia's goroutines could not be recovered).
+func TestUserModelRejected(t *testing.T) {
+	train, val, test := synthData(t, 12, 10, 4)
+	cfg := tinyConfig()
+	cfg.MaxEpochs = 1
+	for _, c := range []struct {
+		name  string
+		model nn.Module
+		want  string
+	}{
+		{"two logits", testmodel.New(1, 3, 2), "outputs [8 2] for clips of shape [8 3 8 32 32], want (8, 1): one logit per clip"},
+		{"one channel", testmodel.New(1, 1, 1), "does not take clips of shape [8 3 8 32 32] (Config.Model.InChannels = 3)"},
+	} {
+		for _, eng := range []*gpu.Engine{nil, gpu.NewHostEngine()} {
+			cfg.Engine = eng
+			where := c.name + " on the CPU"
+			if eng != nil {
+				where = c.name + " on " + eng.Name()
+			}
+			if _, err := FineTune(context.Background(), cfg, c.model, train, val, 1); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "step 1 of") {
+				t.Errorf("%s: FineTune: %v, want an error at step 1 containing %q", where, err, c.want)
+			}
+			if _, err := Predict(context.Background(), cfg, c.model, test); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: Predict: %v, want an error containing %q", where, err, c.want)
+			}
+		}
+	}
+	for _, m := range []nn.Module{nil, (*testmodel.Net)(nil)} {
+		if _, err := Predict(context.Background(), cfg, m, test); err == nil || !strings.Contains(err.Error(), "nil model") {
+			t.Errorf("nil model %T: %v", m, err)
+		}
+		if _, err := FineTune(context.Background(), cfg, m, train, val, 1); err == nil || !strings.Contains(err.Error(), "nil model") {
+			t.Errorf("nil model %T: FineTune: %v", m, err)
 		}
 	}
 }

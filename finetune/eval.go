@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 
 	G "gorgonia.org/gorgonia"
 
 	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/metrics"
 	"github.com/vidssl/vidssl/nn"
-	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
 )
 
@@ -128,7 +128,8 @@ func score(preds []Prediction, boot metrics.BootstrapOptions) (Metrics, error) {
 // time; the last batch is padded with zero clips, whose outputs are dropped
 // (batch norm in evaluation mode treats every clip on its own, so padding
 // changes nothing). Records must all be labelled or all unlabelled (-1).
-func Predict(ctx context.Context, cfg Config, model *resnet3d.Model, m *video.Manifest) (*Predictions, error) {
+// model may be any nn.Module that FineTune takes.
+func Predict(ctx context.Context, cfg Config, model nn.Module, m *video.Manifest) (*Predictions, error) {
 	if err := checkModel(cfg, model); err != nil {
 		return nil, err
 	}
@@ -146,7 +147,7 @@ func Predict(ctx context.Context, cfg Config, model *resnet3d.Model, m *video.Ma
 
 // Evaluate is Predict followed by Score at the video and the study level.
 // boot configures the AUROC intervals (zero value: 95%, 10,000 resamples).
-func Evaluate(ctx context.Context, cfg Config, model *resnet3d.Model, m *video.Manifest, boot metrics.BootstrapOptions) (*Evaluation, error) {
+func Evaluate(ctx context.Context, cfg Config, model nn.Module, m *video.Manifest, boot metrics.BootstrapOptions) (*Evaluation, error) {
 	p, err := Predict(ctx, cfg, model, m)
 	if err != nil {
 		return nil, err
@@ -161,15 +162,27 @@ func Evaluate(ctx context.Context, cfg Config, model *resnet3d.Model, m *video.M
 	return ev, nil
 }
 
-func checkModel(cfg Config, model *resnet3d.Model) error {
+func checkModel(cfg Config, model nn.Module) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if model == nil {
+	if v := reflect.ValueOf(model); model == nil || v.Kind() == reflect.Pointer && v.IsNil() {
 		return fmt.Errorf("finetune: nil model")
 	}
-	if model.Config != cfg.Model {
-		return fmt.Errorf("finetune: the model is %+v, the config says %+v", model.Config, cfg.Model)
+	return nil
+}
+
+// checkModelShape reports an error unless model takes clips of shape (N,
+// C, T, H, W) and outputs one logit per clip, (N, 1), from its graph built
+// but not run (nn.OutputShape): the check a model not from NewModel needs
+// before a graph of it runs or goes to an Engine.
+func checkModelShape(cfg Config, model nn.Module, shape [5]int) error {
+	out, err := nn.OutputShape(model, shape[:]...)
+	if err != nil {
+		return fmt.Errorf("the model does not take clips of shape %v (Config.Model.InChannels = %d): %w", shape, cfg.Model.InChannels, err)
+	}
+	if len(out) != 2 || out[0] != shape[0] || out[1] != 1 {
+		return fmt.Errorf("the model outputs %v for clips of shape %v, want (%d, 1): one logit per clip", out, shape, shape[0])
 	}
 	return nil
 }
@@ -260,7 +273,7 @@ func meanBCE(clips []clipLogit, posWeight float32) (float64, error) {
 // of a fixed number of clips built at the first batch.
 type evaluator struct {
 	cfg    Config
-	model  *resnet3d.Model
+	model  nn.Module
 	loader *video.Loader
 	clips  int    // per forward pass
 	shape  [4]int // C, T, H, W
@@ -304,7 +317,7 @@ func (c *cpuPredictor) Close() error {
 	return nil
 }
 
-func newEvaluator(cfg Config, model *resnet3d.Model, m *video.Manifest) (*evaluator, error) {
+func newEvaluator(cfg Config, model nn.Module, m *video.Manifest) (*evaluator, error) {
 	if m == nil || len(m.Records) == 0 {
 		return nil, fmt.Errorf("no videos")
 	}
@@ -337,13 +350,16 @@ func (e *evaluator) close() {
 // predictor when none was lent: the evaluation graph on the CPU, or a
 // gpu.Predictor on cfg.Engine.
 func (e *evaluator) build(shape [4]int) error {
+	batch := [5]int{e.clips, shape[0], shape[1], shape[2], shape[3]}
+	if err := checkModelShape(e.cfg, e.model, batch); err != nil {
+		return err
+	}
 	e.shape = shape
 	e.buf = make([]float32, e.clips*shape[0]*shape[1]*shape[2]*shape[3])
 	e.logits = make([]float32, e.clips)
 	if e.pred != nil {
 		return nil
 	}
-	batch := [5]int{e.clips, shape[0], shape[1], shape[2], shape[3]}
 	if eng := e.cfg.Engine; eng != nil {
 		p, err := gpu.NewPredictor(eng, e.model, batch)
 		if err != nil {

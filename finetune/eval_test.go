@@ -154,9 +154,9 @@ func TestPredictPadding(t *testing.T) {
 		t.Errorf("evaluation counts: %d videos, %d studies", ev.Video.N, ev.Study.N)
 	}
 	other := cfg
-	other.Model.Width = 8
-	if _, err := Predict(context.Background(), other, model, m); err == nil {
-		t.Error("a model unlike the config: no error")
+	other.Model.InChannels = 1 // the model takes 3
+	if _, err := Predict(context.Background(), other, model, m); err == nil || !strings.Contains(err.Error(), "InChannels = 1") {
+		t.Errorf("a model of other channels than the config's: error %v", err)
 	}
 }
 

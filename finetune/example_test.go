@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"math"
+	"math/rand/v2"
 	"os"
 
 	"github.com/vidssl/vidssl/finetune"
+	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/metrics"
+	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
 	"github.com/vidssl/vidssl/video/echosynth"
@@ -121,4 +125,67 @@ func ExampleConfig_Clips() {
 	}
 	fmt.Println(b.Shape) // EvalClips clips, 3 channels, 8 frames of 32x32
 	// Output: [4 3 8 32 32]
+}
+
+// Fine-tune a model of your own, here an nn.Sequential rather than
+// NewModel's ResNet, on the CPU and on an Engine (gpu's host reference
+// engine; gpu.OpenCUDA's on a GPU): the model only has to map clips of
+// Config.Model.InChannels channels to one logit per clip.
+func ExampleFineTune_userModel() {
+	dir, err := os.MkdirTemp("", "finetune")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	data := echosynth.DefaultConfig()
+	data.Studies = 16
+	data.Height, data.Width, data.Frames = 32, 32, 10
+	path, err := echosynth.WriteDataset(context.Background(), dir, data, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := video.ReadManifest(path, video.OurColumns)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	train, val := m.Subset(video.SplitTrain), m.Subset(video.SplitVal)
+
+	cfg := finetune.SmallConfig()
+	cfg.ClipLength = 8
+	cfg.MaxEpochs = 1
+	newModel := func() nn.Module {
+		rng := rand.New(rand.NewPCG(1, 2))
+		return nn.NewSequential(
+			nn.NewConv3dLayer("features.0", cfg.Model.InChannels, 8, [3]int{3, 3, 3}, [3]int{1, 2, 2}, [3]int{1, 1, 1}, false, rng),
+			nn.NewBatchNorm3dLayer("features.1", 8),
+			nn.ReLULayer{},
+			&nn.GlobalAvgPool3dLayer{Name: "pool"},
+			nn.FlattenLayer{},
+			nn.NewLinearLayer("classifier", 8, 1, true, rng),
+		)
+	}
+	var losses []float64
+	for _, engine := range []*gpu.Engine{nil, gpu.NewHostEngine()} {
+		cfg.Engine = engine
+		res, err := finetune.FineTune(context.Background(), cfg, newModel(), train, val, 1)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		losses = append(losses, res.Runs[res.Chosen].BestValLoss)
+	}
+	fmt.Println("validation losses agree:", math.Abs(losses[0]-losses[1]) < 1e-4*losses[0])
+
+	// A model of two logits per clip is an error, before anything runs.
+	cfg.Engine = nil
+	wide := nn.NewSequential(&nn.GlobalAvgPool3dLayer{Name: "pool"}, nn.FlattenLayer{},
+		nn.NewLinearLayer("classifier", 3, 2, true, rand.New(rand.NewPCG(1, 2))))
+	_, err = finetune.FineTune(context.Background(), cfg, wide, train, val, 1)
+	fmt.Println(err)
+	// Output:
+	// validation losses agree: true
+	// finetune: lr 0.001: epoch 1: step 1 of 3: the model outputs [16 2] for clips of shape [16 3 8 32 32], want (16, 1): one logit per clip
 }

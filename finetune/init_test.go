@@ -14,7 +14,7 @@ import (
 )
 
 // values maps a model's Param names to copies of their values.
-func values(m *resnet3d.Model) map[string][]float32 {
+func values(m nn.Module) map[string][]float32 {
 	out := map[string][]float32{}
 	for _, p := range m.Params() {
 		out[p.Name] = slices.Clone(p.Data())

@@ -11,7 +11,6 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/vidssl/vidssl/nn"
-	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
 )
 
@@ -58,7 +57,7 @@ type Run struct {
 type Result struct {
 	// Model is the fine-tuned model (the one FineTune was given), holding
 	// the weights of the best epoch of the chosen run.
-	Model *resnet3d.Model
+	Model nn.Module
 	// LR is the chosen learning rate, and Runs[Chosen] its run.
 	LR     float64
 	Chosen int
@@ -118,6 +117,11 @@ type Progress struct {
 //     best validation loss wins (the first on a tie) and its weights end in
 //     the model.
 //
+// model is usually NewModel's, but any nn.Module that maps clips (N,
+// Config.Model.InChannels, ClipLength, H, W) to one logit per clip (N, 1)
+// will do (on an Engine, one built of the layers gpu runs); one that does
+// not is an error naming the shapes, before any graph runs.
+//
 // fraction is the label fraction that train represents (1 for all training
 // labels); it only chooses the learning rates. Every record of train and
 // val must be labelled, and train must hold both classes (see
@@ -128,7 +132,7 @@ type Progress struct {
 // running statistics excepted). When ctx is cancelled FineTune returns
 // promptly with an error wrapping ctx.Err(); the model then holds the
 // weights of the step reached.
-func FineTune(ctx context.Context, cfg Config, model *resnet3d.Model, train, val *video.Manifest, fraction float64) (*Result, error) {
+func FineTune(ctx context.Context, cfg Config, model nn.Module, train, val *video.Manifest, fraction float64) (*Result, error) {
 	if err := checkModel(cfg, model); err != nil {
 		return nil, err
 	}
@@ -297,7 +301,7 @@ type trainGraph struct {
 // runner is the fitter of FineTune: a model, its loaders and its programs.
 type runner struct {
 	cfg       Config
-	model     *resnet3d.Model
+	model     nn.Module
 	all       []*nn.Param
 	loader    *video.Loader
 	steps     int
@@ -311,7 +315,7 @@ type runner struct {
 	labels    []float32
 }
 
-func newRunner(cfg Config, model *resnet3d.Model, train, val *video.Manifest) (*runner, error) {
+func newRunner(cfg Config, model nn.Module, train, val *video.Manifest) (*runner, error) {
 	if train == nil || len(train.Records) == 0 {
 		return nil, fmt.Errorf("finetune: no training videos")
 	}
@@ -393,6 +397,9 @@ func (r *runner) trainEpoch(ctx context.Context, epoch int, report func(step, st
 		s := b.Shape
 		shape := [4]int{s[1], s[2], s[3], s[4]}
 		if r.shape == ([4]int{}) {
+			if err := checkModelShape(r.cfg, r.model, s); err != nil {
+				return 0, steps, fmt.Errorf("step %d of %d: %w", steps+1, r.steps, err)
+			}
 			r.shape = shape
 		}
 		if shape != r.shape {

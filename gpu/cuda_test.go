@@ -145,7 +145,7 @@ func TestCUDATinyTrainerMatchesCPU(t *testing.T) {
 
 // TestCUDAOtherArchitecturesMatchCPU: R(2+1)D-18 and MC3-18 training steps
 // on the GPU, through the same generic plan as R3D, against the CPU graph;
-// and a user-defined nn model (userModel, not from resnet3d).
+// and a user-defined nn model (testmodel.Net, not from resnet3d).
 func TestCUDAOtherArchitecturesMatchCPU(t *testing.T) {
 	e := requireCUDA(t)
 	for _, cfg := range []resnet3d.Config{resnet3d.R2Plus1D18(1), resnet3d.MC3_18(1)} {

@@ -8,133 +8,13 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/vidssl/vidssl/internal/testmodel"
 	"github.com/vidssl/vidssl/nn"
 )
 
-// userModel is a small 3-D CNN that a user might write with nn's layers,
-// not from resnet3d: it uses every op kind of nn.Tape, and values with
-// several consumers whose gradients the plan must sum (p feeds conv2,
-// conv3 and the second residual add).
-//
-//	a = conv1(x)                      Conv3d 3x3x3, padding 1
-//	b = relu(bn1(a))                  BatchNorm3d + ReLU (fused)
-//	p = maxpool(b)                    MaxPool3d 1x2x2
-//	r = relu(bn2(conv2(p)))           Conv3d, BatchNorm3d, ReLU (separate)
-//	e = bn3(conv3(p))                 Conv3d 1x1x1 with stride 1, BatchNorm3d
-//	s = relu((r + e) + p)             Add, then Add + ReLU (fused)
-//	q = avgpool(s)                    AvgPool3d 2x2x2
-//	f = flatten(globalavgpool(q))     GlobalAvgPool3d, Flatten
-//	z = fc2(relu(fc1(f)))             Linear with bias, ReLU, Linear without bias
-type userModel struct {
-	conv1, conv2, conv3 *nn.Conv3dLayer
-	bn1, bn2, bn3       *nn.BatchNorm3dLayer
-	fc1, fc2            *nn.LinearLayer
-	// shareConv2 makes conv3 apply conv2's weight, a shared Param.
-	shareConv2 bool
-	// dropout adds nn.Dropout before fc2, which the plan cannot run.
-	dropout bool
-}
-
-func newUserModel(seed uint64) *userModel {
-	rng := rand.New(rand.NewPCG(seed, seed))
-	m := &userModel{
-		conv1: nn.NewConv3dLayer("net.conv1", 2, 4, [3]int{3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}, false, rng),
-		bn1:   nn.NewBatchNorm3dLayer("net.bn1", 4),
-		conv2: nn.NewConv3dLayer("net.conv2", 4, 4, [3]int{3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}, false, rng),
-		bn2:   nn.NewBatchNorm3dLayer("net.bn2", 4),
-		conv3: nn.NewConv3dLayer("net.conv3", 4, 4, [3]int{1, 1, 1}, [3]int{1, 1, 1}, [3]int{}, false, rng),
-		bn3:   nn.NewBatchNorm3dLayer("net.bn3", 4),
-		fc1:   nn.NewLinearLayer("net.fc1", 4, 3, true, rng),
-		fc2:   nn.NewLinearLayer("net.fc2", 3, 1, false, rng),
-	}
-	// Batch-norm affine parameters away from 1 and 0, so that their
-	// gradients are not special.
-	for _, l := range []*nn.BatchNorm3dLayer{m.bn1, m.bn2, m.bn3} {
-		for i := range l.Weight.Data() {
-			l.Weight.Data()[i] = float32(0.5 + rng.Float64())
-			l.Bias.Data()[i] = float32(rng.Float64() - 0.5)
-		}
-	}
-	return m
-}
-
-func (m *userModel) Forward(g *nn.Graph, x *G.Node) (*G.Node, error) {
-	a, err := m.conv1.Forward(g, x)
-	if err != nil {
-		return nil, err
-	}
-	b, err := m.bn1.ForwardReLU(g, a)
-	if err != nil {
-		return nil, err
-	}
-	p, err := nn.MaxPool3d(b, nn.PoolConfig{Name: "net.pool", Kernel: [3]int{1, 2, 2}})
-	if err != nil {
-		return nil, err
-	}
-	c, err := m.conv2.Forward(g, p)
-	if err != nil {
-		return nil, err
-	}
-	d, err := m.bn2.Forward(g, c)
-	if err != nil {
-		return nil, err
-	}
-	r, err := nn.ReLU(d)
-	if err != nil {
-		return nil, err
-	}
-	var e *G.Node
-	if m.shareConv2 {
-		e, err = nn.Conv3d(p, g.Bind(m.conv2.Weight), nil, nn.ConvConfig{Name: "net.conv3", Padding: [3]int{1, 1, 1}})
-	} else {
-		e, err = m.conv3.Forward(g, p)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if e, err = m.bn3.Forward(g, e); err != nil {
-		return nil, err
-	}
-	s, err := nn.Add(r, e)
-	if err != nil {
-		return nil, err
-	}
-	if s, err = nn.AddReLU(s, p); err != nil {
-		return nil, err
-	}
-	q, err := nn.AvgPool3d(s, nn.PoolConfig{Name: "net.avg", Kernel: [3]int{2, 2, 2}})
-	if err != nil {
-		return nil, err
-	}
-	if q, err = nn.GlobalAvgPool3d(q, "net.gap"); err != nil {
-		return nil, err
-	}
-	f, err := nn.Flatten(q)
-	if err != nil {
-		return nil, err
-	}
-	h, err := m.fc1.Forward(g, f)
-	if err != nil {
-		return nil, err
-	}
-	if h, err = nn.ReLU(h); err != nil {
-		return nil, err
-	}
-	if m.dropout {
-		if h, err = nn.Dropout(g, h, 0.5); err != nil {
-			return nil, err
-		}
-	}
-	return m.fc2.Forward(g, h)
-}
-
-func (m *userModel) Params() []*nn.Param {
-	var ps []*nn.Param
-	for _, l := range []nn.Module{m.conv1, m.bn1, m.conv2, m.bn2, m.conv3, m.bn3, m.fc1, m.fc2} {
-		ps = append(ps, l.Params()...)
-	}
-	return ps
-}
+// newUserModel is the test model of a user (testmodel.Net, not from
+// resnet3d) for clips of 2 channels, with one output.
+func newUserModel(seed uint64) *testmodel.Net { return testmodel.New(seed, 2, 1) }
 
 // TestPlanUserModelMatchesCPU is issue 14's must-hold test: a model
 // defined with nn's layers in this test (not resnet3d) trains through the
@@ -163,13 +43,13 @@ func TestPlanRejects(t *testing.T) {
 	batch := [5]int{2, 2, 4, 8, 8}
 	for _, c := range []struct {
 		name string
-		edit func(m *userModel)
+		edit func(m *testmodel.Net)
 		want string
 	}{
-		{"conv bias", func(m *userModel) { m.conv2.Bias = nn.NewParam("net.conv2.bias", 4) }, "Conv3d net.conv2 has a bias"},
-		{"shared weight", func(m *userModel) { m.shareConv2 = true }, `"net.conv2.weight" is used by net.conv2 and net.conv3`},
-		{"dropout", func(m *userModel) { m.dropout = true }, "has no tape form"},
-		{"buffer weight", func(m *userModel) { m.fc2.Weight.Buffer = true }, `the weight "net.fc2.weight" is a buffer`},
+		{"conv bias", func(m *testmodel.Net) { m.Conv2.Bias = nn.NewParam("net.conv2.bias", 4) }, "Conv3d net.conv2 has a bias"},
+		{"shared weight", func(m *testmodel.Net) { m.ShareConv2 = true }, `"net.conv2.weight" is used by net.conv2 and net.conv3`},
+		{"dropout", func(m *testmodel.Net) { m.Dropout = true }, "has no tape form"},
+		{"buffer weight", func(m *testmodel.Net) { m.FC2.Weight.Buffer = true }, `the weight "net.fc2.weight" is a buffer`},
 	} {
 		m := newUserModel(1)
 		c.edit(m)
@@ -192,9 +72,9 @@ func TestPlanRejects(t *testing.T) {
 }
 
 // hiddenParams is a model that forgets to list its first convolution.
-type hiddenParams struct{ *userModel }
+type hiddenParams struct{ *testmodel.Net }
 
-func (h *hiddenParams) Params() []*nn.Param { return h.userModel.Params()[1:] }
+func (h *hiddenParams) Params() []*nn.Param { return h.Net.Params()[1:] }
 
 // TestPlanGradientSlots: the compiler reuses memory. The user model's
 // gradients fit in fewer slots than it has values needing one, and the

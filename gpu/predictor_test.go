@@ -79,7 +79,7 @@ func TestPredictorMatchesCPU(t *testing.T) {
 	t.Run("user model", func(t *testing.T) { testPredictor(t, NewHostEngine(), newUserModel(1), [4]int{2, 4, 8, 8}, 1e-5) })
 	// Dropout, which a Trainer refuses, does nothing in evaluation mode.
 	withDropout := newUserModel(1)
-	withDropout.dropout = true
+	withDropout.Dropout = true
 	t.Run("user model with dropout", func(t *testing.T) { testPredictor(t, NewHostEngine(), withDropout, [4]int{2, 4, 8, 8}, 1e-5) })
 }
 

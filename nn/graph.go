@@ -114,5 +114,34 @@ func StateDict(m Module) (map[string]*Param, error) {
 	return out, nil
 }
 
+// OutputShape returns the shape of m's output for an input of the given
+// shape, from m's evaluation graph built but never run: the input node has
+// no value, so nothing of the input's size is allocated. A model that does
+// not take such an input is an error here, from its layers' own checks,
+// rather than in a running graph (whose goroutines cannot recover a panic).
+func OutputShape(m Module, shape ...int) ([]int, error) {
+	if m == nil {
+		return nil, fmt.Errorf("nn: output shape: nil module")
+	}
+	if len(shape) == 0 {
+		return nil, fmt.Errorf("nn: output shape: no input dimensions")
+	}
+	for i, d := range shape {
+		if d < 1 {
+			return nil, fmt.Errorf("nn: output shape for an input of %v: dimension %d is %d, want positive", shape, i, d)
+		}
+	}
+	g := NewGraph(false, nil)
+	x := G.NewTensor(g.Exp, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName("x"))
+	out, err := m.Forward(g, x)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, fmt.Errorf("nn: output shape for an input of %v: the module returned no node", shape)
+	}
+	return shapeOf(out), nil
+}
+
 // shapeOf returns the shape of a node as a plain slice, for error messages.
 func shapeOf(n *G.Node) []int { return []int(n.Shape().Clone()) }

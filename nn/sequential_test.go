@@ -2,6 +2,8 @@ package nn
 
 import (
 	"errors"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,4 +106,38 @@ func seqNames(ps []*Param) []string {
 		out = append(out, p.Name)
 	}
 	return out
+}
+
+// TestOutputShape: the output shape of a module, and errors (not panics)
+// for inputs it does not take, empty shapes and a nil module.
+func TestOutputShape(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	m := NewSequential(
+		NewConv3dLayer("c", 2, 4, [3]int{1, 3, 3}, [3]int{1, 2, 2}, [3]int{0, 1, 1}, false, rng),
+		&GlobalAvgPool3dLayer{Name: "p"},
+		FlattenLayer{},
+		NewLinearLayer("fc", 4, 5, true, rng),
+	)
+	got, err := OutputShape(m, 3, 2, 4, 8, 8)
+	if err != nil || !slices.Equal(got, []int{3, 5}) {
+		t.Errorf("OutputShape: %v, %v; want [3 5]", got, err)
+	}
+	if got, err := OutputShape(NewSequential(), 2, 3); err != nil || !slices.Equal(got, []int{2, 3}) {
+		t.Errorf("identity: %v, %v", got, err)
+	}
+	for _, c := range []struct {
+		name  string
+		m     Module
+		shape []int
+		want  string
+	}{
+		{"channels", m, []int{3, 1, 4, 8, 8}, `Conv3d "c"`},
+		{"zero", m, []int{3, 2, 0, 8, 8}, "dimension 2 is 0"},
+		{"none", m, nil, "no input dimensions"},
+		{"nil", nil, []int{1}, "nil module"},
+	} {
+		if _, err := OutputShape(c.m, c.shape...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
 }

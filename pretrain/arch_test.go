@@ -31,8 +31,8 @@ func TestRunOtherArchitectures(t *testing.T) {
 			if math.IsNaN(h.Loss) || math.IsInf(h.Loss, 0) || h.Loss <= 0 {
 				t.Errorf("loss %v", h.Loss)
 			}
-			if res.Model.Encoder.Config != arch {
-				t.Errorf("encoder config %+v, want %+v", res.Model.Encoder.Config, arch)
+			if enc, ok := res.Model.Encoder.(*resnet3d.Model); !ok || enc.Config != arch {
+				t.Errorf("encoder %T %+v, want a resnet3d.Model of %+v", res.Model.Encoder, res.Model.Encoder, arch)
 			}
 
 			cfg.Engine = gpu.NewHostEngine()

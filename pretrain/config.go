@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -84,7 +85,16 @@ type Config struct {
 	// Method is SimCLR, MISimCLR or MISimCLRFO.
 	Method Method
 	// Model is the encoder; NumClasses must be 0 (the pooled feature h).
+	// It is ignored when NewEncoder is set.
 	Model resnet3d.Config
+	// NewEncoder, when not nil, makes the encoder instead of Model: an
+	// Encoder of the caller's (say, an nn.Sequential of nn's layers with
+	// the methods Encoder asks for), initialised from rng, the stream
+	// that then initialises the heads. It must make the same encoder
+	// every time: a resumed run calls it again and loads the checkpoint's
+	// weights into what it makes (strictly, by name and shape). On an
+	// Engine, the encoder must be built of the layers gpu runs.
+	NewEncoder func(rng *rand.Rand) (Encoder, error) `json:"-"`
 	// ClipLength is the number of consecutive frames of a clip (the paper:
 	// 4). Frame order needs 1..pretext.MaxFrames.
 	ClipLength int
@@ -157,7 +167,7 @@ type Config struct {
 	// batch-norm statistics and Adam state stay on the engine and come
 	// back to the model for every checkpoint. Losses match the CPU's to
 	// float32 rounding, for every architecture resnet3d builds (R3D, MC3,
-	// R(2+1)D).
+	// R(2+1)D) and for encoders of NewEncoder built of the layers gpu runs.
 	job.Settings
 
 	// Monitor, when not nil, evaluates the frozen encoder with a linear
@@ -236,14 +246,16 @@ func (c Config) Validate() error {
 	if _, ok := methodNames[c.Method]; !ok {
 		return fmt.Errorf("pretrain: config: unknown method %d", int(c.Method))
 	}
-	if c.Model.NumClasses != 0 {
-		return fmt.Errorf("pretrain: config: Model.NumClasses = %d, want 0 (the encoder's feature)", c.Model.NumClasses)
-	}
-	if c.Model.InChannels != 1 && c.Model.InChannels != 3 {
-		return fmt.Errorf("pretrain: config: Model.InChannels = %d, want 1 or 3", c.Model.InChannels)
-	}
-	if f := c.Model.FeatureDim(); f < 4 || f%4 != 0 {
-		return fmt.Errorf("pretrain: config: feature size %d (Model.FeatureDim), want a multiple of 4", f)
+	if c.NewEncoder == nil {
+		if c.Model.NumClasses != 0 {
+			return fmt.Errorf("pretrain: config: Model.NumClasses = %d, want 0 (the encoder's feature)", c.Model.NumClasses)
+		}
+		if c.Model.InChannels != 1 && c.Model.InChannels != 3 {
+			return fmt.Errorf("pretrain: config: Model.InChannels = %d, want 1 or 3", c.Model.InChannels)
+		}
+		if f := c.Model.FeatureDim(); f < 4 || f%4 != 0 {
+			return fmt.Errorf("pretrain: config: feature size %d (Model.FeatureDim), want a multiple of 4", f)
+		}
 	}
 	switch {
 	case c.ClipLength < 1 || (c.Method.FrameOrder() && c.ClipLength > 8):

@@ -6,7 +6,8 @@
 //
 // # A run
 //
-// Run builds the model (NewModel: a resnet3d encoder without fc, the
+// Run builds the model (NewModel: a resnet3d encoder without fc, or an
+// Encoder of the caller's from Config.NewEncoder, the
 // contrastive.ProjectionHead and, for frame order, the pretext.OrderHead),
 // turns the videos of Config.Splits into positive pairs
 // (contrastive.SimCLRItems or MultiInstanceItems), and trains with Adam.

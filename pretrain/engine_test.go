@@ -3,10 +3,12 @@ package pretrain
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/vidssl/vidssl/gpu"
+	"github.com/vidssl/vidssl/internal/testmodel"
 )
 
 // TestRunOnEngine pretrains MI-SimCLR+FO (masking on) on gpu's host engine
@@ -14,7 +16,21 @@ import (
 // losses and frame-order accuracy agree, and so do the final weights; a
 // run resumed on the engine from the CPU's checkpoint continues it.
 func TestRunOnEngine(t *testing.T) {
-	testRunOn(t, gpu.NewHostEngine(), 1e-4, 1e-3)
+	testRunOn(t, gpu.NewHostEngine(), 1e-4, 1e-3, nil)
+}
+
+// TestRunUserEncoderOnEngine is TestRunOnEngine with an encoder of the
+// caller's (testmodel.Net, not from resnet3d, through Config.NewEncoder):
+// the same losses and weights on the CPU and the host engine, and a run
+// resumed on the engine from the CPU's checkpoint continues it.
+func TestRunUserEncoderOnEngine(t *testing.T) {
+	testRunOn(t, gpu.NewHostEngine(), 1e-4, 1e-3, func(c *Config) { c.NewEncoder = newTestEncoder })
+}
+
+// newTestEncoder is a Config.NewEncoder: a testmodel.Net for clips of 3
+// channels with 8 features, seeded from rng.
+func newTestEncoder(rng *rand.Rand) (Encoder, error) {
+	return testmodel.New(rng.Uint64(), 3, 8), nil
 }
 
 // TestRunOnCUDA is TestRunOnEngine on a GPU; it skips without one.
@@ -27,10 +43,13 @@ func TestRunOnCUDA(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	testRunOn(t, e, 1e-2, 5e-2)
+	testRunOn(t, e, 1e-2, 5e-2, nil)
 }
 
-func testRunOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
+// testRunOn pretrains on e and on the CPU and compares the losses
+// (relative tolerance lossTol) and the final weights (relative L2 norm per
+// tensor, weightTol); edit, when not nil, changes the config first.
+func testRunOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64, edit func(*Config)) {
 	ctx := context.Background()
 	m := testData(t)
 	cfg := tinyConfig(MISimCLRFO)
@@ -45,6 +64,9 @@ func testRunOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64) {
 	cfg.LR = 1e-3
 	if testing.Short() {
 		cfg.Epochs = 1 // and no resume across devices
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	var results [2]*Result
 	for i, eng := range []*gpu.Engine{nil, e} {
@@ -118,5 +140,54 @@ func testResumeAcross(t *testing.T, e *gpu.Engine, cfg Config, epoch2Loss, lossT
 	}
 	if res.ResumedFrom == "" || len(res.History) != 2 || math.Abs(res.History[1].Loss-epoch2Loss) > lossTol*epoch2Loss {
 		t.Errorf("resumed on the engine from %q: history %+v, want epoch 2's loss %v", res.ResumedFrom, res.History, epoch2Loss)
+	}
+}
+
+// wrongEncoder is a testmodel.Net that misstates its input channels or its
+// feature size.
+type wrongEncoder struct {
+	*testmodel.Net
+	in, features int
+}
+
+// InChannels returns the channel count the encoder claims.
+func (w wrongEncoder) InChannels() int { return w.in }
+
+// FeatureDim returns the feature size the encoder claims.
+func (w wrongEncoder) FeatureDim() int { return w.features }
+
+// TestUserEncoderRejected: an encoder of the caller's that is not what it
+// says, or says what pretraining cannot use, is an error naming the
+// shapes, on the CPU and on an engine, before any graph runs.
+func TestUserEncoderRejected(t *testing.T) {
+	m := testData(t)
+	for _, c := range []struct {
+		name         string
+		in, features int // what the encoder says
+		netIn        int // what it takes
+		want         string
+	}{
+		{"channels", 3, 8, 1, "pretrain: epoch 1 step 1 of 5: the encoder does not take clips of shape [8 3 4 32 32]"},
+		{"features", 3, 4, 3, "pretrain: epoch 1 step 1 of 5: the encoder outputs [8 8] for clips of shape [8 3 4 32 32], want (8, 4)"},
+		{"two channels", 2, 8, 2, "pretrain: new encoder: it takes 2 channels, want 1 or 3"},
+		{"six features", 3, 6, 3, "pretrain: new encoder: feature size 6, want a positive multiple of 4"},
+	} {
+		for _, eng := range []*gpu.Engine{nil, gpu.NewHostEngine()} {
+			cfg := tinyConfig(MISimCLRFO)
+			cfg.Epochs, cfg.Engine = 1, eng
+			cfg.NewEncoder = func(rng *rand.Rand) (Encoder, error) {
+				return wrongEncoder{testmodel.New(rng.Uint64(), c.netIn, 8), c.in, c.features}, nil
+			}
+			if _, err := Run(context.Background(), cfg, m, t.TempDir()); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s (engine %v): %v, want an error containing %q", c.name, eng != nil, err, c.want)
+			}
+		}
+	}
+	cfg := tinyConfig(SimCLR)
+	for _, enc := range []Encoder{nil, (*testmodel.Net)(nil)} {
+		cfg.NewEncoder = func(*rand.Rand) (Encoder, error) { return enc, nil }
+		if _, err := NewModel(cfg); err == nil || !strings.Contains(err.Error(), "returned no encoder") {
+			t.Errorf("no encoder %T: %v", enc, err)
+		}
 	}
 }

@@ -27,18 +27,17 @@ func NewEvaluator(m *Model, shape [5]int) (*Evaluator, error) {
 	if m == nil || m.Encoder == nil {
 		return nil, fmt.Errorf("pretrain: evaluator: no model")
 	}
-	if err := m.Encoder.Config.CheckInput(shape); err != nil {
+	if err := checkEncoder(m.Encoder, shape); err != nil {
 		return nil, fmt.Errorf("pretrain: evaluator: %w", err)
 	}
 	g := nn.NewGraph(false, nil)
 	e := &Evaluator{shape: shape, x: g.Input("clips", shape[:]...)}
-	out, err := m.Encoder.ForwardAll(g, e.x)
-	if err != nil {
+	var err error
+	if e.features, err = m.Encoder.Forward(g, e.x); err != nil {
 		return nil, fmt.Errorf("pretrain: evaluator: %w", err)
 	}
-	e.features = out.Features
 	if m.Order != nil {
-		if e.order, err = m.Order.Forward(g, out.Features); err != nil {
+		if e.order, err = m.Order.Forward(g, e.features); err != nil {
 			return nil, fmt.Errorf("pretrain: evaluator: %w", err)
 		}
 	}

@@ -29,7 +29,7 @@ func (p Probe) VideoFeatures(ctx context.Context, model *Model, m *video.Manifes
 	if err != nil {
 		return nil, err
 	}
-	d, n := model.Encoder.Config.FeatureDim(), len(m.Records)
+	d, n := model.Encoder.FeatureDim(), len(m.Records)
 	if len(f) != n*clips*d {
 		return nil, fmt.Errorf("pretrain: probe: %d feature values for %d clips of %d", len(f), n*clips, d)
 	}
@@ -192,7 +192,7 @@ func (r *runner) monitor(ctx context.Context) (monitorResult, error) {
 		return monitorResult{}, fmt.Errorf("pretrain: monitor: %w", err)
 	}
 	var res monitorResult
-	res.ProbeResult, err = StudyProbes(trainF, mon.Train, testF, mon.Test, r.model.Encoder.Config.FeatureDim(), mon.Options)
+	res.ProbeResult, err = StudyProbes(trainF, mon.Train, testF, mon.Test, r.model.Encoder.FeatureDim(), mon.Options)
 	if err != nil {
 		return monitorResult{}, fmt.Errorf("pretrain: monitor: %w", err)
 	}

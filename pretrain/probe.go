@@ -65,7 +65,7 @@ func (p Probe) forEach(ctx context.Context, model *Model, m *video.Manifest, shu
 	}
 	loader, err := video.NewLoader(video.LoaderConfig{
 		Items: items, Decode: decode, Preprocess: p.Preprocess, Sample: sample, BatchSize: bs,
-		Seed: p.Seed, Workers: p.Workers, Batch: video.BatchOptions{Channels: model.Encoder.Config.InChannels},
+		Seed: p.Seed, Workers: p.Workers, Batch: video.BatchOptions{Channels: model.Encoder.InChannels()},
 	})
 	if err != nil {
 		return fmt.Errorf("pretrain: probe: %w", err)
@@ -153,6 +153,6 @@ func (p Probe) Retrieval(ctx context.Context, model *Model, m *video.Manifest, b
 	if err != nil {
 		return contrastive.Retrieval{}, err
 	}
-	d := model.Encoder.Config.FeatureDim()
+	d := model.Encoder.FeatureDim()
 	return contrastive.RetrievalTop1(f, len(items), d, groups)
 }

@@ -236,6 +236,10 @@ func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
 	if decode == nil {
 		decode = video.ReadFile
 	}
+	model, err := NewModel(cfg)
+	if err != nil {
+		return nil, err
+	}
 	loader, err := video.NewLoader(video.LoaderConfig{
 		Items:      items,
 		Decode:     decode,
@@ -247,14 +251,10 @@ func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
 		Seed:       cfg.Seed,
 		Workers:    cfg.Workers,
 		CacheBytes: cfg.CacheBytes,
-		Batch:      video.BatchOptions{Channels: cfg.Model.InChannels},
+		Batch:      video.BatchOptions{Channels: model.Encoder.InChannels()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pretrain: %w", err)
-	}
-	model, err := NewModel(cfg)
-	if err != nil {
-		return nil, err
 	}
 	r := &runner{cfg: cfg, dir: dir, model: model, opt: nn.NewAdam(cfg.LR), loader: loader, steps: loader.NumBatches(),
 		st: runState{Config: cfg, Items: len(items), Data: fingerprint(items)}}
@@ -481,15 +481,14 @@ func (r *runner) build(shape [5]int, cw float64) (*stepGraph, error) {
 	s.x1 = g.Input("view1", shape[:]...)
 	s.x2 = g.Input("view2", shape[:]...)
 	n := shape[0]
-	out1, err := m.Encoder.ForwardAll(g, s.x1)
+	h1, err := m.Encoder.Forward(g, s.x1)
 	if err != nil {
 		return nil, err
 	}
-	out2, err := m.Encoder.ForwardAll(g, s.x2)
+	h2, err := m.Encoder.Forward(g, s.x2)
 	if err != nil {
 		return nil, err
 	}
-	h1, h2 := out1.Features, out2.Features
 	z1, err := m.Projector.Forward(g, h1)
 	if err != nil {
 		return nil, err
@@ -551,6 +550,9 @@ func (r *runner) trainStep(ctx context.Context, step *video.Step, cw float64) (s
 		return stepOut{}, fmt.Errorf("views of shapes %v and %v", v1.Shape, v2.Shape)
 	}
 	if r.trainer == nil {
+		if err := checkEncoder(r.model.Encoder, v1.Shape); err != nil {
+			return stepOut{}, err
+		}
 		r.trainer = &cpuStep{r: r}
 		if r.cfg.Engine != nil {
 			r.trainer = &deviceStep{r: r}

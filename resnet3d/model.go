@@ -474,6 +474,14 @@ func (m *Model) Forward(g *nn.Graph, x *G.Node) (*G.Node, error) {
 	return out.Features, nil
 }
 
+// InChannels returns the number of channels of the clips the model takes
+// (Config.InChannels).
+func (m *Model) InChannels() int { return m.Config.InChannels }
+
+// FeatureDim returns the width of the pooled feature h
+// (Config.FeatureDim): Forward's output when the model has no fc.
+func (m *Model) FeatureDim() int { return m.Config.FeatureDim() }
+
 // Params returns every parameter and buffer in torchvision's state_dict order.
 func (m *Model) Params() []*nn.Param {
 	ps := m.stem.params()

@@ -499,7 +499,7 @@ func (pl *pipeline) finetuneUnit(ctx context.Context, in initSpec, f float64, st
 		BestEpoch: res.Runs[res.Chosen].BestEpoch, Video: ev.Video, Study: ev.Study,
 		Predictions: ev.Predictions, Dir: dir, Seconds: time.Since(start).Seconds(),
 	}
-	if err := res.Model.SaveWeights(filepath.Join(dir, "model.safetensors"), map[string]string{"init": in.Name, "fraction": fmt.Sprint(f)}); err != nil {
+	if err := model.SaveWeights(filepath.Join(dir, "model.safetensors"), map[string]string{"init": in.Name, "fraction": fmt.Sprint(f)}); err != nil {
 		return nil, err
 	}
 	if err := writePredictions(filepath.Join(dir, "predictions.csv"), ev.Predictions); err != nil {

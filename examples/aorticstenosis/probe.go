@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/vidssl/vidssl/finetune"
 	"github.com/vidssl/vidssl/metrics"
+	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/pretrain"
+	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
 )
 
@@ -99,7 +102,7 @@ func (pl *pipeline) probeInit(ctx context.Context, in initSpec, subsets map[floa
 	if err != nil {
 		return nil, err
 	}
-	d := model.Encoder.Config.FeatureDim()
+	d := model.Encoder.FeatureDim()
 	out = out[:0]
 	for _, f := range pl.p.Fractions {
 		sub, err := finetune.SelectStudies(train, subsets[f])
@@ -150,10 +153,25 @@ func (pl *pipeline) probeDir(init string, f float64) string {
 // frozenModel returns the encoder that fine-tuning starts from for an
 // initialisation (finetune.NewModel: the same random weights for Random,
 // the checkpoint's encoder for the self-supervised ones), as a
-// pretrain.Model without heads.
+// pretrain.Model without heads: the classifier's weights without fc.
 func (pl *pipeline) frozenModel(in initSpec) (*pretrain.Model, error) {
-	enc, _, err := finetune.NewModel(pl.finetuneConfig(in), finetune.Init{Weights: in.Weights})
+	clf, _, err := finetune.NewModel(pl.finetuneConfig(in), finetune.Init{Weights: in.Weights})
 	if err != nil {
+		return nil, err
+	}
+	cfg := clf.Config
+	cfg.NumClasses = 0
+	enc, err := resnet3d.New(cfg, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, err
+	}
+	state, err := nn.ParamTensors(clf.Params())
+	if err != nil {
+		return nil, err
+	}
+	delete(state, "fc.weight")
+	delete(state, "fc.bias")
+	if _, err := nn.ApplyState(enc.Params(), state, true); err != nil {
 		return nil, err
 	}
 	return &pretrain.Model{Encoder: enc}, nil
