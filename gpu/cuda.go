@@ -426,6 +426,14 @@ func (c *cudaBackend) adam(p, g, m, v *Tensor, s adamScalars) error {
 		argF32(s.b1), argF32(s.omb1), argF32(s.b2), argF32(s.omb2), argF32(s.wd), argF32(s.eps), argF32(s.negStep), argF32(s.bc2sqrt))
 }
 
+func (c *cudaBackend) sgd(p, g, buf *Tensor, s sgdScalars) error {
+	if buf == nil {
+		buf = g // never read or written without momentum
+	}
+	return c.run("vs_sgd", argU64(p.Len()), argPtr(p), argPtr(g), argPtr(buf),
+		argF32(s.wd), argF32(s.mom), argF32(s.damp), argF32(s.negLR), argF32(s.momentum), argF32(s.first), argF32(s.nesterov))
+}
+
 func (c *cudaBackend) nonFinite(t *Tensor) (bool, error) {
 	var flag [1]float32
 	err := c.api.do(func() error {

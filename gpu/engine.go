@@ -49,6 +49,7 @@ type backend interface {
 	linear(x, w, b, y *Tensor) error
 	linearBackward(x, w, dy, dx, dw, db *Tensor) error
 	adam(p, g, m, v *Tensor, s adamScalars) error
+	sgd(p, g, buf *Tensor, s sgdScalars) error // buf is nil without momentum
 	nonFinite(t *Tensor) (bool, error)
 }
 
@@ -759,6 +760,88 @@ func (e *Engine) Adam(p, g, m, v *Tensor, s AdamStep) error {
 		}
 	}
 	return e.b.adam(p, g, m, v, sc)
+}
+
+// SGDStep is one step of SGD's hyperparameters, as nn.SGD: learning rate,
+// momentum, dampening, L2 weight decay and Nesterov momentum, and whether
+// the momentum buffer is still unset (nn.SGD's first step with momentum for
+// a Param, which sets the buffer to the gradient instead of decaying it).
+type SGDStep struct {
+	// LR, Momentum, Dampening, WeightDecay and Nesterov are nn.SGD's
+	// fields.
+	LR, Momentum, Dampening, WeightDecay float64
+	Nesterov                             bool
+	// First marks the first step with momentum: the buffer's contents are
+	// ignored and it is set to the (weight-decayed) gradient.
+	First bool
+}
+
+// sgdScalars are the float32 values the SGD kernel takes, computed as
+// nn.SGD computes them; momentum, first and nesterov are flags (0 or 1).
+type sgdScalars struct {
+	wd, mom, damp, negLR, momentum, first, nesterov float32
+}
+
+func (s SGDStep) scalars() (sgdScalars, error) {
+	switch {
+	case !(s.LR >= 0) || math.IsInf(s.LR, 0):
+		return sgdScalars{}, fmt.Errorf("gpu: SGD: invalid learning rate %v", s.LR)
+	case !(s.Momentum >= 0) || math.IsInf(s.Momentum, 0):
+		return sgdScalars{}, fmt.Errorf("gpu: SGD: invalid momentum %v", s.Momentum)
+	case math.IsNaN(s.Dampening) || math.IsInf(s.Dampening, 0):
+		return sgdScalars{}, fmt.Errorf("gpu: SGD: invalid dampening %v", s.Dampening)
+	case !(s.WeightDecay >= 0) || math.IsInf(s.WeightDecay, 0):
+		return sgdScalars{}, fmt.Errorf("gpu: SGD: invalid weight decay %v", s.WeightDecay)
+	case s.Nesterov && (s.Momentum <= 0 || s.Dampening != 0):
+		return sgdScalars{}, fmt.Errorf("gpu: SGD: Nesterov momentum needs a positive momentum and zero dampening")
+	}
+	flag := func(b bool) float32 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	return sgdScalars{
+		wd: float32(s.WeightDecay), mom: float32(s.Momentum), damp: float32(1 - s.Dampening), negLR: float32(-s.LR),
+		momentum: flag(s.Momentum != 0), first: flag(s.First), nesterov: flag(s.Nesterov),
+	}, nil
+}
+
+// SGD applies one SGD update to parameters p from gradients g, with
+// momentum buffer buf (all of one size, pairwise disjoint), exactly as
+// nn.SGD computes it per element. buf may be nil when s.Momentum is 0: plain
+// gradient descent has no buffer (one that is given is left unchanged).
+func (e *Engine) SGD(p, g, buf *Tensor, s SGDStep) error {
+	const op = "SGD"
+	if p == nil || g == nil {
+		return fmt.Errorf("gpu: %s: nil parameters or gradients", op)
+	}
+	ts := []*Tensor{p, g}
+	if buf != nil {
+		ts = append(ts, buf)
+	} else if s.Momentum != 0 {
+		return fmt.Errorf("gpu: %s: momentum %v without a momentum buffer", op, s.Momentum)
+	}
+	if err := e.check(op, ts...); err != nil {
+		return err
+	}
+	sc, err := s.scalars()
+	if err != nil {
+		return err
+	}
+	for _, t := range ts[1:] {
+		if t.Len() != p.Len() {
+			return fmt.Errorf("gpu: %s: tensors of %d and %d elements, want equal sizes", op, p.Len(), t.Len())
+		}
+	}
+	for i := range ts {
+		for j := i + 1; j < len(ts); j++ {
+			if overlaps(ts[i], ts[j]) {
+				return fmt.Errorf("gpu: %s: %v and %v overlap", op, ts[i], ts[j])
+			}
+		}
+	}
+	return e.b.sgd(p, g, buf, sc)
 }
 
 // AllFinite reports whether every element of t is finite. It waits for the

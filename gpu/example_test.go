@@ -187,3 +187,29 @@ func ExampleNewViewTrainer() {
 	// Output:
 	// NT-Xent above 0: true
 }
+
+// ExampleEngine_SGD applies two steps of SGD with Nesterov momentum and
+// weight decay to a parameter tensor on the host engine, as nn.SGD would on
+// the CPU; the first step (First) sets the momentum buffer.
+func ExampleEngine_SGD() {
+	e := gpu.NewHostEngine()
+	defer e.Close()
+	p, err := e.FromHost([]float32{1, -2, 0.5}, 3)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	g, _ := e.FromHost([]float32{0.5, 0.25, -1}, 3)
+	buf, _ := e.New(3)
+	s := gpu.SGDStep{LR: 0.1, Momentum: 0.9, WeightDecay: 0.01, Nesterov: true, First: true}
+	for range 2 {
+		if err := e.SGD(p, g, buf, s); err != nil {
+			fmt.Println(err)
+			return
+		}
+		s.First = false
+	}
+	got, _ := e.ToHost(p)
+	fmt.Printf("%.4f\n", got)
+	// Output: [0.7651 -2.1059 0.9583]
+}

@@ -61,9 +61,11 @@ func TestFakeCUDALibraries(t *testing.T) {
 			"--- PASS: TestOpsMatchNN/cuda/MaxPool3d",
 			"--- PASS: TestOpsMatchNN/cuda/Linear",
 			"--- PASS: TestOpsMatchNN/cuda/Adam",
+			"--- PASS: TestOpsMatchNN/cuda/SGD",
 			"--- PASS: TestCUDATinyTrainerMatchesCPU",
 			"--- PASS: ExampleNewTrainer",
 			"launch vs_adam",
+			"launch vs_sgd",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the fake-library run lacks %q:\n%s", want, out)

@@ -27,6 +27,21 @@ func randSlice(rng *rand.Rand, n int, scale float64) []float32 {
 	return out
 }
 
+// sameBits reports the first element where got and want differ in any bit.
+func sameBits(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, want %d", what, len(got), len(want))
+		return
+	}
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Errorf("%s[%d] = %v, want %v (bit for bit)", what, i, got[i], want[i])
+			return
+		}
+	}
+}
+
 // closeTo compares got with want elementwise: |got - want| <= rtol * max(|want|,
 // 0.1 * max|want|) + 1e-7, so that elements near zero are judged against the
 // tensor's magnitude rather than their own.

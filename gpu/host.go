@@ -448,7 +448,7 @@ func (hostBackend) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
 	return nil
 }
 
-// fma32 returns a*b + c rounded once, as nn.Adam computes it.
+// fma32 returns a*b + c rounded once, as nn.Adam and nn.SGD compute it.
 func fma32(a, b, c float32) float32 { return float32(math.FMA(float64(a), float64(b), float64(c))) }
 
 func (hostBackend) adam(p, g, m, v *Tensor, s adamScalars) error {
@@ -467,6 +467,34 @@ func (hostBackend) adam(p, g, m, v *Tensor, s adamScalars) error {
 		u := s.negStep * md[j]
 		u /= d
 		pd[j] += u
+	}
+	return nil
+}
+
+func (hostBackend) sgd(p, g, buf *Tensor, s sgdScalars) error {
+	pd, gd := hd(p), hd(g)
+	var bd []float32
+	if s.momentum != 0 {
+		bd = hd(buf)
+	}
+	for j := range pd {
+		d := gd[j]
+		if s.wd != 0 {
+			d = fma32(pd[j], s.wd, d)
+		}
+		if s.momentum != 0 {
+			if s.first != 0 {
+				bd[j] = d
+			} else {
+				bd[j] = fma32(d, s.damp, bd[j]*s.mom)
+			}
+			if s.nesterov != 0 {
+				d = fma32(bd[j], s.mom, d)
+			} else {
+				d = bd[j]
+			}
+		}
+		pd[j] = fma32(d, s.negLR, pd[j])
 	}
 	return nil
 }

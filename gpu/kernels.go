@@ -43,6 +43,7 @@ var kernelSpecs = []kernelSpec{
 	{"vs_bias_rows", []string{"u64", "u64", "u64", "u64"}, biasRowsBody},                                                       // total, cols, y, b
 	{"vs_sum_rows", []string{"u64", "u64", "u64", "u64"}, sumRowsBody},                                                         // cols, rows, dy, db
 	{"vs_adam", []string{"u64", "u64", "u64", "u64", "u64", "f32", "f32", "f32", "f32", "f32", "f32", "f32", "f32"}, adamBody}, // n, p, g, m, v, b1, 1-b1, b2, 1-b2, wd, eps, -lr/bc1, sqrt(bc2)
+	{"vs_sgd", []string{"u64", "u64", "u64", "u64", "f32", "f32", "f32", "f32", "f32", "f32", "f32"}, sgdBody},                 // n, p, g, buf, wd, momentum, 1-dampening, -lr, and the flags (0 or 1) momentum != 0, first, nesterov
 	{"vs_nonfinite", []string{"u64", "u64", "u64"}, nonFiniteBody},                                                             // n, x, flag (u32)
 }
 
@@ -260,6 +261,41 @@ const adamBody = `	shl.b64 	%rd1, %i, 2;
 	st.global.f32 	[%rd2], %f1;
 	st.global.f32 	[%rd4], %f3;
 	st.global.f32 	[%rd5], %f4;
+`
+
+// nn.SGD's update of element i, operation by operation:
+//
+//	d = fma(p, wd, g) if wd != 0, else g
+//	with momentum (flag %pf8):
+//	    buf = d on the first step (flag %pf9), else fma(d, 1-dampening, buf*momentum)
+//	    d = fma(buf, momentum, d) if Nesterov (flag %pf10), else buf
+//	p = fma(d, -lr, p)
+const sgdBody = `	shl.b64 	%rd1, %i, 2;
+	add.s64 	%rd2, %pa1, %rd1;
+	add.s64 	%rd3, %pa2, %rd1;
+	add.s64 	%rd4, %pa3, %rd1;
+	ld.global.f32 	%f1, [%rd2];
+	ld.global.f32 	%f2, [%rd3];
+	setp.neu.f32 	%p1, %pf4, %c0;
+	@%p1 fma.rn.f32 	%f2, %f1, %pf4, %f2;
+	setp.neu.f32 	%p2, %pf8, %c0;
+	@!%p2 bra 	$L_update;
+	setp.neu.f32 	%p3, %pf9, %c0;
+	@%p3 bra 	$L_first;
+	ld.global.f32 	%f3, [%rd4];
+	mul.rn.f32 	%f4, %f3, %pf5;
+	fma.rn.f32 	%f3, %f2, %pf6, %f4;
+	bra.uni 	$L_stored;
+$L_first:
+	mov.f32 	%f3, %f2;
+$L_stored:
+	st.global.f32 	[%rd4], %f3;
+	setp.neu.f32 	%p4, %pf10, %c0;
+	@%p4 fma.rn.f32 	%f2, %f3, %pf5, %f2;
+	@!%p4 mov.f32 	%f2, %f3;
+$L_update:
+	fma.rn.f32 	%f1, %f2, %pf7, %f1;
+	st.global.f32 	[%rd2], %f1;
 `
 
 // *flag = 1 if x[i] is NaN or infinite (x - x is then NaN); threads that

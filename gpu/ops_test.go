@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -257,6 +258,51 @@ func testOps(t *testing.T, ne namedEngine) {
 		st := opt.State()
 		closeTo(t, "exp_avg", host(t, e, m), st["p.exp_avg"].Data().([]float32), max(rtol, 1e-6))
 		closeTo(t, "exp_avg_sq", host(t, e, v), st["p.exp_avg_sq"].Data().([]float32), max(rtol, 1e-6))
+	})
+
+	// SGD follows nn.SGD operation by operation (float32 multiplies and
+	// fused multiply-adds, each rounded once), so every engine matches it
+	// bit for bit, over every combination of its options and steps past
+	// the first (which sets the momentum buffer).
+	t.Run("SGD", func(t *testing.T) {
+		const n = 300
+		for _, mom := range []float64{0, 0.9} {
+			for _, damp := range []float64{0, 0.3} {
+				for _, wd := range []float64{0, 0.01} {
+					for _, nesterov := range []bool{false, true} {
+						opt := &nn.SGD{LR: 0.05, Momentum: mom, Dampening: damp, WeightDecay: wd, Nesterov: nesterov}
+						if nesterov && (mom == 0 || damp != 0) {
+							continue // nn.SGD refuses it, as does the engine
+						}
+						name := fmt.Sprintf("momentum %v dampening %v decay %v nesterov %v", mom, damp, wd, nesterov)
+						p := nn.NewParam("p", n)
+						copy(p.Data(), randSlice(rng, n, 1))
+						pt, g := upload(t, e, p.Data(), n), newT(t, e, n)
+						var buf *Tensor
+						if mom != 0 {
+							buf = newT(t, e, n)
+						}
+						for step := range 3 {
+							gd := randSlice(rng, n, 1)
+							if err := opt.StepSlices([]*nn.Param{p}, [][]float32{gd}); err != nil {
+								t.Fatal(err)
+							}
+							if err := e.Upload(g, gd); err != nil {
+								t.Fatal(err)
+							}
+							s := SGDStep{LR: opt.LR, Momentum: mom, Dampening: damp, WeightDecay: wd, Nesterov: nesterov, First: step == 0}
+							if err := e.SGD(pt, g, buf, s); err != nil {
+								t.Fatal(err)
+							}
+							sameBits(t, fmt.Sprintf("%s step %d: p", name, step+1), host(t, e, pt), p.Data())
+							if mom != 0 {
+								sameBits(t, fmt.Sprintf("%s step %d: momentum_buffer", name, step+1), host(t, e, buf), opt.State()["p.momentum_buffer"].Data().([]float32))
+							}
+						}
+					}
+				}
+			}
+		}
 	})
 
 	t.Run("AllFinite", func(t *testing.T) {

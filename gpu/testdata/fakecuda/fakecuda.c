@@ -133,7 +133,7 @@ CUresult cuGetErrorString(CUresult r, const char **s) {
 }
 
 static const char *kernels[] = {"vs_relu", "vs_relu_bwd", "vs_add", "vs_add_relu", "vs_gap", "vs_gap_bwd",
-                                "vs_bias_rows", "vs_sum_rows", "vs_adam", "vs_nonfinite", 0};
+                                "vs_bias_rows", "vs_sum_rows", "vs_adam", "vs_nonfinite", "vs_sgd", 0};
 
 CUresult cuModuleLoadDataEx(CUmodule *m, const void *image, unsigned int nopt, int *opts, void **vals) {
 	const char *s = image, *rej = getenv("FAKECUDA_REJECT_TARGET");
@@ -178,7 +178,7 @@ static float relu(float v) { return v <= 0 ? 0 : v; }
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned shm, CUstream st, void **kp, void **extra) {
 	int id = (int)(uintptr_t)f - 1;
-	if (id < 0 || id >= 10 || gx == 0 || bx == 0 || bx > 1024 || gy != 1 || gz != 1 || by != 1 || bz != 1 ||
+	if (id < 0 || id >= 11 || gx == 0 || bx == 0 || bx > 1024 || gy != 1 || gz != 1 || by != 1 || bz != 1 ||
 	    shm != 0 || st != &stream_token || !kp || extra)
 		return 1;
 	logf_("launch %s", kernels[id]);
@@ -240,6 +240,19 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 		for (uint64_t i = 0; i < n; i++)
 			if (!isfinite(P(1)[i]))
 				*(uint32_t *)P(2) = 1;
+		break;
+	case 10: /* vs_sgd(n, p, g, buf, wd, momentum, 1-dampening, -lr, has momentum, first, nesterov) */
+		for (uint64_t i = 0; i < n; i++) {
+			float d = P(2)[i];
+			if (F32(4) != 0)
+				d = fmaf(P(1)[i], F32(4), d);
+			if (F32(8) != 0) {
+				float b = F32(9) != 0 ? d : fmaf(d, F32(6), P(3)[i] * F32(5));
+				P(3)[i] = b;
+				d = F32(10) != 0 ? fmaf(b, F32(5), d) : b;
+			}
+			P(1)[i] = fmaf(d, F32(7), P(1)[i]);
+		}
 		break;
 	}
 	return 0;
