@@ -1,6 +1,6 @@
 // Package gpu trains vidssl's video models on an NVIDIA GPU: tensors in
 // device memory, device ops for a whole training step, and trainers that
-// run a model's training step (forward, backward, Adam) on the device, with
+// run a model's training step (forward, backward, Adam or SGD) on the device, with
 // only the outputs (a few values per clip) and their loss's gradients
 // crossing to and from the host. No network is written here: a trainer traces the
 // graph that an nn.Module builds (nn.Graph.Trace) and compiles the tape
@@ -24,7 +24,7 @@
 //     max and average pooling through cuDNN;
 //   - Linear through cuBLAS (row-major matrices as transposed column-major
 //     ones);
-//   - ReLU, residual additions, global average pooling, Adam and a
+//   - ReLU, residual additions, global average pooling, Adam, SGD and a
 //     finiteness check as hand-written PTX kernels.
 //
 // The engine has no loss: a trainer copies the model's outputs (a logit or
@@ -51,10 +51,11 @@
 // ReLU, max and average pooling, global average pooling, Reshape, Linear),
 // and a model with another op is an error naming it. Both trainers take
 // batches smaller than the one they were made for. Parameters, gradients
-// and Adam moments each live in one device allocation, so the optimiser is
-// one kernel launch per step; SyncToHost copies parameters, batch-norm
-// buffers and the Adam state back into the model and the nn.Adam for
-// checkpoints and CPU evaluation:
+// and the optimiser's state (Adam's moments, SGD's momentum buffers) each
+// live in one device allocation, so the optimiser is one kernel launch per
+// step; SyncToHost copies parameters, batch-norm buffers and the optimiser's
+// state back into the model and the nn.Adam or nn.SGD for checkpoints and
+// CPU evaluation:
 //
 //	e, err := gpu.OpenCUDA(gpu.CUDAOptions{AllowTF32: true})
 //	if err != nil {

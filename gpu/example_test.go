@@ -108,6 +108,54 @@ func ExampleNewTrainer_userModel() {
 	// loss fell: true
 }
 
+// ExampleNewTrainer_sgd trains a small 3-D CNN with SGD (Nesterov momentum
+// and weight decay) instead of Adam on the host reference engine, and syncs
+// the momentum buffers back into the nn.SGD, where a checkpoint saves them
+// (nn.SaveCheckpoint of opt.State()) and a later trainer resumes from them.
+func ExampleNewTrainer_sgd() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	model := nn.NewSequential(
+		nn.NewConv3dLayer("features.0", 1, 4, [3]int{3, 3, 3}, [3]int{1, 2, 2}, [3]int{1, 1, 1}, false, rng),
+		nn.NewBatchNorm3dLayer("features.1", 4),
+		nn.ReLULayer{},
+		&nn.GlobalAvgPool3dLayer{Name: "pool"},
+		nn.FlattenLayer{},
+		nn.NewLinearLayer("classifier", 4, 1, true, rng),
+	)
+	e := gpu.NewHostEngine()
+	defer e.Close()
+	opt := &nn.SGD{LR: 0.05, Momentum: 0.9, WeightDecay: 1e-4, Nesterov: true}
+	tr, err := gpu.NewTrainer(e, model, [5]int{4, 1, 4, 8, 8}, 1, opt)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tr.Close()
+	clips := make([]float32, 4*4*8*8)
+	targets := []float32{0, 1, 0, 1}
+	for i := range clips {
+		clips[i] = float32(rng.NormFloat64()) + 2*targets[i/(4*8*8)]
+	}
+	var losses []float32
+	for range 10 {
+		loss, err := tr.Step(context.Background(), clips, targets)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		losses = append(losses, loss)
+	}
+	if err := tr.SyncToHost(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("loss fell:", losses[9] < losses[0])
+	fmt.Println("momentum buffers:", len(opt.State()))
+	// Output:
+	// loss fell: true
+	// momentum buffers: 5
+}
+
 // ExampleNewPredictor computes the pooled features of a small R(2+1)D
 // encoder (no fc) in evaluation mode, 2 clips at a time, without an
 // optimiser or gradients.

@@ -12,7 +12,7 @@ import (
 // (Conv3d, BatchNormTrain or BatchNormInfer with a fused ReLU, Pool3d,
 // Linear, ...), forward in tape order and backward in reverse, over device
 // tensors sized for batches of up to n rows; the tape's Params live in the
-// net's arenas, so that Adam, SyncToHost and Gradients work as for any
+// net's arenas, so that the optimiser, SyncToHost and Gradients work as for any
 // trainer.
 //
 // Activations are kept for the backward pass, one tensor per value (a

@@ -12,29 +12,38 @@ import (
 )
 
 // net is what the trainers share, and knows no model: the learnable
-// parameters and running statistics of a model on an engine, with Adam.
-// Learnable parameters and Adam moments each live in one device allocation
-// (every Param at a 64-element-aligned offset), so the optimiser is one
-// kernel launch; running statistics likewise. Each pass (one forward and
-// backward over a batch, compiled from the model's tape) has its own
-// gradient arena; a step with two passes (two views) sums their gradients
-// before Adam.
+// parameters and running statistics of a model on an engine, with its
+// optimiser (nn.Adam or nn.SGD). Learnable parameters and each slot of the
+// optimiser's state (Adam's two moments, SGD's momentum buffer) each live in
+// one device allocation (every Param at a 64-element-aligned offset), so the
+// optimiser is one kernel launch; running statistics likewise. Each pass
+// (one forward and backward over a batch, compiled from the model's tape)
+// has its own gradient arena; a step with two passes (two views) sums their
+// gradients before the update.
 type net struct {
-	e   *Engine
-	opt *nn.Adam
+	e    *Engine
+	opt  nn.Optimizer // adam or sgd, or nil for predictions
+	adam *nn.Adam
+	sgd  *nn.SGD
 
-	learn                  []*nn.Param
-	offs                   []int
-	pArena, mArena, vArena *Tensor
-	bufs                   []*nn.Param
-	boffs                  []int
-	bArena                 *Tensor
+	learn  []*nn.Param
+	offs   []int
+	pArena *Tensor
+	// mArena is Adam's exp_avg or SGD's momentum_buffer, vArena Adam's
+	// exp_avg_sq (nil with SGD).
+	mArena, vArena *Tensor
+	bufs           []*nn.Param
+	boffs          []int
+	bArena         *Tensor
 	// num_batches_tracked counts kept on the host: values at the start and
 	// the number of training forwards since.
 	counters    []*nn.Param
 	counterBase []float32
 	forwards    int64
-	adamStep    int64
+	// optSteps counts the updates the optimiser state has seen: Adam's
+	// step (imported with its state), or SGD's steps with momentum (0
+	// while the momentum buffers are unset).
+	optSteps int64
 
 	params, buffers map[string]*Tensor
 	passes          []*pass
@@ -50,22 +59,43 @@ type pass struct {
 
 // newState uploads params (learnable ones, buffers and batch-norm
 // counters) and opt's state when it has one for every learnable parameter,
-// and allocates Adam's moments and passes gradient arenas: the part of a
-// trainer that knows no model. Without an optimiser (nil opt, no passes)
-// it holds only the parameters and buffers, for predictions.
-func newState(e *Engine, params []*nn.Param, passes int, opt *nn.Adam) (*net, error) {
-	if e == nil || (opt == nil) != (passes == 0) {
+// and allocates the optimiser's state and passes gradient arenas: the part
+// of a trainer that knows no model. opt is an *nn.Adam or an *nn.SGD.
+// Without an optimiser (nil opt, no passes) it holds only the parameters and
+// buffers, for predictions.
+func newState(e *Engine, params []*nn.Param, passes int, opt nn.Optimizer) (*net, error) {
+	nt := &net{e: e, opt: opt, params: map[string]*Tensor{}, buffers: map[string]*Tensor{}}
+	slots := 0
+	switch o := opt.(type) {
+	case *nn.Adam:
+		nt.adam, slots = o, 2
+		if o == nil {
+			nt.opt = nil
+		}
+	case *nn.SGD:
+		nt.sgd, slots = o, 1
+		if o == nil {
+			nt.opt = nil
+		}
+	case nil:
+	default:
+		return nil, fmt.Errorf("gpu: trainer: optimiser %T: the engine runs *nn.Adam and *nn.SGD", opt)
+	}
+	if e == nil || (nt.opt == nil) != (passes == 0) {
 		return nil, errors.New("gpu: trainer: nil engine or optimiser")
 	}
-	nt := &net{e: e, opt: opt, params: map[string]*Tensor{}, buffers: map[string]*Tensor{}}
-	if err := nt.allocState(params, passes); err != nil {
+	if err := nt.allocState(params, passes, slots); err != nil {
 		nt.Close()
 		return nil, err
 	}
-	if opt == nil {
-		return nt, nil
+	var err error
+	switch {
+	case nt.adam != nil:
+		err = nt.importAdam()
+	case nt.sgd != nil:
+		err = nt.importSGD()
 	}
-	if err := nt.importAdam(); err != nil {
+	if err != nil {
 		nt.Close()
 		return nil, err
 	}
@@ -94,8 +124,9 @@ func arena(ps []*nn.Param) ([]int, int) {
 }
 
 // allocState uploads the learnable parameters and running statistics and
-// allocates Adam's moments and each pass's gradients.
-func (nt *net) allocState(ps []*nn.Param, passes int) error {
+// allocates slots arenas of optimiser state (mArena, then vArena) and each
+// pass's gradients.
+func (nt *net) allocState(ps []*nn.Param, passes, slots int) error {
 	for _, p := range ps {
 		switch {
 		case !p.Buffer:
@@ -120,10 +151,7 @@ func (nt *net) allocState(ps []*nn.Param, passes int) error {
 	if err := nt.e.Upload(nt.pArena, host); err != nil {
 		return err
 	}
-	for _, a := range []**Tensor{&nt.mArena, &nt.vArena} {
-		if passes == 0 {
-			break
-		}
+	for _, a := range []**Tensor{&nt.mArena, &nt.vArena}[:slots] {
 		if *a, err = nt.alloc(size); err != nil {
 			return err
 		}
@@ -164,10 +192,10 @@ func (nt *net) allocState(ps []*nn.Param, passes int) error {
 	return nil
 }
 
-// importAdam uploads opt's moments when it has state for every learnable
+// importAdam uploads Adam's moments when it has state for every learnable
 // parameter, at one step; no state at all starts from zero.
 func (nt *net) importAdam() error {
-	st := nt.opt.State()
+	st := nt.adam.State()
 	if len(st) == 0 {
 		return nil
 	}
@@ -216,7 +244,37 @@ func (nt *net) importAdam() error {
 	if err := nt.e.Upload(nt.vArena, v); err != nil {
 		return err
 	}
-	nt.adamStep = step
+	nt.optSteps = step
+	return nil
+}
+
+// importSGD uploads SGD's momentum buffers when it has one for every
+// learnable parameter; none at all leaves them unset, for the first step
+// with momentum to set.
+func (nt *net) importSGD() error {
+	st := nt.sgd.State()
+	if len(st) == 0 {
+		return nil
+	}
+	buf := make([]float32, nt.mArena.Len())
+	for i, p := range nt.learn {
+		b := st[p.Name+".momentum_buffer"]
+		if b == nil {
+			return fmt.Errorf("gpu: trainer: the optimiser has state, but none for %q", p.Name)
+		}
+		d, ok := b.Data().([]float32)
+		if !ok || len(d) != len(p.Data()) {
+			return fmt.Errorf("gpu: trainer: optimiser state of %q does not match its shape %v", p.Name, p.Shape())
+		}
+		copy(buf[nt.offs[i]:], d)
+	}
+	if len(st) != len(nt.learn) {
+		return fmt.Errorf("gpu: trainer: the optimiser has state for %d entries, the model %d parameters (want a momentum buffer each)", len(st), len(nt.learn))
+	}
+	if err := nt.e.Upload(nt.mArena, buf); err != nil {
+		return err
+	}
+	nt.optSteps = 1
 	return nil
 }
 
@@ -236,18 +294,43 @@ func (r *rows) bind(m int) (err error) {
 	return err
 }
 
-// nextAdamStep returns the hyperparameters of the next Adam step, checked.
-func (nt *net) nextAdamStep() (AdamStep, error) {
-	o := nt.opt
-	step := AdamStep{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay, Step: nt.adamStep + 1}
-	_, err := step.scalars()
-	return step, err
+// nextStep reads the optimiser's hyperparameters (a schedule may change
+// them between steps) and checks them, and returns the update that applies
+// them to the parameters with the summed gradients g.
+func (nt *net) nextStep() (func(g *Tensor) error, error) {
+	if o := nt.adam; o != nil {
+		step := AdamStep{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay, Step: nt.optSteps + 1}
+		if _, err := step.scalars(); err != nil {
+			return nil, err
+		}
+		return func(g *Tensor) error {
+			if err := nt.e.Adam(nt.pArena, g, nt.mArena, nt.vArena, step); err != nil {
+				return err
+			}
+			nt.optSteps++
+			return nil
+		}, nil
+	}
+	o := nt.sgd
+	step := SGDStep{LR: o.LR, Momentum: o.Momentum, Dampening: o.Dampening, WeightDecay: o.WeightDecay, Nesterov: o.Nesterov, First: nt.optSteps == 0}
+	if _, err := step.scalars(); err != nil {
+		return nil, err
+	}
+	return func(g *Tensor) error {
+		if err := nt.e.SGD(nt.pArena, g, nt.mArena, step); err != nil {
+			return err
+		}
+		if step.Momentum != 0 {
+			nt.optSteps++
+		}
+		return nil
+	}, nil
 }
 
 // update sums the passes' gradients into the first's, checks that they are
-// finite and runs Adam. A non-finite gradient is an error naming the
-// parameter, and changes no parameter.
-func (nt *net) update(step AdamStep) error {
+// finite and applies the optimiser's update (from nextStep). A non-finite
+// gradient is an error naming the parameter, and changes no parameter.
+func (nt *net) update(apply func(g *Tensor) error) error {
 	e := nt.e
 	g := nt.passes[0].gArena
 	for _, p := range nt.passes[1:] {
@@ -262,11 +345,7 @@ func (nt *net) update(step AdamStep) error {
 	if !ok {
 		return nt.nonFiniteGradient()
 	}
-	if err := e.Adam(nt.pArena, g, nt.mArena, nt.vArena, step); err != nil {
-		return err
-	}
-	nt.adamStep++
-	return nil
+	return apply(g)
 }
 
 // nonFiniteGradient names the first parameter whose gradient is NaN or
@@ -290,9 +369,10 @@ func (nt *net) nonFiniteGradient() error {
 func (nt *net) Engine() *Engine { return nt.e }
 
 // SyncToHost copies the trained state back: parameters and running
-// statistics into the model's Params, num_batches_tracked, and the Adam
-// moments and step into the optimiser (replacing its state), so that
-// nn.SaveCheckpoint and CPU evaluation see what the device holds.
+// statistics into the model's Params, num_batches_tracked, and the
+// optimiser's state (Adam's moments and step, SGD's momentum buffers) into
+// the optimiser (replacing its state), so that nn.SaveCheckpoint and CPU
+// evaluation see what the device holds.
 func (nt *net) SyncToHost() error {
 	p, err := nt.e.ToHost(nt.pArena)
 	if err != nil {
@@ -311,35 +391,51 @@ func (nt *net) SyncToHost() error {
 	for i, q := range nt.counters {
 		q.Data()[0] = nt.counterBase[i] + float32(nt.forwards)
 	}
-	if nt.adamStep == 0 {
+	if nt.optSteps == 0 {
 		nt.opt.Reset()
 		return nil
 	}
-	st, err := nt.AdamState()
+	st, err := nt.OptimizerState()
 	if err != nil {
 		return err
 	}
 	return nt.opt.SetState(st)
 }
 
-// AdamState returns the device's Adam state in nn.Adam's format:
-// "<name>.exp_avg", "<name>.exp_avg_sq" and "<name>.step" for every
-// learnable parameter.
-func (nt *net) AdamState() (map[string]*tensor.Dense, error) {
-	m, err := nt.e.ToHost(nt.mArena)
-	if err != nil {
-		return nil, err
-	}
-	v, err := nt.e.ToHost(nt.vArena)
-	if err != nil {
-		return nil, err
-	}
+// OptimizerState returns the device's optimiser state in the format of the
+// optimiser's State: for nn.Adam "<name>.exp_avg", "<name>.exp_avg_sq" and
+// "<name>.step", for nn.SGD "<name>.momentum_buffer" (none before the first
+// step with momentum), for every learnable parameter.
+func (nt *net) OptimizerState() (map[string]*tensor.Dense, error) {
 	out := map[string]*tensor.Dense{}
-	for i, p := range nt.learn {
-		n := len(p.Data())
-		out[p.Name+".exp_avg"] = tensor.New(tensor.WithShape(p.Shape()...), tensor.WithBacking(append([]float32(nil), m[nt.offs[i]:nt.offs[i]+n]...)))
-		out[p.Name+".exp_avg_sq"] = tensor.New(tensor.WithShape(p.Shape()...), tensor.WithBacking(append([]float32(nil), v[nt.offs[i]:nt.offs[i]+n]...)))
-		out[p.Name+".step"] = tensor.New(tensor.WithShape(), tensor.WithBacking([]float32{float32(nt.adamStep)}))
+	if nt.optSteps == 0 {
+		return out, nil
+	}
+	arena := func(a *Tensor, slot string) error {
+		d, err := nt.e.ToHost(a)
+		if err != nil {
+			return err
+		}
+		for i, p := range nt.learn {
+			n := len(p.Data())
+			out[p.Name+"."+slot] = tensor.New(tensor.WithShape(p.Shape()...), tensor.WithBacking(append([]float32(nil), d[nt.offs[i]:nt.offs[i]+n]...)))
+		}
+		return nil
+	}
+	if nt.sgd != nil {
+		if err := arena(nt.mArena, "momentum_buffer"); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	if err := arena(nt.mArena, "exp_avg"); err != nil {
+		return nil, err
+	}
+	if err := arena(nt.vArena, "exp_avg_sq"); err != nil {
+		return nil, err
+	}
+	for _, p := range nt.learn {
+		out[p.Name+".step"] = tensor.New(tensor.WithShape(), tensor.WithBacking([]float32{float32(nt.optSteps)}))
 	}
 	return out, nil
 }

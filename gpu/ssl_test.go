@@ -85,7 +85,7 @@ type sslStep struct {
 	classes int
 }
 
-func newSSLStep(e *Engine, m sslModel, batch [5]int, cfg sslConfig, opt *nn.Adam) (*sslStep, error) {
+func newSSLStep(e *Engine, m sslModel, batch [5]int, cfg sslConfig, opt nn.Optimizer) (*sslStep, error) {
 	tr, err := NewViewTrainer(e, m.dev(), batch, 2, opt)
 	if err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ type sslCPU struct {
 	o1, o2         *G.Node
 }
 
-func buildSSLCPU(t *testing.T, m sslModel, n, tt, h, w int, masked bool, cfg sslConfig, opt *nn.Adam) *sslCPU {
+func buildSSLCPU(t *testing.T, m sslModel, n, tt, h, w int, masked bool, cfg sslConfig, opt nn.Optimizer) *sslCPU {
 	t.Helper()
 	g := nn.NewGraph(true, nil)
 	s := &sslCPU{}
@@ -288,6 +288,12 @@ func TestSSLTrainerMatchesCPU(t *testing.T) {
 	r21 := resnet3d.R2Plus1D18(0)
 	r21.Width, r21.Blocks = tinyEncoder.Width, tinyEncoder.Blocks
 	t.Run("R(2+1)D MI-SimCLR+FO", func(t *testing.T) { compareSSLWithCPU(t, NewHostEngine(), r21, 4, 4, 4, 20, 20, true, tol) })
+	// SGD instead of Adam, on the sum of the two views' gradients.
+	for _, c := range harnessSGDs {
+		sgd := tol
+		sgd.update, sgd.newOpt = 0, c.opt
+		t.Run("MI-SimCLR+FO SGD "+c.name, func(t *testing.T) { compareSSLWithCPU(t, NewHostEngine(), tinyEncoder, 4, 4, 4, 20, 20, true, sgd) })
+	}
 }
 
 // TestViewTrainerErrors: bad models, views and losses are errors, and a

@@ -14,15 +14,15 @@ import (
 
 // Trainer is a binary classifier's training step on an Engine: forward in
 // training mode, BCEWithLogits with pos_weight on the single logit per
-// clip, backward and Adam. The model is any nn.Module built from nn's
+// clip, backward and an optimiser step (nn.Adam's or nn.SGD's). The model is any nn.Module built from nn's
 // layers (resnet3d's R3D, MC3 and R(2+1)D, or a model of the caller's): it
 // runs on the engine as a one-view ViewTrainer, and the loss (nn's
 // BCEWithLogitsGrad, after dropout when SetLogitDropout asks for it) is
 // computed on the host from the step's logits, one value per clip. The
-// model's parameters, batch-norm buffers and Adam moments live on the
-// engine between steps; SyncToHost copies them back into the model's Params
-// and the nn.Adam, so that checkpoints and CPU evaluation see the trained
-// state.
+// model's parameters, batch-norm buffers and optimiser state (Adam's
+// moments, SGD's momentum buffers) live on the engine between steps;
+// SyncToHost copies them back into the model's Params and the optimiser, so
+// that checkpoints and CPU evaluation see the trained state.
 type Trainer struct {
 	*net
 	vt        *ViewTrainer
@@ -43,11 +43,13 @@ type Trainer struct {
 // one logit per clip (N, 1), through nn's layers only (Conv3d without bias,
 // BatchNorm3d, ReLU, Add, pooling, Flatten, Linear). It traces m, uploads
 // the Params the model uses and opt's state when it has one for every
-// parameter (all at the same step), and allocates every activation, so
-// that a batch that does not fit in device memory fails here. opt's
+// parameter (for Adam all at the same step), and allocates every
+// activation, so that a batch that does not fit in device memory fails
+// here. opt is an *nn.Adam or an *nn.SGD, whose update the engine applies
+// exactly as the optimiser does on the CPU (Engine.Adam, Engine.SGD); its
 // hyperparameters are read at every Step, so a learning-rate schedule may
 // change them.
-func NewTrainer(e *Engine, m nn.Module, batch [5]int, posWeight float32, opt *nn.Adam) (*Trainer, error) {
+func NewTrainer(e *Engine, m nn.Module, batch [5]int, posWeight float32, opt nn.Optimizer) (*Trainer, error) {
 	if pw := float64(posWeight); math.IsNaN(pw) || math.IsInf(pw, 0) || pw < 0 {
 		return nil, fmt.Errorf("gpu: trainer: pos_weight %v: want a finite value >= 0", posWeight)
 	}

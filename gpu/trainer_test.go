@@ -40,8 +40,11 @@ func batch(rng *rand.Rand, cfg resnet3d.Config, n, t, h, w int) ([]float32, []fl
 type stepTol struct {
 	loss   float64 // each step's loss (elementwise relative)
 	grad   float64 // every gradient, against the CPU's
-	update float64 // each parameter's change, against Adam on the host fed the engine's gradients
-	state  float64 // running statistics (against the CPU's) and Adam moments (against the host Adam's)
+	update float64 // each parameter's change, against the optimiser on the host fed the engine's gradients
+	state  float64 // running statistics (against the CPU's) and the optimiser's state (against the host's)
+	// newOpt makes the optimiser of each side (CPU, engine, host
+	// reference); nil is harnessAdam.
+	newOpt func() nn.Optimizer
 }
 
 // relErr returns ||got - want|| / ||want|| (or ||got|| when want is zero).
@@ -109,9 +112,10 @@ func compareWithCPU(t *testing.T, e *Engine, cfg resnet3d.Config, n, tt, h, w in
 }
 
 // compareModelWithCPU is compareWithCPU for any three copies of a model
-// (CPU, engine, host Adam) with one logit per clip, on batches of the
+// (CPU, engine, host optimiser) with one logit per clip, on batches of the
 // given shape: the CPU side is the graph resnet3d.NewClassifierTrainer
-// builds (forward, BCEWithLogits with pos_weight 1.7, Adam).
+// builds (forward, BCEWithLogits with pos_weight 1.7, the optimiser of
+// tol.newOpt).
 func compareModelWithCPU(t *testing.T, e *Engine, models [3]nn.Module, shape [5]int, tol stepTol) {
 	t.Helper()
 	ctx := context.Background()
@@ -166,19 +170,20 @@ func compareModelWithCPU(t *testing.T, e *Engine, models [3]nn.Module, shape [5]
 
 // stepHarness is compareWithCPU's protocol for a CPU program and an engine
 // trainer over models of the same parameters (cpu, dev) and a third copy
-// (ref) for the host Adam.
+// (ref) for the host optimiser.
 type stepHarness struct {
 	t                    *testing.T
 	tol                  stepTol
+	newOpt               func() nn.Optimizer
 	cpu, dev             []*nn.Param
 	cpuByName, refByName map[string]*nn.Param
-	optCPU, optDev       *nn.Adam
+	optCPU, optDev       nn.Optimizer
 	before               map[string][]float32
-	adamBefore           map[string]*tensor.Dense
+	optBefore            map[string]*tensor.Dense
 	wg, wu, ws           worst
 }
 
-func harnessAdam() *nn.Adam {
+func harnessAdam() nn.Optimizer {
 	a := nn.NewAdam(1e-3)
 	a.WeightDecay = 1e-4
 	return a
@@ -192,19 +197,24 @@ func newStepHarness(t *testing.T, tol stepTol, cpu, dev, ref []*nn.Param) *stepH
 		}
 		return out
 	}
-	return &stepHarness{t: t, tol: tol, cpu: cpu, dev: dev, cpuByName: byName(cpu), refByName: byName(ref), optCPU: harnessAdam(), optDev: harnessAdam()}
+	newOpt := tol.newOpt
+	if newOpt == nil {
+		newOpt = harnessAdam
+	}
+	return &stepHarness{t: t, tol: tol, newOpt: newOpt, cpu: cpu, dev: dev, cpuByName: byName(cpu), refByName: byName(ref), optCPU: newOpt(), optDev: newOpt()}
 }
 
-// start copies the engine's state (weights, statistics, Adam) to the CPU.
+// start copies the engine's state (weights, statistics, optimiser) to the
+// CPU.
 func (hs *stepHarness) start(step int) {
 	hs.before = map[string][]float32{}
 	for _, p := range hs.dev {
 		hs.before[p.Name] = slices.Clone(p.Data())
 		copy(hs.cpuByName[p.Name].Data(), p.Data())
 	}
-	hs.adamBefore = hs.optDev.State()
+	hs.optBefore = hs.optDev.State()
 	if step > 1 {
-		if err := hs.optCPU.SetState(hs.adamBefore); err != nil {
+		if err := hs.optCPU.SetState(hs.optBefore); err != nil {
 			hs.t.Fatal(err)
 		}
 	}
@@ -249,9 +259,9 @@ func (hs *stepHarness) check(step int, nt *net, prog *nn.Program) {
 			hs.ws.check(t, fmt.Sprintf("step %d running statistic", step), p.Name, d, p.Data(), tol.state)
 		}
 	}
-	ref := harnessAdam()
+	ref := hs.newOpt()
 	if step > 1 {
-		if err := ref.SetState(hs.adamBefore); err != nil {
+		if err := ref.SetState(hs.optBefore); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -268,7 +278,7 @@ func (hs *stepHarness) check(step int, nt *net, prog *nn.Program) {
 	}
 	stRef := ref.State()
 	if len(stRef) != len(stDev) {
-		t.Fatalf("Adam state has %d entries on the engine, %d on the host", len(stDev), len(stRef))
+		t.Fatalf("optimiser state has %d entries on the engine, %d on the host", len(stDev), len(stRef))
 	}
 	for k, v := range stRef {
 		if strings.HasSuffix(k, ".step") {
@@ -277,7 +287,7 @@ func (hs *stepHarness) check(step int, nt *net, prog *nn.Program) {
 			}
 			continue
 		}
-		hs.ws.check(t, fmt.Sprintf("step %d Adam", step), k, values(t, stDev[k]), values(t, v), tol.state)
+		hs.ws.check(t, fmt.Sprintf("step %d optimiser", step), k, values(t, stDev[k]), values(t, v), tol.state)
 	}
 }
 
@@ -292,6 +302,181 @@ func (hs *stepHarness) log() {
 func TestTrainerMatchesCPU(t *testing.T) {
 	compareWithCPU(t, NewHostEngine(), tinyConfig, 3, 4, 20, 20, stepTol{loss: 1e-5, grad: 1e-5, update: 1e-5, state: 1e-5})
 }
+
+// harnessSGDs are SGD's settings for the stepHarness: momentum with
+// dampening, Nesterov momentum, and plain gradient descent, each with weight
+// decay.
+var harnessSGDs = []struct {
+	name string
+	opt  func() nn.Optimizer
+}{
+	{"momentum", func() nn.Optimizer { return &nn.SGD{LR: 0.05, Momentum: 0.9, Dampening: 0.1, WeightDecay: 1e-4} }},
+	{"nesterov", func() nn.Optimizer { return &nn.SGD{LR: 0.05, Momentum: 0.8, WeightDecay: 1e-4, Nesterov: true} }},
+	{"plain", func() nn.Optimizer { return &nn.SGD{LR: 0.05, WeightDecay: 1e-4} }},
+}
+
+// TestTrainerMatchesCPUSGD is TestTrainerMatchesCPU with nn.SGD on both
+// sides: two steps (the first sets the momentum buffers, the second decays
+// them) match the CPU program's loss, gradients and running statistics, and
+// the engine's update and momentum buffers are those of nn.SGD on the host
+// fed the engine's gradients bit for bit (update tolerance 0).
+func TestTrainerMatchesCPUSGD(t *testing.T) {
+	for _, c := range harnessSGDs {
+		t.Run(c.name, func(t *testing.T) {
+			compareWithCPU(t, NewHostEngine(), tinyConfig, 3, 4, 20, 20, stepTol{loss: 1e-5, grad: 1e-5, update: 0, state: 1e-5, newOpt: c.opt})
+		})
+	}
+}
+
+// TestTrainerSGDFreeRunning: three steps of SGD with momentum, each side
+// on its own state (unlike the stepHarness, which restarts the CPU from the
+// engine every step: SGD's update is continuous in the gradient, so the two
+// sides stay close), end with parameters, running statistics and momentum
+// buffers within 1e-5 (relative L2) of the CPU program's with nn.SGD.
+func TestTrainerSGDFreeRunning(t *testing.T) {
+	ctx := context.Background()
+	const n, tt, h, w = 3, 4, 20, 20
+	newSGD := func() *nn.SGD { return &nn.SGD{LR: 0.05, Momentum: 0.9, Dampening: 0.1, WeightDecay: 1e-4} }
+	mCPU, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(5, 6)))
+	mDev, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(5, 6)))
+	optCPU, optDev := newSGD(), newSGD()
+	prog, xn, yn, err := resnet3d.NewClassifierTrainer(mCPU, n, tt, h, w, 1, optCPU, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	tr, err := NewTrainer(NewHostEngine(), mDev, [5]int{n, tinyConfig.InChannels, tt, h, w}, 1, optDev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for step := 1; step <= 3; step++ {
+		x, y := batch(rng, tinyConfig, n, tt, h, w)
+		lossCPU, err := prog.Run(ctx, nn.Feed{Node: xn, Data: x}, nn.Feed{Node: yn, Data: y})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lossDev, err := tr.Step(ctx, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeTo(t, fmt.Sprintf("step %d loss", step), []float32{lossDev}, []float32{lossCPU}, 1e-5)
+	}
+	if err := tr.SyncToHost(); err != nil {
+		t.Fatal(err)
+	}
+	var ws worst
+	for i, p := range mCPU.Params() {
+		ws.check(t, "after 3 steps", p.Name, mDev.Params()[i].Data(), p.Data(), 1e-5)
+	}
+	stCPU, stDev := optCPU.State(), optDev.State()
+	if len(stCPU) == 0 || len(stCPU) != len(stDev) {
+		t.Fatalf("%d momentum buffers on the CPU, %d synced from the engine", len(stCPU), len(stDev))
+	}
+	for k, v := range stCPU {
+		ws.check(t, "after 3 steps", k, values(t, stDev[k]), values(t, v), 1e-5)
+	}
+	t.Logf("largest relative L2 error after 3 steps: %.2g (%s)", ws.err, ws.name)
+}
+
+// TestTrainerResumesSGD: a trainer made with an nn.SGD whose momentum
+// buffers a previous trainer synced back continues from them: one step,
+// SyncToHost and a new trainer's step leave the same parameters and buffers
+// as two steps of one trainer, bit for bit.
+func TestTrainerResumesSGD(t *testing.T) {
+	ctx := context.Background()
+	const n, tt, h, w = 2, 4, 20, 20
+	rng := rand.New(rand.NewPCG(3, 3))
+	x, y := batch(rng, tinyConfig, n, tt, h, w)
+	e := NewHostEngine()
+	shape := [5]int{n, tinyConfig.InChannels, tt, h, w}
+	run := func(resume bool) (map[string]*tensor.Dense, map[string]*tensor.Dense) {
+		m, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 2)))
+		opt := &nn.SGD{LR: 0.05, Momentum: 0.9, Dampening: 0.2, WeightDecay: 1e-3}
+		tr, err := NewTrainer(e, m, shape, 1, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := 1; step <= 2; step++ {
+			if step == 2 && resume {
+				if err := tr.SyncToHost(); err != nil {
+					t.Fatal(err)
+				}
+				tr.Close()
+				if len(opt.State()) != len(m.Params())-len(tr.bufs)-len(tr.counters) {
+					t.Fatalf("%d momentum buffers synced back for %d learnable parameters", len(opt.State()), len(tr.learn))
+				}
+				if tr, err = NewTrainer(e, m, shape, 1, opt); err != nil {
+					t.Fatal(err)
+				}
+				if tr.optSteps != 1 {
+					t.Errorf("resumed with %d momentum steps, want 1", tr.optSteps)
+				}
+			}
+			if _, err := tr.Step(ctx, x, y); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tr.SyncToHost(); err != nil {
+			t.Fatal(err)
+		}
+		tr.Close()
+		sd := map[string]*tensor.Dense{}
+		for _, p := range m.Params() {
+			sd[p.Name] = p.Value
+		}
+		return sd, opt.State()
+	}
+	sd1, st1 := run(false)
+	sd2, st2 := run(true)
+	for _, c := range []struct {
+		what       string
+		one, other map[string]*tensor.Dense
+	}{{"state dict", sd1, sd2}, {"momentum buffers", st1, st2}} {
+		if len(c.one) != len(c.other) || len(c.one) == 0 {
+			t.Fatalf("%s: %d entries without resuming, %d with", c.what, len(c.one), len(c.other))
+		}
+		for k, v := range c.one {
+			if c.other[k] == nil {
+				t.Fatalf("%s: no %s after resuming", c.what, k)
+			}
+			sameBits(t, c.what+" "+k, values(t, c.other[k]), values(t, v))
+		}
+	}
+}
+
+// TestTrainerOptimiserErrors: an optimiser the engine does not run, a nil
+// one and SGD state that lacks a parameter are errors when the trainer is
+// made.
+func TestTrainerOptimiserErrors(t *testing.T) {
+	e := NewHostEngine()
+	m, _ := resnet3d.New(tinyConfig, rand.New(rand.NewPCG(1, 2)))
+	shape := [5]int{2, tinyConfig.InChannels, 4, 20, 20}
+	var nilSGD *nn.SGD
+	partial := nn.NewSGD(0.1, 0.9)
+	p := m.Params()[0]
+	if err := partial.StepSlices([]*nn.Param{p}, [][]float32{make([]float32, len(p.Data()))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		opt  nn.Optimizer
+		want string
+	}{
+		{"other optimiser", &otherOptimizer{}, "optimiser *gpu.otherOptimizer: the engine runs *nn.Adam and *nn.SGD"},
+		{"nil SGD", nilSGD, "nil engine or optimiser"},
+		{"nil", nil, "nil engine or optimiser"},
+		{"partial SGD state", partial, "the optimiser has state, but none for"},
+	} {
+		if _, err := NewTrainer(e, m, shape, 1, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// otherOptimizer is an nn.Optimizer that the engine does not run.
+type otherOptimizer struct{ nn.SGD }
 
 // TestTrainerMatchesCPUOtherArchitectures: MC3, R(2+1)D (one block per
 // stage, and R(2+1)D-18's two) and a Bottleneck ResNet at width 8, which
@@ -349,8 +534,8 @@ func TestTrainerResumesAdam(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr2.Close()
-	if tr2.adamStep != 1 {
-		t.Errorf("resumed at Adam step %d, want 1", tr2.adamStep)
+	if tr2.optSteps != 1 {
+		t.Errorf("resumed at Adam step %d, want 1", tr2.optSteps)
 	}
 	if _, err := tr2.Step(ctx, x, y); err != nil {
 		t.Fatal(err)

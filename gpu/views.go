@@ -74,10 +74,11 @@ type LossFunc func(out *Outputs) error
 // a view with its own statistics and updates its running statistics once
 // per view, in order), copies the outputs to the host, calls the loss,
 // uploads the gradients it wrote, runs backward through every view and
-// applies one Adam update of the summed gradients. The model is traced
-// once and compiled into engine calls, as for a Trainer; only the outputs
-// and their gradients (a few kilobytes for projections and logits) cross
-// to the host. SyncToHost copies the model's state and Adam's back.
+// applies one optimiser update (Adam or SGD) of the summed gradients. The
+// model is traced once and compiled into engine calls, as for a Trainer;
+// only the outputs and their gradients (a few kilobytes for projections and
+// logits) cross to the host. SyncToHost copies the model's state and the
+// optimiser's back.
 type ViewTrainer struct {
 	*net
 	views []*tapePlan
@@ -88,11 +89,12 @@ type ViewTrainer struct {
 // NewViewTrainer prepares a training step on e for views batches (views >=
 // 1) of up to batch[0] clips each of shape batch[1:] (C, T, H, W). It traces
 // the model, uploads every Param it uses and opt's state when it has one
-// for every parameter (all at the same step), and allocates every
+// for every parameter (for Adam all at the same step), and allocates every
 // activation of every view, so that a batch that does not fit in device
-// memory fails here. Every output must have the batch's rows first. opt's
-// hyperparameters are read at every Step.
-func NewViewTrainer(e *Engine, m MultiHead, batch [5]int, views int, opt *nn.Adam) (*ViewTrainer, error) {
+// memory fails here. Every output must have the batch's rows first. opt is
+// an *nn.Adam or an *nn.SGD, as for NewTrainer; its hyperparameters are
+// read at every Step.
+func NewViewTrainer(e *Engine, m MultiHead, batch [5]int, views int, opt nn.Optimizer) (*ViewTrainer, error) {
 	if m.Trunk == nil {
 		return nil, errors.New("gpu: view trainer: nil trunk")
 	}
@@ -171,7 +173,7 @@ func (tr *ViewTrainer) Step(ctx context.Context, x [][]float32, loss LossFunc) e
 			return err
 		}
 	}
-	step, err := tr.nextAdamStep()
+	apply, err := tr.nextStep()
 	if err != nil {
 		return err
 	}
@@ -213,5 +215,5 @@ func (tr *ViewTrainer) Step(ctx context.Context, x [][]float32, loss LossFunc) e
 			return err
 		}
 	}
-	return tr.update(step)
+	return tr.update(apply)
 }
