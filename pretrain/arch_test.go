@@ -61,11 +61,11 @@ func TestOldCheckpointIdentity(t *testing.T) {
 	}
 	have := cfg
 	have.Model = old.Model
-	a, err := have.identity()
+	a, err := have.identity(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := cfg.identity()
+	b, err := cfg.identity(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,10 @@ type partial struct {
 
 // runState is a checkpoint's metadata: what resuming needs besides tensors.
 type runState struct {
-	Config   Config       `json:"config"`
+	Config Config `json:"config"`
+	// Encoder identifies an encoder of Config.NewEncoder: its Params'
+	// names and shapes (encoderIdentity); nil when Config.Model made it.
+	Encoder  []string     `json:"encoder,omitempty"`
 	Position Position     `json:"position"`
 	Items    int          `json:"items"`
 	Data     string       `json:"data"`
@@ -132,7 +135,7 @@ func readState(path string, meta map[string]string) (*runState, error) {
 	if err := dec.Decode(&st); err != nil {
 		return nil, fmt.Errorf("pretrain: %s: run state: %w", path, err)
 	}
-	if err := st.Config.Validate(); err != nil {
+	if err := st.Config.validate(st.Encoder != nil); err != nil {
 		return nil, fmt.Errorf("pretrain: %s: %w", path, err)
 	}
 	if st.Position.Epoch < 0 || st.Position.Step < 0 || len(st.History) != st.Position.Epoch || st.Partial.Steps != st.Position.Step {
@@ -160,14 +163,18 @@ func saveCheckpoint(path string, m *Model, opt nn.Optimizer, st *runState) error
 	return nn.SaveCheckpoint(path, tensors, meta)
 }
 
-// loadCheckpoint restores m and opt from path and returns the run state.
-func loadCheckpoint(path string, m *Model, opt nn.Optimizer) (*runState, error) {
+// loadCheckpoint restores m and opt from path and returns the run state,
+// once check accepts the state (before m or opt changes).
+func loadCheckpoint(path string, m *Model, opt nn.Optimizer, check func(*runState) error) (*runState, error) {
 	ck, err := nn.LoadCheckpoint(path)
 	if err != nil {
 		return nil, fmt.Errorf("pretrain: resume: %w", err)
 	}
 	st, err := readState(path, ck.Metadata)
 	if err != nil {
+		return nil, err
+	}
+	if err := check(st); err != nil {
 		return nil, err
 	}
 	optState, model := nn.SplitPrefix(OptimizerPrefix, ck.Tensors)

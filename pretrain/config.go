@@ -85,15 +85,20 @@ type Config struct {
 	// Method is SimCLR, MISimCLR or MISimCLRFO.
 	Method Method
 	// Model is the encoder; NumClasses must be 0 (the pooled feature h).
-	// It is ignored when NewEncoder is set.
+	// It is ignored when NewEncoder is set: neither checked nor part of
+	// the settings a resumed run must keep.
 	Model resnet3d.Config
 	// NewEncoder, when not nil, makes the encoder instead of Model: an
 	// Encoder of the caller's (say, an nn.Sequential of nn's layers with
 	// the methods Encoder asks for), initialised from rng, the stream
 	// that then initialises the heads. It must make the same encoder
 	// every time: a resumed run calls it again and loads the checkpoint's
-	// weights into what it makes (strictly, by name and shape). On an
-	// Engine, the encoder must be built of the layers gpu runs.
+	// weights into what it makes (strictly, by name and shape). A
+	// checkpoint records the names and shapes of the encoder's Params,
+	// which identify it in place of Model: a run resumes only from a
+	// checkpoint of an encoder with the same ones (or, without
+	// NewEncoder, of the same Model). On an Engine, the encoder must be
+	// built of the layers gpu runs.
 	NewEncoder func(rng *rand.Rand) (Encoder, error) `json:"-"`
 	// ClipLength is the number of consecutive frames of a clip (the paper:
 	// 4). Frame order needs 1..pretext.MaxFrames.
@@ -241,12 +246,18 @@ func (c Config) splits() []string {
 	return slices.Compact(s)
 }
 
-// Validate reports the first thing wrong with c, or nil.
-func (c Config) Validate() error {
+// Validate reports the first thing wrong with c, or nil. Model is checked
+// only without NewEncoder.
+func (c Config) Validate() error { return c.validate(c.NewEncoder != nil) }
+
+// validate is Validate, checking Model unless userEncoder says that
+// NewEncoder makes the encoder (a checkpoint's Config has no NewEncoder,
+// but its run state says whether it had one).
+func (c Config) validate(userEncoder bool) error {
 	if _, ok := methodNames[c.Method]; !ok {
 		return fmt.Errorf("pretrain: config: unknown method %d", int(c.Method))
 	}
-	if c.NewEncoder == nil {
+	if !userEncoder {
 		if c.Model.NumClasses != 0 {
 			return fmt.Errorf("pretrain: config: Model.NumClasses = %d, want 0 (the encoder's feature)", c.Model.NumClasses)
 		}
@@ -297,7 +308,10 @@ func (c Config) Validate() error {
 // identity is what must not change between a run and its resumption: every
 // field that shapes the model or the numbers, and the splits trained on
 // (nil and [train] are the same). Epochs (a run may be extended),
-// CheckpointEvery, Workers, CacheBytes and the functions may change.
+// CheckpointEvery, Workers, CacheBytes and the functions may change. The
+// encoder is Model, or, when NewEncoder made it, encoder: its Params' names
+// and shapes (encoderIdentity), and Model, which it leaves unused, is left
+// out.
 // identityDiff names the fields in which two identities differ: "LR 0.01
 // in the checkpoint, 0.02 in this run; Seed ...".
 func identityDiff(have, want string) string {
@@ -308,16 +322,74 @@ func identityDiff(have, want string) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(w)) {
 		if string(h[k]) != string(w[k]) {
-			parts = append(parts, fmt.Sprintf("%s %s in the checkpoint, %s in this run", k, h[k], w[k]))
+			parts = append(parts, fieldDiff(k, h[k], w[k]))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		if _, ok := w[k]; !ok {
+			parts = append(parts, fieldDiff(k, h[k], nil))
 		}
 	}
 	return strings.Join(parts, "; ")
 }
 
-func (c Config) identity() (string, error) {
+// fieldDiff says how field k differs between the checkpoint's identity
+// (have) and this run's (want); nil is a field the identity leaves out.
+// The encoder's Params, a long list, are summarised: their count, and the
+// entries on one side only.
+func fieldDiff(k string, have, want json.RawMessage) string {
+	var h, w []string
+	if k != "Encoder" || json.Unmarshal(orNull(have), &h) != nil || json.Unmarshal(orNull(want), &w) != nil {
+		return fmt.Sprintf("%s %s in the checkpoint, %s in this run", k, orNone(have), orNone(want))
+	}
+	if h == nil || w == nil {
+		return fmt.Sprintf("Encoder %s in the checkpoint, %s in this run", paramCount(h), paramCount(w))
+	}
+	only := func(a, b []string) string {
+		var out []string
+		for _, s := range a {
+			if !slices.Contains(b, s) {
+				out = append(out, s)
+			}
+		}
+		if len(out) > 4 {
+			out = append(out[:4], fmt.Sprintf("%d more", len(out)-4))
+		}
+		return "[" + strings.Join(out, ", ") + "]"
+	}
+	return fmt.Sprintf("Encoder Params %s in the checkpoint, %s in this run", only(h, w), only(w, h))
+}
+
+// orNone is a field's JSON, or "none" where an identity leaves it out.
+func orNone(v json.RawMessage) string {
+	if v == nil {
+		return "none"
+	}
+	return string(v)
+}
+
+// orNull is a field's JSON, or null where an identity leaves it out.
+func orNull(v json.RawMessage) json.RawMessage {
+	if v == nil {
+		return json.RawMessage("null")
+	}
+	return v
+}
+
+// paramCount describes an encoder identity: "none" (Config.Model's
+// encoder) or the number of Params of an encoder of Config.NewEncoder.
+func paramCount(ps []string) string {
+	if ps == nil {
+		return "none (Model's)"
+	}
+	return fmt.Sprintf("%d Params (NewEncoder's)", len(ps))
+}
+
+func (c Config) identity(encoder []string) (string, error) {
 	id := struct {
 		Method                         Method
-		Model                          resnet3d.Config
+		Model                          *resnet3d.Config `json:",omitempty"`
+		Encoder                        []string         `json:",omitempty"`
 		ClipLength, BatchPairs         int
 		LR, Tau                        float64
 		ContrastiveWeight, OrderWeight float64
@@ -327,7 +399,10 @@ func (c Config) identity() (string, error) {
 		Splits                         []string
 		SharedOrder                    bool `json:",omitempty"` // omitted when false, as before it existed
 		OrderWarmupEpochs              int  `json:",omitempty"` // omitted when 0, as before it existed
-	}{c.Method, c.Model, c.ClipLength, c.BatchPairs, c.LR, c.Tau, c.ContrastiveWeight, c.OrderWeight, c.MaskSameGroup, c.GroupBy, c.Seed, c.splits(), c.SharedOrder, c.OrderWarmupEpochs}
+	}{c.Method, &c.Model, encoder, c.ClipLength, c.BatchPairs, c.LR, c.Tau, c.ContrastiveWeight, c.OrderWeight, c.MaskSameGroup, c.GroupBy, c.Seed, c.splits(), c.SharedOrder, c.OrderWarmupEpochs}
+	if encoder != nil {
+		id.Model = nil
+	}
 	if !c.Method.FrameOrder() {
 		id.OrderWeight = 0
 		id.SharedOrder = false

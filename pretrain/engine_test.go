@@ -9,6 +9,7 @@ import (
 
 	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/internal/testmodel"
+	"github.com/vidssl/vidssl/resnet3d"
 )
 
 // TestRunOnEngine pretrains MI-SimCLR+FO (masking on) on gpu's host engine
@@ -189,5 +190,69 @@ func TestUserEncoderRejected(t *testing.T) {
 		if _, err := NewModel(cfg); err == nil || !strings.Contains(err.Error(), "returned no encoder") {
 			t.Errorf("no encoder %T: %v", enc, err)
 		}
+	}
+}
+
+// TestUserEncoderResumeIdentity: with Config.NewEncoder, Model is not part
+// of a run's identity (a run whose Model is unset resumes with another
+// Model, and the checkpoint's unused Model is not checked), the encoder's
+// Params' names and shapes are: an encoder of other shapes, or Model's
+// ResNet, does not resume the checkpoint of a user encoder, nor a user
+// encoder a ResNet's; and Load sends a user encoder's checkpoint to
+// LoadEncoder.
+func TestUserEncoderResumeIdentity(t *testing.T) {
+	ctx := context.Background()
+	m := testData(t)
+	base := tinyConfig(SimCLR)
+	base.Epochs, base.CheckpointEvery = 1, 1
+	user := base
+	user.Model = resnet3d.Config{} // unused, and invalid on its own
+	user.NewEncoder = newTestEncoder
+	dir := t.TempDir()
+	if _, err := Run(ctx, user, m, dir); err != nil {
+		t.Fatal(err)
+	}
+	path, _, err := LatestCheckpoint(dir)
+	if err != nil || path == "" {
+		t.Fatalf("no checkpoint: %q, %v", path, err)
+	}
+	if _, _, _, err := Load(path); err == nil || !strings.Contains(err.Error(), "load it with LoadEncoder") {
+		t.Errorf("Load of a user encoder's checkpoint: %v", err)
+	}
+	wider := user
+	wider.NewEncoder = func(rng *rand.Rand) (Encoder, error) { return testmodel.New(rng.Uint64(), 3, 12), nil }
+	resnet := base
+	resnet.Epochs = 2
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"other encoder", wider, "the checkpoint was made with other settings: Encoder Params [net.fc2.weight [8 3]] in the checkpoint, [net.fc2.weight [12 3]] in this run"},
+		{"Model's ResNet", resnet, "Model none in the checkpoint, {\"InChannels\":3,\"Width\":4,\"Blocks\":[1,1,1,1],\"NumClasses\":0,\"Stem\":0,\"Block\":0,\"Convs\":[0,0,0,0]} in this run; Encoder 21 Params (NewEncoder's) in the checkpoint, none (Model's) in this run"},
+	} {
+		c.cfg.Epochs = 2
+		if _, err := Run(ctx, c.cfg, m, dir); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
+	// Another Model with the same encoder resumes.
+	more := user
+	more.Model, more.Epochs = base.Model, 2
+	res, err := Run(ctx, more, m, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ResumedFrom == "" || len(res.History) != 2 {
+		t.Errorf("resumed from %q with %d epochs, want a resumption and 2", res.ResumedFrom, len(res.History))
+	}
+	// A user encoder does not resume a ResNet's checkpoint.
+	dir = t.TempDir()
+	if _, err := Run(ctx, base, m, dir); err != nil {
+		t.Fatal(err)
+	}
+	user.Epochs = 2
+	if _, err := Run(ctx, user, m, dir); err == nil || !strings.Contains(err.Error(), "Encoder none (Model's) in the checkpoint, 21 Params (NewEncoder's) in this run") {
+		t.Errorf("user encoder on a ResNet's checkpoint: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 
 	"gorgonia.org/tensor"
 
@@ -100,6 +101,20 @@ func newEncoder(cfg Config, rng *rand.Rand) (Encoder, error) {
 		return nil, fmt.Errorf("pretrain: new encoder: feature size %d, want a positive multiple of 4", f)
 	}
 	return enc, nil
+}
+
+// encoderIdentity identifies an encoder of Config.NewEncoder in a run's
+// identity: "<name> <shape>" for each of its Params (buffers included),
+// sorted by name. Two encoders with the same ones load each other's
+// weights; one whose layers differ in what their Params do not show (a
+// stride, say) is the caller's to keep apart.
+func encoderIdentity(enc Encoder) []string {
+	var out []string
+	for _, p := range enc.Params() {
+		out = append(out, fmt.Sprintf("%s %v", p.Name, p.Shape()))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // checkEncoder reports an error unless enc takes clips of shape (N, C, T,
@@ -203,6 +218,9 @@ func Load(path string) (*Model, Config, Position, error) {
 	st, err := readState(path, ck.Metadata)
 	if err != nil {
 		return nil, Config{}, Position{}, err
+	}
+	if st.Encoder != nil {
+		return nil, Config{}, Position{}, fmt.Errorf("pretrain: load %s: the checkpoint is of an encoder of Config.NewEncoder, not of Config.Model: load it with LoadEncoder into that encoder", path)
 	}
 	m, err := NewModel(st.Config)
 	if err != nil {

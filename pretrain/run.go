@@ -258,6 +258,9 @@ func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
 	}
 	r := &runner{cfg: cfg, dir: dir, model: model, opt: nn.NewAdam(cfg.LR), loader: loader, steps: loader.NumBatches(),
 		st: runState{Config: cfg, Items: len(items), Data: fingerprint(items)}}
+	if cfg.NewEncoder != nil {
+		r.st.Encoder = encoderIdentity(model.Encoder)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("pretrain: %w", err)
 	}
@@ -273,26 +276,28 @@ func (r *runner) resume() error {
 	if err != nil || path == "" {
 		return err
 	}
-	st, err := loadCheckpoint(path, r.model, r.opt)
+	st, err := loadCheckpoint(path, r.model, r.opt, func(st *runState) error {
+		want, err := r.cfg.identity(r.st.Encoder)
+		if err != nil {
+			return err
+		}
+		have, err := st.Config.identity(st.Encoder)
+		if err != nil {
+			return err
+		}
+		if want != have {
+			return fmt.Errorf("pretrain: resume from %s: the checkpoint was made with other settings: %s; use those settings or another directory", path, identityDiff(have, want))
+		}
+		if st.Items != r.st.Items || st.Data != r.st.Data {
+			return fmt.Errorf("pretrain: resume from %s: the checkpoint was trained on other data (%d items, fingerprint %s; this manifest gives %d, %s)", path, st.Items, st.Data, r.st.Items, r.st.Data)
+		}
+		if st.Position.Step >= r.steps {
+			return fmt.Errorf("pretrain: resume from %s: position %+v is past an epoch of %d steps", path, st.Position, r.steps)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	want, err := r.cfg.identity()
-	if err != nil {
-		return err
-	}
-	have, err := st.Config.identity()
-	if err != nil {
-		return err
-	}
-	if want != have {
-		return fmt.Errorf("pretrain: resume from %s: the checkpoint was made with other settings: %s; use those settings or another directory", path, identityDiff(have, want))
-	}
-	if st.Items != r.st.Items || st.Data != r.st.Data {
-		return fmt.Errorf("pretrain: resume from %s: the checkpoint was trained on other data (%d items, fingerprint %s; this manifest gives %d, %s)", path, st.Items, st.Data, r.st.Items, r.st.Data)
-	}
-	if st.Position.Step >= r.steps {
-		return fmt.Errorf("pretrain: resume from %s: position %+v is past an epoch of %d steps", path, st.Position, r.steps)
 	}
 	st.Config = r.cfg
 	r.st, r.resumed = *st, path

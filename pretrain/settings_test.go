@@ -20,11 +20,11 @@ func TestSettingsJSON(t *testing.T) {
 	}
 	want := SmallConfig(MISimCLRFO)
 	want.Seed, want.Workers, want.CacheBytes = 7, 3, 5<<20
-	got, err := st.Config.identity()
+	got, err := st.Config.identity(st.Encoder)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id, _ := want.identity(); got != id {
+	if id, _ := want.identity(nil); got != id {
 		t.Errorf("identity %s, want %s", got, id)
 	}
 	if st.Config.Seed != 7 || st.Config.Workers != 3 || st.Config.CacheBytes != 5<<20 {

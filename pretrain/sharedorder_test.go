@@ -73,7 +73,7 @@ func TestSharedOrderSampler(t *testing.T) {
 // before the field existed (so older checkpoints resume), and on changes it.
 func TestSharedOrderIdentity(t *testing.T) {
 	cfg := tinyConfig(MISimCLRFO)
-	off, err := cfg.identity()
+	off, err := cfg.identity(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestSharedOrderIdentity(t *testing.T) {
 		t.Errorf("identity with SharedOrder off names it: %s", off)
 	}
 	cfg.SharedOrder = true
-	on, err := cfg.identity()
+	on, err := cfg.identity(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +89,9 @@ func TestSharedOrderIdentity(t *testing.T) {
 		t.Errorf("identity does not change with SharedOrder")
 	}
 	simclr := tinyConfig(SimCLR)
-	a, _ := simclr.identity()
+	a, _ := simclr.identity(nil)
 	simclr.SharedOrder = true
-	if b, _ := simclr.identity(); a != b {
+	if b, _ := simclr.identity(nil); a != b {
 		t.Errorf("SharedOrder changes SimCLR's identity (it has no frame order): %s vs %s", a, b)
 	}
 }

@@ -80,7 +80,7 @@ func TestOrderWarmup(t *testing.T) {
 // Epochs epochs, and 0 leaves a run's identity as before the field existed.
 func TestOrderWarmupConfig(t *testing.T) {
 	cfg := tinyConfig(MISimCLRFO)
-	off, err := cfg.identity()
+	off, err := cfg.identity(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestOrderWarmupConfig(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if on, _ := cfg.identity(); on == off {
+	if on, _ := cfg.identity(nil); on == off {
 		t.Error("identity does not change with OrderWarmupEpochs")
 	}
 	for name, mod := range map[string]func(*Config){
