@@ -21,9 +21,9 @@ var PaperLRSweep = []float64{1e-4, 5e-4, 1e-5}
 type Config struct {
 	// Model is the classifier NewModel builds; NumClasses must be 1 (the
 	// severe-AS logit). FineTune, Predict and Evaluate take any model (an
-	// nn.Module of one logit per clip); of Model they use only InChannels,
-	// the channels of the clips they feed it, though Validate checks all
-	// of it.
+	// nn.Module of one logit per clip); of Model they use and check only
+	// InChannels, the channels of the clips they feed it, while Validate
+	// (and NewModel) checks all of it.
 	Model resnet3d.Config
 	// ClipLength is the number of consecutive frames of a clip (the paper:
 	// 16), for training and evaluation alike.
@@ -148,15 +148,21 @@ func (c Config) evalClips() int {
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
-// Validate reports the first thing wrong with c, or nil.
-func (c Config) Validate() error {
+// Validate reports the first thing wrong with c, or nil: every setting,
+// all of Model included, as NewModel needs them.
+func (c Config) Validate() error { return c.validate(true) }
+
+// validate is Validate, checking of Model only InChannels unless
+// wholeModel: what FineTune, Predict and Evaluate, which take the caller's
+// model, need.
+func (c Config) validate(wholeModel bool) error {
 	m := c.Model
 	switch {
-	case m.NumClasses != 1:
+	case wholeModel && m.NumClasses != 1:
 		return fmt.Errorf("finetune: config: Model.NumClasses = %d, want 1 (the severe-AS logit)", m.NumClasses)
 	case m.InChannels != 1 && m.InChannels != 3:
 		return fmt.Errorf("finetune: config: Model.InChannels = %d, want 1 or 3", m.InChannels)
-	case m.Width <= 0 || m.Blocks[0] <= 0 || m.Blocks[1] <= 0 || m.Blocks[2] <= 0 || m.Blocks[3] <= 0:
+	case wholeModel && (m.Width <= 0 || m.Blocks[0] <= 0 || m.Blocks[1] <= 0 || m.Blocks[2] <= 0 || m.Blocks[3] <= 0):
 		return fmt.Errorf("finetune: config: Model %+v: want a positive Width and Blocks", m)
 	case c.Kinetics && m.InChannels != 3:
 		return fmt.Errorf("finetune: config: Kinetics normalisation needs Model.InChannels = 3, have %d", m.InChannels)

@@ -9,6 +9,7 @@ import (
 	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/internal/testmodel"
 	"github.com/vidssl/vidssl/nn"
+	"github.com/vidssl/vidssl/resnet3d"
 )
 
 // TestFineTuneOnEngine fine-tunes on gpu's host engine (the GPU trainer's
@@ -159,6 +160,37 @@ func TestUserModelRejected(t *testing.T) {
 		}
 		if _, err := FineTune(context.Background(), cfg, m, train, val, 1); err == nil || !strings.Contains(err.Error(), "nil model") {
 			t.Errorf("nil model %T: FineTune: %v", m, err)
+		}
+	}
+}
+
+// TestUserModelConfig: with a model of the caller's, FineTune and Predict
+// check of Config.Model only InChannels (what they use), so a Model that
+// NewModel could not build is no error there; Validate, which NewModel
+// runs, still checks all of it.
+func TestUserModelConfig(t *testing.T) {
+	ctx := context.Background()
+	train, val, test := synthData(t, 12, 10, 4)
+	cfg := tinyConfig()
+	cfg.MaxEpochs = 1
+	cfg.Model = resnet3d.Config{InChannels: 3} // no width, depth or classes
+	model := testmodel.New(1, 3, 1)
+	if _, err := FineTune(ctx, cfg, model, train, val, 1); err != nil {
+		t.Errorf("FineTune: %v", err)
+	}
+	if _, err := Predict(ctx, cfg, model, test); err != nil {
+		t.Errorf("Predict: %v", err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "Model.NumClasses = 0") {
+		t.Errorf("Validate: %v, want the NumClasses error", err)
+	}
+	cfg.Model.InChannels = 2
+	for what, err := range map[string]error{
+		"FineTune": func() error { _, err := FineTune(ctx, cfg, model, train, val, 1); return err }(),
+		"Predict":  func() error { _, err := Predict(ctx, cfg, model, test); return err }(),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "Model.InChannels = 2, want 1 or 3") {
+			t.Errorf("%s with 2 channels: %v", what, err)
 		}
 	}
 }

@@ -162,8 +162,10 @@ func Evaluate(ctx context.Context, cfg Config, model nn.Module, m *video.Manifes
 	return ev, nil
 }
 
+// checkModel reports an error unless cfg holds what running the caller's
+// model needs (of cfg.Model, InChannels only) and model is not nil.
 func checkModel(cfg Config, model nn.Module) error {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(false); err != nil {
 		return err
 	}
 	if v := reflect.ValueOf(model); model == nil || v.Kind() == reflect.Pointer && v.IsNil() {
