@@ -746,10 +746,22 @@ func (e *Engine) Adam(p, g, m, v *Tensor, s AdamStep) error {
 	if err != nil {
 		return err
 	}
-	ts := []*Tensor{p, g, m, v}
+	if err := sameSizeDisjoint(op, p, g, m, v); err != nil {
+		return err
+	}
+	return e.b.adam(p, g, m, v, sc)
+}
+
+// sameSizeDisjoint reports an error unless the tensors of an optimiser
+// step (parameters, gradients and state) are all given, all have the
+// first's size and no two overlap.
+func sameSizeDisjoint(op string, ts ...*Tensor) error {
+	if slices.Contains(ts, nil) {
+		return fmt.Errorf("gpu: %s: a nil tensor", op)
+	}
 	for _, t := range ts[1:] {
-		if t.Len() != p.Len() {
-			return fmt.Errorf("gpu: %s: tensors of %d, %d, %d and %d elements, want equal sizes", op, p.Len(), g.Len(), m.Len(), v.Len())
+		if t.Len() != ts[0].Len() {
+			return fmt.Errorf("gpu: %s: tensors of %d and %d elements, want equal sizes", op, ts[0].Len(), t.Len())
 		}
 	}
 	for i := range ts {
@@ -759,7 +771,7 @@ func (e *Engine) Adam(p, g, m, v *Tensor, s AdamStep) error {
 			}
 		}
 	}
-	return e.b.adam(p, g, m, v, sc)
+	return nil
 }
 
 // SGDStep is one step of SGD's hyperparameters, as nn.SGD: learning rate,
@@ -813,9 +825,6 @@ func (s SGDStep) scalars() (sgdScalars, error) {
 // gradient descent has no buffer (one that is given is left unchanged).
 func (e *Engine) SGD(p, g, buf *Tensor, s SGDStep) error {
 	const op = "SGD"
-	if p == nil || g == nil {
-		return fmt.Errorf("gpu: %s: nil parameters or gradients", op)
-	}
 	ts := []*Tensor{p, g}
 	if buf != nil {
 		ts = append(ts, buf)
@@ -829,17 +838,8 @@ func (e *Engine) SGD(p, g, buf *Tensor, s SGDStep) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range ts[1:] {
-		if t.Len() != p.Len() {
-			return fmt.Errorf("gpu: %s: tensors of %d and %d elements, want equal sizes", op, p.Len(), t.Len())
-		}
-	}
-	for i := range ts {
-		for j := i + 1; j < len(ts); j++ {
-			if overlaps(ts[i], ts[j]) {
-				return fmt.Errorf("gpu: %s: %v and %v overlap", op, ts[i], ts[j])
-			}
-		}
+	if err := sameSizeDisjoint(op, ts...); err != nil {
+		return err
 	}
 	return e.b.sgd(p, g, buf, sc)
 }

@@ -278,7 +278,8 @@ func TestEngineChecks(t *testing.T) {
 		{"sgd sizes", e.SGD(mustView(t, x, 0, 8), mustView(t, x, 8, 4), nil, SGDStep{LR: 1}), "want equal sizes"},
 		{"sgd no buffer", e.SGD(mustView(t, x, 0, 8), mustView(t, x, 8, 8), nil, SGDStep{LR: 1, Momentum: 0.9}), "without a momentum buffer"},
 		{"sgd nesterov", e.SGD(mustView(t, x, 0, 8), mustView(t, x, 8, 8), mustView(t, x, 16, 8), SGDStep{LR: 1, Momentum: 0.9, Dampening: 0.1, Nesterov: true}), "Nesterov momentum needs"},
-		{"sgd nil", e.SGD(nil, mustView(t, x, 8, 8), nil, SGDStep{LR: 1}), "nil parameters"},
+		{"sgd nil", e.SGD(nil, mustView(t, x, 8, 8), nil, SGDStep{LR: 1}), "SGD: a nil tensor"},
+		{"adam nil", e.Adam(mustView(t, x, 0, 8), nil, mustView(t, x, 16, 8), mustView(t, x, 24, 8), AdamStep{LR: 1, Beta1: 0.9, Beta2: 0.99, Step: 1}), "Adam: a nil tensor"},
 	}
 	for _, c := range cases {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
