@@ -64,18 +64,16 @@ type pass struct {
 // Without an optimiser (nil opt, no passes) it holds only the parameters and
 // buffers, for predictions.
 func newState(e *Engine, params []*nn.Param, passes int, opt nn.Optimizer) (*net, error) {
-	nt := &net{e: e, opt: opt, params: map[string]*Tensor{}, buffers: map[string]*Tensor{}}
-	slots := 0
+	nt := &net{e: e, params: map[string]*Tensor{}, buffers: map[string]*Tensor{}}
+	slots := 0 // state arenas: Adam's two moments, SGD's momentum buffers
 	switch o := opt.(type) {
 	case *nn.Adam:
-		nt.adam, slots = o, 2
-		if o == nil {
-			nt.opt = nil
+		if o != nil {
+			nt.opt, nt.adam, slots = o, o, 2
 		}
 	case *nn.SGD:
-		nt.sgd, slots = o, 1
-		if o == nil {
-			nt.opt = nil
+		if o != nil {
+			nt.opt, nt.sgd, slots = o, o, 1
 		}
 	case nil:
 	default:

@@ -484,6 +484,7 @@ func TestTrainerOptimiserErrors(t *testing.T) {
 	}{
 		{"other optimiser", &otherOptimizer{}, "optimiser *gpu.otherOptimizer: the engine runs *nn.Adam and *nn.SGD"},
 		{"nil SGD", nilSGD, "nil engine or optimiser"},
+		{"nil Adam", (*nn.Adam)(nil), "nil engine or optimiser"},
 		{"nil", nil, "nil engine or optimiser"},
 		{"partial SGD state", partial, "the optimiser has state, but none for"},
 	} {
