@@ -1,5 +1,5 @@
 """Self-supervised (MI-SimCLR+FO) training-step benchmark in PyTorch eager
-mode, the reference for package gpu's TestCUDASSLBenchmark: R3D-18 without fc
+mode, the reference for package pretrain's TestCUDASSLBenchmark: R3D-18 without fc
 on two views of 4 x 112 x 112 clips, projection head 512-256-128 (no biases),
 frame-order head Linear(512, 24), NT-Xent (tau 0.05) + the mean of the two
 views' order cross-entropies, Adam; both views copied from host memory

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# GPU checks for package gpu, for a machine with an NVIDIA GPU (CUDA 12 or
-# 13 driver, cuBLAS, cuDNN 9; no network needed). Run from anywhere:
+# GPU checks for packages gpu and pretrain, for a machine with an NVIDIA
+# GPU (CUDA 12 or 13 driver, cuBLAS, cuDNN 9; no network needed). Run from
+# anywhere:
 #
 #   .gpu/check.sh            # about 3-5 minutes
 #
@@ -17,16 +18,21 @@
 #    in gpu/cuda_test.go for why per tensor).
 # 3. Fine-tunes and pretrains (MI-SimCLR+FO) a tiny model on echosynth
 #    videos on the GPU and on the CPU (finetune's TestFineTuneOnCUDA and
-#    pretrain's TestRunOnCUDA: losses within 1e-2, weights within 5e-2) and
-#    runs the tiny preset of examples/aorticstenosis with -device cuda
-#    (built here, or .gpu/bin/{finetune,pretrain}.test and
+#    pretrain's TestRunOnCUDA: losses within 1e-2, weights within 5e-2);
+#    compares pretrain's own training step on the GPU (deviceStep) with its
+#    CPU graph (cpuStep) for MI-SimCLR+FO steps of R3D-18 and SimCLR steps
+#    of a tiny encoder (pretrain's TestCUDAStepMatchesCPU, the tolerances of
+#    step 2); and runs the tiny preset of examples/aorticstenosis with
+#    -device cuda (built here, or .gpu/bin/{finetune,pretrain}.test and
 #    .gpu/bin/aorticstenosis built elsewhere).
 # 4. Benchmarks an R3D-18 training step at (88, 3, 16, 112, 112), or the
-#    largest batch that fits, in Go and, when a python with CUDA torch is
-#    found, in PyTorch eager with cudnn.benchmark on the same GPU, and
-#    prints clips/s and the ratio; then the same for the self-supervised
-#    step (MI-SimCLR+FO, 392 pairs of 4 x 112 x 112 clips, or the most
-#    that fit; .gpu/bench_ssl_torch.py), in pairs/s.
+#    largest batch that fits, in Go (gpu's TestCUDATrainBenchmark) and, when
+#    a python with CUDA torch is found, in PyTorch eager with
+#    cudnn.benchmark on the same GPU, and prints clips/s and the ratio; then
+#    the same for pretrain's self-supervised step (MI-SimCLR+FO, 392 pairs
+#    of 4 x 112 x 112 clips, or the most that fit; pretrain's
+#    TestCUDASSLBenchmark from the pretrain test binary of step 3, and
+#    .gpu/bench_ssl_torch.py), in pairs/s.
 #
 # Logs go to $OUT (default /tmp/vidssl-gpu). Library search: see
 # internal/cuda (VIDSSL_CUDA_LIB_DIR, LD_LIBRARY_PATH, system and pip
@@ -82,22 +88,30 @@ testbin() {
 	fi
 }
 
-for t in finetune:TestFineTuneOnCUDA pretrain:TestRunOnCUDA; do
+PRETRAIN_BIN=""
+for t in finetune:TestFineTuneOnCUDA pretrain:TestRunOnCUDA,TestCUDAStepMatchesCPU; do
 	pkg=${t%%:*}
-	name=${t#*:}
-	echo "== $pkg on the GPU vs the CPU ($name)"
+	names=${t#*:}
+	echo "== $pkg on the GPU vs the CPU ($names)"
 	BINP=$(testbin "$pkg" "$pkg")
 	if [ -z "$BINP" ]; then
 		echo "FAIL: no $pkg test binary"
 		status=1
 		continue
 	fi
-	(cd "$pkg" && timeout 150 "$BINP" -test.v -test.count=1 -test.timeout=145s -test.run "$name\$") 2>&1 |
+	[ "$pkg" = pretrain ] && PRETRAIN_BIN=$BINP
+	(cd "$pkg" && timeout 240 "$BINP" -test.v -test.count=1 -test.timeout=235s -test.run "^(${names//,/|})\$") 2>&1 |
 		tee "$OUT/$pkg.log" | grep -E '^(--- |PASS|FAIL|ok|panic)|_test.go:'
-	if [ "${PIPESTATUS[0]}" -ne 0 ] || ! grep -q -- "--- PASS: $name" "$OUT/$pkg.log"; then
+	if [ "${PIPESTATUS[0]}" -ne 0 ]; then
 		echo "FAIL: $pkg on the GPU (log $OUT/$pkg.log)"
 		status=1
 	fi
+	for name in ${names//,/ }; do
+		if ! grep -q -- "--- PASS: $name" "$OUT/$pkg.log"; then
+			echo "FAIL: $pkg's $name did not pass on the GPU (log $OUT/$pkg.log)"
+			status=1
+		fi
+	done
 done
 
 echo "== pipeline: examples/aorticstenosis -preset tiny -device cuda"
@@ -155,9 +169,13 @@ fi
 PT_CPS=$(sed -n 's/.* clips_per_s=\([0-9.]*\).*/\1/p' <<<"$PT_LINE")
 awk -v g="$GO_CPS" -v p="$PT_CPS" -v b="$B" 'BEGIN { printf "RESULT batch=%d go_clips_per_s=%.2f torch_clips_per_s=%.2f go/torch=%.3f\n", b, g, p, g / p }'
 
-echo "== benchmark: self-supervised step (MI-SimCLR+FO, two views of 4 x 112 x 112), Go then PyTorch"
+echo "== benchmark: pretrain's self-supervised step (MI-SimCLR+FO, two views of 4 x 112 x 112), Go then PyTorch"
+if [ -z "$PRETRAIN_BIN" ]; then
+	echo "FAIL: no pretrain test binary for the self-supervised benchmark"
+	exit 1
+fi
 VIDSSL_GPU_BENCH=1 VIDSSL_GPU_BENCH_PAIRS=${PAIRS:-392} VIDSSL_GPU_BENCH_STEPS=${STEPS:-10} VIDSSL_GPU_BENCH_TF32=${TF32:-1} \
-	timeout 150 "$BIN" -test.v -test.count=1 -test.timeout=145s -test.run 'TestCUDASSLBenchmark$' 2>&1 |
+	timeout 150 "$PRETRAIN_BIN" -test.v -test.count=1 -test.timeout=145s -test.run 'TestCUDASSLBenchmark$' 2>&1 |
 	tee "$OUT/bench_ssl_go.log" | grep -E 'BENCH|_test.go:|FAIL|panic'
 GO_LINE=$(grep '^BENCH go-ssl' "$OUT/bench_ssl_go.log" | tail -1)
 if [ -z "$GO_LINE" ]; then

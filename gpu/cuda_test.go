@@ -4,15 +4,14 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vidssl/vidssl/internal/gpubench"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
 )
@@ -156,16 +155,6 @@ func TestCUDAOtherArchitecturesMatchCPU(t *testing.T) {
 	t.Run("user model", func(t *testing.T) { compareUserModelWithCPU(t, e, gpuStepTol) })
 }
 
-// TestCUDASSLTrainerMatchesCPU: MI-SimCLR+FO steps of R3D-18 and SimCLR
-// steps of the tiny encoder on the GPU against pretrain's graph on the CPU.
-func TestCUDASSLTrainerMatchesCPU(t *testing.T) {
-	e := requireCUDA(t)
-	r3d := resnet3d.R3D18(1)
-	r3d.NumClasses = 0
-	compareSSLWithCPU(t, e, r3d, 4, 3, 8, 32, 32, true, gpuStepTol) // groups 0, 0, 1
-	compareSSLWithCPU(t, e, tinyEncoder, 0, 3, 4, 20, 20, false, gpuStepTol)
-}
-
 // TestCUDAPredict: evaluation-mode logits of the tiny model and R3D-18 on
 // the GPU, against the CPU's.
 func TestCUDAPredict(t *testing.T) {
@@ -203,13 +192,6 @@ func TestCUDAHeuristicAndTF32(t *testing.T) {
 	closeTo(t, "TF32 loss", losses[2:3], losses[:1], 2e-2)
 }
 
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
 // TestCUDATrainBenchmark measures R3D-18 training steps (16 x 112 x 112
 // clips, BCEWithLogits, Adam, the batch uploaded from host memory every step)
 // and prints a line
@@ -232,13 +214,13 @@ func TestCUDATrainBenchmark(t *testing.T) {
 	defer e.Close()
 	ctx := context.Background()
 	const tt, h, w = 16, 112, 112
-	steps := envInt("VIDSSL_GPU_BENCH_STEPS", 10)
+	steps := gpubench.EnvInt("VIDSSL_GPU_BENCH_STEPS", 10)
 	cfg := resnet3d.R3D18(1)
 	m, err := resnet3d.New(cfg, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, el, loss := benchLargestFit(t, e, envInt("VIDSSL_GPU_BENCH_BATCH", 88), steps, func(n int) (func() (float64, error), func(), error) {
+	n, el, loss := benchLargestFit(t, e, gpubench.EnvInt("VIDSSL_GPU_BENCH_BATCH", 88), steps, func(n int) (func() (float64, error), func(), error) {
 		tr, err := NewTrainer(e, m, [5]int{n, m.Config.InChannels, tt, h, w}, 1.5, nn.NewAdam(1e-4))
 		if err != nil {
 			return nil, nil, err
@@ -254,100 +236,14 @@ func TestCUDATrainBenchmark(t *testing.T) {
 }
 
 // benchLargestFit times the training steps of the largest batch that fits
-// on e, trying start clips (or pairs) first and a quarter fewer after each
-// out-of-memory failure: prepare makes a trainer for n and returns its step
-// and its close. It returns the batch, the seconds of steps timed steps
-// after 3 warm-up steps (which include cuDNN's algorithm search), and the
-// last step's loss, which must not be NaN.
+// on e (gpubench.LargestFit): prepare makes a trainer for n and returns its
+// step and its close. It returns the batch, the seconds of steps timed
+// steps, and the last step's loss.
 func benchLargestFit(t *testing.T, e *Engine, start, steps int, prepare func(n int) (step func() (float64, error), closeFn func(), err error)) (int, float64, float64) {
 	t.Helper()
-	for n := start; n >= 1; n = n * 3 / 4 {
-		step, closeFn, err := prepare(n)
-		if IsOutOfMemory(err) {
-			t.Logf("batch %d does not fit: %v", n, err)
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		warm := time.Now()
-		for i := 0; i < 3 && err == nil; i++ {
-			_, err = step()
-		}
-		if IsOutOfMemory(err) {
-			t.Logf("batch %d runs out of memory in the first steps: %v", n, err)
-			closeFn()
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("batch %d: 3 warm-up steps (with the algorithm search) took %v", n, time.Since(warm))
-		begin := time.Now()
-		var loss float64
-		for range steps {
-			if loss, err = step(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		el := time.Since(begin).Seconds()
-		closeFn()
-		if math.IsNaN(loss) {
-			t.Errorf("loss is NaN")
-		}
-		return n, el, loss
-	}
-	t.Fatal("no batch size fits")
-	return 0, 0, 0
-}
-
-// TestCUDASSLBenchmark measures MI-SimCLR+FO training steps of R3D-18 (two
-// views of 4 x 112 x 112 clips, the paper's pretraining shape; projection
-// and order heads, NT-Xent with tau 0.05, Adam; both views uploaded from
-// host memory every step) and prints a line
-//
-//	BENCH go-ssl device="..." pairs=392 pairs_per_s=... step_ms=...
-//
-// It runs only with VIDSSL_GPU_BENCH=1; VIDSSL_GPU_BENCH_PAIRS (392, the
-// paper's) is the number of pairs tried first (fewer after an out-of-memory
-// failure), VIDSSL_GPU_BENCH_STEPS and VIDSSL_GPU_BENCH_TF32 as for
-// TestCUDATrainBenchmark.
-func TestCUDASSLBenchmark(t *testing.T) {
-	if os.Getenv("VIDSSL_GPU_BENCH") == "" {
-		t.Skip("set VIDSSL_GPU_BENCH=1 to run the GPU benchmark")
-	}
-	requireCUDA(t)
-	e, err := OpenCUDA(CUDAOptions{AllowTF32: os.Getenv("VIDSSL_GPU_BENCH_TF32") != "0"})
+	n, sec, loss, err := gpubench.LargestFit(gpubench.Fit{OutOfMemory: IsOutOfMemory, Sync: e.Sync, Logf: t.Logf, Prepare: prepare}, start, steps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
-	ctx := context.Background()
-	const tt, h, w = 4, 112, 112
-	steps := envInt("VIDSSL_GPU_BENCH_STEPS", 10)
-	cfg := resnet3d.R3D18(1)
-	cfg.NumClasses = 0
-	m := newSSLModel(t, cfg, tt)
-	scfg := sslConfig{Tau: 0.05, ContrastiveWeight: 1, OrderWeight: 1}
-	n, el, loss := benchLargestFit(t, e, envInt("VIDSSL_GPU_BENCH_PAIRS", 392), steps, func(n int) (func() (float64, error), func(), error) {
-		tr, err := newSSLStep(e, m, [5]int{n, m.enc.Config.InChannels, tt, h, w}, scfg, nn.NewAdam(1e-4))
-		if err != nil {
-			return nil, nil, err
-		}
-		rng := rand.New(rand.NewPCG(5, 6))
-		x1, x2 := randSlice(rng, n*3*tt*h*w, 1), randSlice(rng, n*3*tt*h*w, 1)
-		l1, l2 := make([]int, n), make([]int, n)
-		for i := range l1 {
-			l1[i], l2[i] = i%24, (i+7)%24
-		}
-		step := func() (float64, error) {
-			loss, err := tr.Step(ctx, x1, x2, nil, l1, l2)
-			return loss.Loss, err
-		}
-		return step, func() { tr.Close() }, nil
-	})
-	fmt.Printf("BENCH go-ssl device=%q pairs=%d pairs_per_s=%.2f step_ms=%.1f loss=%.4f\n", e.Name(), n, float64(n*steps)/el, 1000*el/float64(steps), loss)
+	return n, sec, loss
 }
