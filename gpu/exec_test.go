@@ -8,6 +8,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/vidssl/vidssl/internal/tensorcmp"
 	"github.com/vidssl/vidssl/internal/testmodel"
 	"github.com/vidssl/vidssl/nn"
 )
@@ -224,9 +225,9 @@ func TestPlanOutputsFeedingOps(t *testing.T) {
 	if len(got) != len(params) {
 		t.Fatalf("%d gradients on the engine, %d on the CPU", len(got), len(params))
 	}
-	var w worst
+	var w tensorcmp.Worst
 	for i, q := range params {
-		w.check(t, "gradient", q.Name, got[q.Name], values(t, grads[i].Value()), 1e-5)
+		w.Check(t, "gradient", q.Name, got[q.Name], values(t, grads[i].Value()), 1e-5)
 	}
-	t.Logf("largest relative L2 error %.2g (%s)", w.err, w.name)
+	t.Logf("largest relative L2 error %.2g (%s)", w.Err, w.Name)
 }

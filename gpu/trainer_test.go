@@ -12,6 +12,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/vidssl/vidssl/internal/tensorcmp"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
 )
@@ -45,43 +46,6 @@ type stepTol struct {
 	// newOpt makes the optimiser of each side (CPU, engine, host
 	// reference); nil is harnessAdam.
 	newOpt func() nn.Optimizer
-}
-
-// relErr returns ||got - want|| / ||want|| (or ||got|| when want is zero).
-func relErr(got, want []float32) float64 {
-	var num, den float64
-	for i := range want {
-		e := float64(got[i]) - float64(want[i])
-		num += e * e
-		den += float64(want[i]) * float64(want[i])
-	}
-	if den == 0 {
-		return math.Sqrt(num)
-	}
-	return math.Sqrt(num / den)
-}
-
-// worst tracks the largest relative error of a kind, for the log.
-type worst struct {
-	err  float64
-	name string
-}
-
-func (w *worst) check(t *testing.T, kind, name string, got, want []float32, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s %s: %d values, want %d", kind, name, len(got), len(want))
-		return
-	}
-	e := relErr(got, want)
-	if !(e <= tol) {
-		t.Errorf("%s %s: relative L2 error %.3g, tolerance %g (got %v, want %v)", kind, name, e, tol, got[:min(8, len(got))], want[:min(8, len(want))])
-	} else if e > tol/10 {
-		t.Logf("%s %s: relative L2 error %.3g, within a tenth of the tolerance %g", kind, name, e, tol)
-	}
-	if !(e <= w.err) {
-		w.err, w.name = e, name
-	}
 }
 
 // compareWithCPU trains two copies of a model for two steps, one with
@@ -180,7 +144,7 @@ type stepHarness struct {
 	optCPU, optDev       nn.Optimizer
 	before               map[string][]float32
 	optBefore            map[string]*tensor.Dense
-	wg, wu, ws           worst
+	wg, wu, ws           tensorcmp.Worst
 }
 
 func harnessAdam() nn.Optimizer {
@@ -240,7 +204,7 @@ func (hs *stepHarness) check(step int, nt *net, prog *nn.Program) {
 	var learn []*nn.Param
 	var devGrads [][]float32
 	for i, p := range prog.Params() {
-		hs.wg.check(t, fmt.Sprintf("step %d gradient", step), p.Name, grads[p.Name], values(t, gv[i]), tol.grad)
+		hs.wg.Check(t, fmt.Sprintf("step %d gradient", step), p.Name, grads[p.Name], values(t, gv[i]), tol.grad)
 		rp := hs.refByName[p.Name]
 		copy(rp.Data(), hs.before[p.Name])
 		learn, devGrads = append(learn, rp), append(devGrads, grads[p.Name])
@@ -256,7 +220,7 @@ func (hs *stepHarness) check(step int, nt *net, prog *nn.Program) {
 				t.Errorf("step %d: %s = %v on the engine, %v on the CPU, %v before", step, p.Name, d[0], p.Data()[0], hs.before[p.Name][0])
 			}
 		case p.Buffer:
-			hs.ws.check(t, fmt.Sprintf("step %d running statistic", step), p.Name, d, p.Data(), tol.state)
+			hs.ws.Check(t, fmt.Sprintf("step %d running statistic", step), p.Name, d, p.Data(), tol.state)
 		}
 	}
 	ref := hs.newOpt()
@@ -274,7 +238,7 @@ func (hs *stepHarness) check(step int, nt *net, prog *nn.Program) {
 		for i, v := range hs.before[rp.Name] {
 			ud[i], ur[i] = d[i]-v, rp.Data()[i]-v
 		}
-		hs.wu.check(t, fmt.Sprintf("step %d update of", step), rp.Name, ud, ur, tol.update)
+		hs.wu.Check(t, fmt.Sprintf("step %d update of", step), rp.Name, ud, ur, tol.update)
 	}
 	stRef := ref.State()
 	if len(stRef) != len(stDev) {
@@ -287,12 +251,12 @@ func (hs *stepHarness) check(step int, nt *net, prog *nn.Program) {
 			}
 			continue
 		}
-		hs.ws.check(t, fmt.Sprintf("step %d optimiser", step), k, values(t, stDev[k]), values(t, v), tol.state)
+		hs.ws.Check(t, fmt.Sprintf("step %d optimiser", step), k, values(t, stDev[k]), values(t, v), tol.state)
 	}
 }
 
 func (hs *stepHarness) log() {
-	hs.t.Logf("largest relative L2 errors: gradient %.2g (%s), update %.2g (%s), state %.2g (%s)", hs.wg.err, hs.wg.name, hs.wu.err, hs.wu.name, hs.ws.err, hs.ws.name)
+	hs.t.Logf("largest relative L2 errors: gradient %.2g (%s), update %.2g (%s), state %.2g (%s)", hs.wg.Err, hs.wg.Name, hs.wu.Err, hs.wu.Name, hs.ws.Err, hs.ws.Name)
 }
 
 // TestTrainerMatchesCPU runs the step on the host engine, which shares every
@@ -366,18 +330,18 @@ func TestTrainerSGDFreeRunning(t *testing.T) {
 	if err := tr.SyncToHost(); err != nil {
 		t.Fatal(err)
 	}
-	var ws worst
+	var ws tensorcmp.Worst
 	for i, p := range mCPU.Params() {
-		ws.check(t, "after 3 steps", p.Name, mDev.Params()[i].Data(), p.Data(), 1e-5)
+		ws.Check(t, "after 3 steps", p.Name, mDev.Params()[i].Data(), p.Data(), 1e-5)
 	}
 	stCPU, stDev := optCPU.State(), optDev.State()
 	if len(stCPU) == 0 || len(stCPU) != len(stDev) {
 		t.Fatalf("%d momentum buffers on the CPU, %d synced from the engine", len(stCPU), len(stDev))
 	}
 	for k, v := range stCPU {
-		ws.check(t, "after 3 steps", k, values(t, stDev[k]), values(t, v), 1e-5)
+		ws.Check(t, "after 3 steps", k, values(t, stDev[k]), values(t, v), 1e-5)
 	}
-	t.Logf("largest relative L2 error after 3 steps: %.2g (%s)", ws.err, ws.name)
+	t.Logf("largest relative L2 error after 3 steps: %.2g (%s)", ws.Err, ws.Name)
 }
 
 // TestTrainerResumes: a trainer made with an optimiser whose state a
@@ -883,7 +847,7 @@ func TestTrainerSmallerBatchesAndDropout(t *testing.T) {
 	}
 	dev, _ := nn.StateDict(mDev)
 	for _, q := range mCPU.Params() {
-		if e := relErr(dev[q.Name].Data(), q.Data()); e > 1e-4 {
+		if e := tensorcmp.RelL2(dev[q.Name].Data(), q.Data()); e > 1e-4 {
 			t.Errorf("%s after 4 steps: relative error %.3g", q.Name, e)
 		}
 	}

@@ -32,14 +32,7 @@ func TestCUDASSLBenchmark(t *testing.T) {
 	if os.Getenv("VIDSSL_GPU_BENCH") == "" {
 		t.Skip("set VIDSSL_GPU_BENCH=1 to run the GPU benchmark")
 	}
-	if err := gpu.CUDAAvailable(); err != nil {
-		t.Skipf("no CUDA device: %v", err)
-	}
-	e, err := gpu.OpenCUDA(gpu.CUDAOptions{AllowTF32: os.Getenv("VIDSSL_GPU_BENCH_TF32") != "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openCUDA(t, gpu.CUDAOptions{AllowTF32: os.Getenv("VIDSSL_GPU_BENCH_TF32") != "0"})
 	cfg := PaperConfig(MISimCLRFO) // R3D-18, 4-frame clips, tau 0.05, weights 1:1
 	cfg.MaskSameGroup = false      // as .gpu/bench_ssl_torch.py
 	steps := gpubench.EnvInt("VIDSSL_GPU_BENCH_STEPS", 10)

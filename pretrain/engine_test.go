@@ -36,15 +36,23 @@ func newTestEncoder(rng *rand.Rand) (Encoder, error) {
 
 // TestRunOnCUDA is TestRunOnEngine on a GPU; it skips without one.
 func TestRunOnCUDA(t *testing.T) {
+	e := openCUDA(t, gpu.CUDAOptions{})
+	testRunOn(t, e, 1e-2, 5e-2, nil)
+}
+
+// openCUDA opens a CUDA engine with opts, closed when the test ends, or
+// skips the test, saying why, when there is no usable GPU.
+func openCUDA(t *testing.T, opts gpu.CUDAOptions) *gpu.Engine {
+	t.Helper()
 	if err := gpu.CUDAAvailable(); err != nil {
 		t.Skipf("no CUDA device: %v", err)
 	}
-	e, err := gpu.OpenCUDA(gpu.CUDAOptions{})
+	e, err := gpu.OpenCUDA(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
-	testRunOn(t, e, 1e-2, 5e-2, nil)
+	t.Cleanup(func() { e.Close() })
+	return e
 }
 
 // testRunOn pretrains on e and on the CPU and compares the losses

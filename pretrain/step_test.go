@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vidssl/vidssl/gpu"
+	"github.com/vidssl/vidssl/internal/tensorcmp"
 	"github.com/vidssl/vidssl/internal/testmodel"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
@@ -86,14 +87,7 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 // groups 0, 0, 1) and SimCLR steps of the tiny encoder. It skips without a
 // GPU; .gpu/check.sh runs it.
 func TestCUDAStepMatchesCPU(t *testing.T) {
-	if err := gpu.CUDAAvailable(); err != nil {
-		t.Skipf("no CUDA device: %v", err)
-	}
-	e, err := gpu.OpenCUDA(gpu.CUDAOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openCUDA(t, gpu.CUDAOptions{})
 	r3d := func(c *Config) { c.Model = resnet3d.R3D18(0) }
 	compareStep(t, e, stepCase{"R3D-18 MI-SimCLR+FO", r3d, 3, 8, 32}, cudaStepTol)
 	compareStep(t, e, stepCases[1], cudaStepTol)
@@ -163,7 +157,7 @@ func compareStep(t *testing.T, e *gpu.Engine, c stepCase, tol stepTol) {
 		}
 		return b
 	}
-	var wg, wu, ws worst
+	var wg, wu, ws tensorcmp.Worst
 	for step := 1; step <= 2; step++ {
 		// Start the CPU from the engine's state.
 		before := map[string][]float32{}
@@ -214,7 +208,7 @@ func compareStep(t *testing.T, e *gpu.Engine, c stepCase, tol stepTol) {
 		var learn []*nn.Param
 		var devGrads [][]float32
 		for i, p := range prog.Params() {
-			wg.check(t, fmt.Sprintf("step %d gradient", step), p.Name, grads[p.Name], floatData(gv[i]), tol.grad)
+			wg.Check(t, fmt.Sprintf("step %d gradient", step), p.Name, grads[p.Name], floatData(gv[i]), tol.grad)
 			rp := refParams[p.Name]
 			copy(rp.Data(), before[p.Name])
 			learn, devGrads = append(learn, rp), append(devGrads, grads[p.Name])
@@ -227,7 +221,7 @@ func compareStep(t *testing.T, e *gpu.Engine, c stepCase, tol stepTol) {
 					t.Errorf("step %d: %s = %v on the engine, %v on the CPU, %v before", step, p.Name, d, cp.Data()[0], before[p.Name][0])
 				}
 			case p.Buffer:
-				ws.check(t, fmt.Sprintf("step %d running statistic", step), p.Name, p.Data(), cp.Data(), tol.state)
+				ws.Check(t, fmt.Sprintf("step %d running statistic", step), p.Name, p.Data(), cp.Data(), tol.state)
 			}
 		}
 		ref := newAdam()
@@ -246,7 +240,7 @@ func compareStep(t *testing.T, e *gpu.Engine, c stepCase, tol stepTol) {
 			for i, v := range before[rp.Name] {
 				ud[i], ur[i] = d[i]-v, rp.Data()[i]-v
 			}
-			wu.check(t, fmt.Sprintf("step %d update of", step), rp.Name, ud, ur, tol.update)
+			wu.Check(t, fmt.Sprintf("step %d update of", step), rp.Name, ud, ur, tol.update)
 		}
 		stDev, stRef := rDev.opt.State(), ref.State()
 		if len(stRef) != len(stDev) {
@@ -263,10 +257,10 @@ func compareStep(t *testing.T, e *gpu.Engine, c stepCase, tol stepTol) {
 				}
 				continue
 			}
-			ws.check(t, fmt.Sprintf("step %d Adam", step), k, floatData(stDev[k]), floatData(v), tol.state)
+			ws.Check(t, fmt.Sprintf("step %d Adam", step), k, floatData(stDev[k]), floatData(v), tol.state)
 		}
 	}
-	t.Logf("largest relative L2 errors: gradient %.2g (%s), update %.2g (%s), state %.2g (%s)", wg.err, wg.name, wu.err, wu.name, ws.err, ws.name)
+	t.Logf("largest relative L2 errors: gradient %.2g (%s), update %.2g (%s), state %.2g (%s)", wg.Err, wg.Name, wu.Err, wu.Name, ws.Err, ws.Name)
 }
 
 // floatData returns the float32 values of a tensor or a gorgonia value
@@ -279,35 +273,4 @@ func floatData(v interface{ Data() any }) []float32 {
 		return []float32{d}
 	}
 	return nil
-}
-
-// worst tracks the largest relative L2 error of a kind, for the log.
-type worst struct {
-	err  float64
-	name string
-}
-
-// check compares got with want in relative L2 norm against tol.
-func (w *worst) check(t *testing.T, kind, name string, got, want []float32, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s %s: %d values, want %d", kind, name, len(got), len(want))
-		return
-	}
-	var num, den float64
-	for i := range want {
-		d := float64(got[i]) - float64(want[i])
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
-	}
-	e := math.Sqrt(num)
-	if den > 0 {
-		e = math.Sqrt(num / den)
-	}
-	if !(e <= tol) {
-		t.Errorf("%s %s: relative L2 error %.3g, tolerance %g (got %v, want %v)", kind, name, e, tol, got[:min(8, len(got))], want[:min(8, len(want))])
-	}
-	if !(e <= w.err) {
-		w.err, w.name = e, name
-	}
 }
