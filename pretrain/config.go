@@ -136,10 +136,16 @@ type Config struct {
 	// with their weights; NT-Xent is still computed and reported during the
 	// warm-up. 0, the paper's way, trains both from the start. An ablation
 	// of why frame order does not learn next to NT-Xent at small scale: in
-	// pretrain/cmd/sslcheck's setting an order head that had left chance in
-	// the warm-up fell back to chance within an epoch of NT-Xent joining. It
-	// needs a frame-order method and at most Epochs.
+	// pretrain/cmd/sslcheck's setting the two compete, winner take all, and
+	// an order head survives NT-Xent only if it is established when
+	// NT-Xent joins. It needs a frame-order method and at most Epochs.
 	OrderWarmupEpochs int
+	// OrderWarmupAccuracy, when above 0, ends the warm-up early: after the
+	// first epoch whose training frame-order accuracy (EpochStats's
+	// OrderAccuracy) reaches it, so that NT-Xent joins once the order head
+	// is established, whenever that happens; OrderWarmupEpochs is then the
+	// longest warm-up. It needs OrderWarmupEpochs and is below 1.
+	OrderWarmupAccuracy float64
 	// MaskSameGroup removes pairs of the same group (study or patient) from
 	// each other's NT-Xent negatives (see contrastive.NTXent). The public
 	// code does not mask; the presets mask for the multi-instance methods,
@@ -289,6 +295,10 @@ func (c Config) validate(userEncoder bool) error {
 		return fmt.Errorf("pretrain: config: OrderWarmupEpochs = %d, want 0..Epochs (%d)", c.OrderWarmupEpochs, c.Epochs)
 	case c.OrderWarmupEpochs > 0 && (!c.Method.FrameOrder() || c.OrderWeight == 0):
 		return fmt.Errorf("pretrain: config: OrderWarmupEpochs = %d without a frame-order loss (method %v, OrderWeight %v)", c.OrderWarmupEpochs, c.Method, c.OrderWeight)
+	case !(c.OrderWarmupAccuracy >= 0 && c.OrderWarmupAccuracy < 1):
+		return fmt.Errorf("pretrain: config: OrderWarmupAccuracy = %v, want 0 <= a < 1", c.OrderWarmupAccuracy)
+	case c.OrderWarmupAccuracy > 0 && c.OrderWarmupEpochs == 0:
+		return fmt.Errorf("pretrain: config: OrderWarmupAccuracy = %v without OrderWarmupEpochs (the longest warm-up)", c.OrderWarmupAccuracy)
 	case c.GroupBy != contrastive.ByStudy && c.GroupBy != contrastive.ByPatient:
 		return fmt.Errorf("pretrain: config: unknown GroupBy %d", int(c.GroupBy))
 	case c.CheckpointEvery < 0 || c.Workers < 0 || c.CacheBytes < 0:
@@ -397,9 +407,10 @@ func (c Config) identity(encoder []string) (string, error) {
 		GroupBy                        contrastive.GroupBy
 		Seed                           uint64
 		Splits                         []string
-		SharedOrder                    bool `json:",omitempty"` // omitted when false, as before it existed
-		OrderWarmupEpochs              int  `json:",omitempty"` // omitted when 0, as before it existed
-	}{c.Method, &c.Model, encoder, c.ClipLength, c.BatchPairs, c.LR, c.Tau, c.ContrastiveWeight, c.OrderWeight, c.MaskSameGroup, c.GroupBy, c.Seed, c.splits(), c.SharedOrder, c.OrderWarmupEpochs}
+		SharedOrder                    bool    `json:",omitempty"` // omitted when false, as before it existed
+		OrderWarmupEpochs              int     `json:",omitempty"` // omitted when 0, as before it existed
+		OrderWarmupAccuracy            float64 `json:",omitempty"` // omitted when 0, as before it existed
+	}{c.Method, &c.Model, encoder, c.ClipLength, c.BatchPairs, c.LR, c.Tau, c.ContrastiveWeight, c.OrderWeight, c.MaskSameGroup, c.GroupBy, c.Seed, c.splits(), c.SharedOrder, c.OrderWarmupEpochs, c.OrderWarmupAccuracy}
 	if encoder != nil {
 		id.Model = nil
 	}
@@ -414,11 +425,19 @@ func (c Config) identity(encoder []string) (string, error) {
 	return string(b), nil
 }
 
-// contrastiveWeight returns NT-Xent's weight in epoch (from 1): 0 in the
-// frame-order warm-up, ContrastiveWeight after it.
-func (c Config) contrastiveWeight(epoch int) float64 {
-	if epoch <= c.OrderWarmupEpochs {
-		return 0
+// contrastiveWeight returns NT-Xent's weight in epoch (from 1), given the
+// epochs before it: 0 in the frame-order warm-up, ContrastiveWeight after
+// it.
+func (c Config) contrastiveWeight(epoch int, before []EpochStats) float64 {
+	if epoch > c.OrderWarmupEpochs {
+		return c.ContrastiveWeight
 	}
-	return c.ContrastiveWeight
+	if c.OrderWarmupAccuracy > 0 {
+		for _, h := range before {
+			if h.OrderAccuracy >= c.OrderWarmupAccuracy {
+				return c.ContrastiveWeight
+			}
+		}
+	}
+	return 0
 }

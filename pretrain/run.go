@@ -343,7 +343,7 @@ func (r *runner) epoch(ctx context.Context, epoch int, res *Result) error {
 			index++
 			continue
 		}
-		out, err := r.trainStep(ctx, step, r.cfg.contrastiveWeight(epoch))
+		out, err := r.trainStep(ctx, step, r.cfg.contrastiveWeight(epoch, r.st.History))
 		if err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				return r.interrupt(ctx)

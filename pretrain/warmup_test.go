@@ -106,4 +106,86 @@ func TestOrderWarmupConfig(t *testing.T) {
 			t.Errorf("%s: error %v, want one naming OrderWarmupEpochs", name, err)
 		}
 	}
+	cfg.OrderWarmupAccuracy = 0.2
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if acc, _ := cfg.identity(nil); acc == off || !strings.Contains(acc, "OrderWarmupAccuracy") {
+		t.Errorf("identity does not name OrderWarmupAccuracy: %s", acc)
+	}
+	for name, mod := range map[string]func(*Config){
+		"accuracy 1":         func(c *Config) { c.OrderWarmupAccuracy = 1 },
+		"negative accuracy":  func(c *Config) { c.OrderWarmupAccuracy = -0.1 },
+		"NaN accuracy":       func(c *Config) { c.OrderWarmupAccuracy = math.NaN() },
+		"accuracy, no epoch": func(c *Config) { c.OrderWarmupEpochs = 0 },
+	} {
+		c := cfg
+		mod(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "OrderWarmupAccuracy") {
+			t.Errorf("%s: error %v, want one naming OrderWarmupAccuracy", name, err)
+		}
+	}
+}
+
+// TestOrderWarmupAccuracy: the warm-up ends after the first epoch whose
+// training order accuracy reaches OrderWarmupAccuracy, and lasts
+// OrderWarmupEpochs when none does.
+func TestOrderWarmupAccuracy(t *testing.T) {
+	c := tinyConfig(MISimCLRFO)
+	c.ContrastiveWeight, c.OrderWarmupEpochs, c.OrderWarmupAccuracy = 2, 3, 0.3
+	for _, tc := range []struct {
+		epoch  int
+		before []float64
+		want   float64
+	}{
+		{1, nil, 0},
+		{2, []float64{0.29}, 0},
+		{2, []float64{0.3}, 2},
+		{3, []float64{0.31, 0.1}, 2}, // once ended, it stays ended
+		{3, []float64{0.1, 0.2}, 0},
+		{4, []float64{0.1, 0.2, 0.2}, 2}, // the longest warm-up
+	} {
+		var h []EpochStats
+		for _, a := range tc.before {
+			h = append(h, EpochStats{OrderAccuracy: a})
+		}
+		if got := c.contrastiveWeight(tc.epoch, h); got != tc.want {
+			t.Errorf("epoch %d after accuracies %v: NT-Xent weight %v, want %v", tc.epoch, tc.before, got, tc.want)
+		}
+	}
+
+	// A run: with a threshold that the first epoch reaches, NT-Xent joins
+	// in epoch 2; with one no epoch reaches, the warm-up lasts all 3.
+	ctx := context.Background()
+	m := testData(t)
+	cfg := tinyConfig(MISimCLRFO)
+	cfg.Epochs, cfg.OrderWarmupEpochs, cfg.LR = 3, 3, 1e-3
+	cfg.OrderWarmupAccuracy = 0.999
+	res, err := Run(ctx, cfg, m, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range res.History {
+		if w := cfg.OrderWeight * h.Order; math.Abs(h.Loss-w) > 1e-5*w {
+			t.Errorf("epoch %d: loss %v, want the order loss alone %v (accuracy %v never reached)", h.Epoch, h.Loss, w, cfg.OrderWarmupAccuracy)
+		}
+	}
+	first := res.History[0].OrderAccuracy
+	if first == 0 {
+		t.Skip("the first epoch's order accuracy is 0 here; no threshold it reaches")
+	}
+	cfg.OrderWarmupAccuracy = first
+	res, err = Run(ctx, cfg, m, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.History
+	if w := cfg.OrderWeight * h[0].Order; math.Abs(h[0].Loss-w) > 1e-5*w {
+		t.Errorf("epoch 1: loss %v, want the order loss alone %v", h[0].Loss, w)
+	}
+	for _, e := range h[1:] {
+		if w := cfg.ContrastiveWeight*e.NTXent + cfg.OrderWeight*e.Order; math.Abs(e.Loss-w) > 1e-5*w {
+			t.Errorf("epoch %d: loss %v, want both losses %v (accuracy %v reached in epoch 1)", e.Epoch, e.Loss, w, first)
+		}
+	}
 }

@@ -171,6 +171,7 @@ type options struct {
 	mask              string
 	sharedOrder       bool
 	warmup            int
+	warmupAccuracy    float64
 	foSize            int
 	foFPS, foLR       float64
 	foEpochs, foBatch int
@@ -198,6 +199,7 @@ func main() {
 	flag.StringVar(&o.mask, "mask", "", "same-group masking: on or off (default: the preset's)")
 	flag.BoolVar(&o.sharedOrder, "shared-order", false, "MI-SimCLR+FO shuffles both views of a pair by one permutation (pretrain.Config.SharedOrder) instead of one each, the paper's way")
 	flag.IntVar(&o.warmup, "warmup", 0, "MI-SimCLR+FO trains the frame-order loss alone for this many epochs first (pretrain.Config.OrderWarmupEpochs)")
+	flag.Float64Var(&o.warmupAccuracy, "warmup-acc", 0, "with -warmup: end the warm-up after the first epoch whose training order accuracy reaches this (pretrain.Config.OrderWarmupAccuracy; -warmup is then the longest warm-up)")
 	flag.IntVar(&o.foSize, "fo-size", 64, "frame size of MI-SimCLR+FO's data set (0: -size)")
 	flag.Float64Var(&o.foFPS, "fo-fps", 10, "frame rate of MI-SimCLR+FO's data set (0: -fps)")
 	flag.Float64Var(&o.foLR, "fo-lr", 1e-3, "learning rate of MI-SimCLR+FO (0: -lr)")
@@ -281,6 +283,7 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		cfg.SharedOrder = o.sharedOrder
 		if cfg.Method.FrameOrder() {
 			cfg.OrderWarmupEpochs = o.warmup
+			cfg.OrderWarmupAccuracy = o.warmupAccuracy
 		}
 		switch o.mask {
 		case "on":
@@ -310,6 +313,9 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		}
 		if cfg.OrderWarmupEpochs > 0 {
 			name += fmt.Sprintf("-warmup%d", cfg.OrderWarmupEpochs)
+		}
+		if cfg.OrderWarmupAccuracy > 0 {
+			name += fmt.Sprintf("-acc%g", cfg.OrderWarmupAccuracy)
 		}
 		runDir := filepath.Join(ds.dir, name)
 		start := time.Now()
