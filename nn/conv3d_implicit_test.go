@@ -69,9 +69,9 @@ func TestConv3dImplicitShapes(t *testing.T) {
 		for _, bl := range impls {
 			for _, trim := range []bool{true, false} {
 				t.Run(fmt.Sprintf("%d/%s/trim=%t/x=%v/w=%v/s=%v/p=%v", trial, bl.Name(), trim, xs, ws, kc.stride, kc.pad), func(t *testing.T) {
-					old, oldForce := useTrim, forceImplicit
-					useTrim, forceImplicit = trim, true
-					defer func() { useTrim, forceImplicit = old, oldForce }()
+					old, oldForce, oldUse := useTrim, forceImplicit, useImplicit
+					useTrim, forceImplicit, useImplicit = trim, true, true // also under VIDSSL_CONV=vol2col
+					defer func() { useTrim, forceImplicit, useImplicit = old, oldForce, oldUse }()
 					if !g.implicitOK(bl) {
 						t.Fatal("the implicit path does not serve this case")
 					}
@@ -153,9 +153,9 @@ func FuzzConv3dImplicit(f *testing.F) {
 		}
 		wantDx, wantDw := make([]float32, len(x)), make([]float32, len(w))
 		naiveConv3dGrads(&g, x, w, dy, wantDx, wantDw)
-		old := forceImplicit
-		forceImplicit = true
-		defer func() { forceImplicit = old }()
+		old, oldUse := forceImplicit, useImplicit
+		forceImplicit, useImplicit = true, true
+		defer func() { forceImplicit, useImplicit = old, oldUse }()
 		bl := blas.MustDefault()
 		if !g.implicitOK(bl) {
 			t.Skip("the default back end has no implicit path")
