@@ -20,7 +20,8 @@ import (
 //
 // is one blas.Offsets product: the AVX-512 kernels load B's rows straight
 // from the buffer (vol2col's copy of K*P values and its trip through
-// memory disappear), the other kernels pack B's panels from it. The output
+// memory disappear, and so with the AVX2 6x16 kernel), the other kernels
+// pack B's panels from it. The output
 // comes out on a grid (j = ho*Wq + wo within a frame), whose columns past
 // Wo (and rows past Ho) are discarded as the grid is copied into y, a copy
 // of Cout*P values against vol2col's K*P.
@@ -92,10 +93,12 @@ func newImplicitGeom(g *convGeom) implicitGeom {
 // vidssl's SGEMM, for every convolution but the pointwise ones when its
 // kernels read B in place (AVX-512), else only for convolutions too large
 // to run as parts of their batch (itemSplitMaxWork): the AVX2 kernels,
-// which pack B's panels from the offsets and A, made the width-8
+// when they packed B's panels from the offsets and A, made the width-8
 // network's steps 10-15% slower than the row-shift lowering
 // (BenchmarkSmallStep, VIDSSL_BLAS=go-avx2), while R3D-18's layers gained
-// (layer1's forward 67 against 44 GFLOP per CPU second).
+// (layer1's forward 67 against 44 GFLOP per CPU second). The AVX2 6x16
+// kernel now reads both in place too; the width-8 network has not been
+// measured again with it.
 func (g *convGeom) implicitOK(bl blas.Impl) bool {
 	if !useImplicit || g.pointwise() || g.stridedPointwise() {
 		return false
