@@ -500,31 +500,14 @@ func log2(n int) int {
 func avx512Ind(w *bytes.Buffer, mr int) {
 	const nv = 2
 	name := fmt.Sprintf("kernelAVX512x%dx32Ind", mr)
-	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, alpha, beta float32)\n", name)
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
-	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
-	fmt.Fprintln(w, "\tMOVQ a+8(FP), SI")
-	fmt.Fprintln(w, "\tMOVQ lda+16(FP), R10")
-	fmt.Fprintln(w, "\tMOVQ b+24(FP), DI")
-	fmt.Fprintln(w, "\tMOVQ off+32(FP), R9")
-	fmt.Fprintln(w, "\tMOVQ c+40(FP), DX")
-	fmt.Fprintln(w, "\tMOVQ ldc+48(FP), R8")
-	fmt.Fprintln(w, "\tSHLQ $2, R8")
-	fmt.Fprintln(w, "\tSHLQ $2, R10")
-	fmt.Fprintln(w, "\tLEAQ (R10)(R10*2), R13")
-	fmt.Fprintln(w, "\tLEAQ (SI)(R10*4), R14")
+	indHeader(w, name)
 	fmt.Fprintln(w, "\tLEAQ (R14)(R10*4), AX")
 	for i := 0; i < nv*mr; i++ {
 		fmt.Fprintf(w, "\tVPXORD Z%d, Z%d, Z%d\n", i, i, i)
 	}
 	aRow := avx512ARow
 	step := func(p int) {
-		reg := []string{"R11", "R12"}[p%2]
-		if p == 0 {
-			fmt.Fprintf(w, "\tMOVQ (R9), %s\n", reg)
-		} else {
-			fmt.Fprintf(w, "\tMOVQ %d(R9), %s\n", 8*p, reg)
-		}
+		reg := indOffset(w, p)
 		for h := 0; h < nv; h++ {
 			o := ""
 			if h > 0 {
@@ -550,14 +533,10 @@ func avx512Ind(w *bytes.Buffer, mr int) {
 	storeAVX512(w, name, mr, nv, 56, 60)
 }
 
-// avx2Ind writes the 6 x 16 AVX2 kernel for implicit GEMM, the AVX2
-// counterpart of avx512Ind: A read in place (rows 0-3 from SI, 4-5 from
-// R14, the addresses of avx512ARow), and row p of B at b + off[p] (off in
-// values), R9 walking off and R11 and R12 taking turns holding a row's
-// offset.
-func avx2Ind(w *bytes.Buffer) {
-	const mr, nv = 6, 2
-	name := "kernelAVX2x6x16Ind"
+// indHeader writes the prologue of an implicit-GEMM kernel: CX = k, SI =
+// a, R10 = lda and R13 = 3*lda in bytes, R14 = row 4 of A, DI = b, R9 =
+// off, DX = c, R8 = ldc in bytes.
+func indHeader(w *bytes.Buffer, name string) {
 	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, alpha, beta float32)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
 	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
@@ -571,17 +550,35 @@ func avx2Ind(w *bytes.Buffer) {
 	fmt.Fprintln(w, "\tSHLQ $2, R10")
 	fmt.Fprintln(w, "\tLEAQ (R10)(R10*2), R13")
 	fmt.Fprintln(w, "\tLEAQ (SI)(R10*4), R14")
+}
+
+// indOffset writes the load of off[p] (R9 walks off) into R11 or R12, by
+// turns, and returns that register.
+func indOffset(w *bytes.Buffer, p int) string {
+	reg := []string{"R11", "R12"}[p%2]
+	if p == 0 {
+		fmt.Fprintf(w, "\tMOVQ (R9), %s\n", reg)
+	} else {
+		fmt.Fprintf(w, "\tMOVQ %d(R9), %s\n", 8*p, reg)
+	}
+	return reg
+}
+
+// avx2Ind writes the 6 x 16 AVX2 kernel for implicit GEMM, the AVX2
+// counterpart of avx512Ind: A read in place (rows 0-3 from SI, 4-5 from
+// R14, the addresses of avx512ARow), and row p of B at b + off[p] (off in
+// values), R9 walking off and R11 and R12 taking turns holding a row's
+// offset.
+func avx2Ind(w *bytes.Buffer) {
+	const mr, nv = 6, 2
+	name := "kernelAVX2x6x16Ind"
+	indHeader(w, name)
 	acc, bReg, bcast := avx2Regs(mr, nv)
 	for i := 0; i < nv*mr; i++ {
 		fmt.Fprintf(w, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
 	}
 	step := func(p int) {
-		reg := []string{"R11", "R12"}[p%2]
-		if p == 0 {
-			fmt.Fprintf(w, "\tMOVQ (R9), %s\n", reg)
-		} else {
-			fmt.Fprintf(w, "\tMOVQ %d(R9), %s\n", 8*p, reg)
-		}
+		reg := indOffset(w, p)
 		for h := 0; h < nv; h++ {
 			o := ""
 			if h > 0 {
