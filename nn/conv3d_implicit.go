@@ -96,9 +96,11 @@ func newImplicitGeom(g *convGeom) implicitGeom {
 // when they packed B's panels from the offsets and A, made the width-8
 // network's steps 10-15% slower than the row-shift lowering
 // (BenchmarkSmallStep, VIDSSL_BLAS=go-avx2), while R3D-18's layers gained
-// (layer1's forward 67 against 44 GFLOP per CPU second). The AVX2 6x16
-// kernel now reads both in place too; the width-8 network has not been
-// measured again with it.
+// (layer1's forward 67 against 44 GFLOP per CPU second). With the AVX2
+// 6x16 kernel now reading both in place too, the implicit path still made
+// them slower (0.190-0.200 against 0.169-0.176 CPU s per pretraining
+// step, 0.103-0.105 against 0.088-0.104 fine-tuning, BenchmarkSmallStep
+// -benchtime 10x, 3 alternated runs under load, 2026-12-07).
 func (g *convGeom) implicitOK(bl blas.Impl) bool {
 	if !useImplicit || g.pointwise() || g.stridedPointwise() {
 		return false
