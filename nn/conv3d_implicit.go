@@ -20,7 +20,8 @@ import (
 //
 // is one blas.Offsets product: the AVX-512 kernels load B's rows straight
 // from the buffer (vol2col's copy of K*P values and its trip through
-// memory disappear), the other kernels pack B's panels from it. The output
+// memory disappear, and so with the AVX2 6x16 kernel), the other kernels
+// pack B's panels from it. The output
 // comes out on a grid (j = ho*Wq + wo within a frame), whose columns past
 // Wo (and rows past Ho) are discarded as the grid is copied into y, a copy
 // of Cout*P values against vol2col's K*P.
@@ -34,6 +35,14 @@ import (
 // padded volume. cs is padded to an
 // odd number of cache lines, so that the channels of one tap, cs apart, do
 // not all fall in the same L1 sets.
+//
+// With a stride of 1 along W, consecutive rows share their padding: a row
+// is Wq = max(W+pw, Wo) values long, its input at columns [pw, pw+W), and
+// a tap that reads past the right edge of row h reads the zeros at the
+// start of row h+1 (the left padding, pw long) instead of padding of its
+// own. The grid then has Wq-Wo = pw discarded columns a row (for the
+// "same" convolutions of R3D-18) instead of 2pw: 1/15 of the product at a
+// 14x14 frame instead of 1/8, 1/8 at 7x7 instead of 2/9.
 //
 // Output frames go in runs that read the same temporal taps (the rows of
 // W and B of the other taps, which read only padding, are skipped, as
@@ -63,9 +72,16 @@ func newImplicitGeom(g *convGeom) implicitGeom {
 	l.tp = g.t + 2*g.pt
 	l.hq = (g.h + 2*g.ph + g.sh - 1) / g.sh
 	l.wq = (g.w + 2*g.pw + g.sw - 1) / g.sw
+	if g.sw == 1 {
+		// Rows share their padding: a row's right padding is the next
+		// row's left padding (see the layout above).
+		l.wq = max(g.w+g.pw, g.ow)
+	}
 	l.plane = l.hq * l.wq
 	l.vol = l.tp * l.plane
-	lines := (g.sh*g.sw*l.vol + 15) / 16
+	// The last taps of a channel's last row read up to pw values past its
+	// sub-volume (the next row's left padding, which is not there).
+	lines := (g.sh*g.sw*l.vol + g.pw + 15) / 16
 	if lines%2 == 0 {
 		lines++
 	}
@@ -77,10 +93,14 @@ func newImplicitGeom(g *convGeom) implicitGeom {
 // vidssl's SGEMM, for every convolution but the pointwise ones when its
 // kernels read B in place (AVX-512), else only for convolutions too large
 // to run as parts of their batch (itemSplitMaxWork): the AVX2 kernels,
-// which pack B's panels from the offsets and A, made the width-8
+// when they packed B's panels from the offsets and A, made the width-8
 // network's steps 10-15% slower than the row-shift lowering
 // (BenchmarkSmallStep, VIDSSL_BLAS=go-avx2), while R3D-18's layers gained
-// (layer1's forward 67 against 44 GFLOP per CPU second).
+// (layer1's forward 67 against 44 GFLOP per CPU second). With the AVX2
+// 6x16 kernel now reading both in place too, the implicit path still made
+// them slower (0.190-0.200 against 0.169-0.176 CPU s per pretraining
+// step, 0.103-0.105 against 0.088-0.104 fine-tuning, BenchmarkSmallStep
+// -benchtime 10x, 3 alternated runs under load, 2026-12-07).
 func (g *convGeom) implicitOK(bl blas.Impl) bool {
 	if !useImplicit || g.pointwise() || g.stridedPointwise() {
 		return false

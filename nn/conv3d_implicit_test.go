@@ -11,8 +11,8 @@ import (
 	"github.com/vidssl/vidssl/internal/blas"
 )
 
-// TestConv3dImplicitShapes checks the implicit-GEMM forward and
-// weight-gradient paths against
+// TestConv3dImplicitShapes checks the implicit-GEMM forward, weight-gradient
+// and (at stride 1, transposed) input-gradient paths against
 // the definition on randomised shapes with every kernel, stride and
 // padding R3D, MC3 and R(2+1)D use (3x7x7 s(1,2,2), 3x3x3 s1 and s2,
 // 1x3x3 and 3x1x1 with their strides, and odd ones), odd sizes, and x, w
@@ -69,9 +69,9 @@ func TestConv3dImplicitShapes(t *testing.T) {
 		for _, bl := range impls {
 			for _, trim := range []bool{true, false} {
 				t.Run(fmt.Sprintf("%d/%s/trim=%t/x=%v/w=%v/s=%v/p=%v", trial, bl.Name(), trim, xs, ws, kc.stride, kc.pad), func(t *testing.T) {
-					old, oldForce := useTrim, forceImplicit
-					useTrim, forceImplicit = trim, true
-					defer func() { useTrim, forceImplicit = old, oldForce }()
+					old, oldForce, oldUse := useTrim, forceImplicit, useImplicit
+					useTrim, forceImplicit, useImplicit = trim, true, true // also under VIDSSL_CONV=vol2col
+					defer func() { useTrim, forceImplicit, useImplicit = old, oldForce, oldUse }()
 					if !g.implicitOK(bl) {
 						t.Fatal("the implicit path does not serve this case")
 					}
@@ -93,6 +93,16 @@ func TestConv3dImplicitShapes(t *testing.T) {
 						t.Fatal("wrote outside dw")
 					}
 					convApprox(t, "dw", tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(wantDw)), tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(dw)))
+					// The input gradient: at stride 1 a forward pass on the
+					// implicit path (transposed), else col2vol.
+					dxbuf := make([]float32, 2+len(x))
+					dx := dxbuf[1 : 1+len(x)]
+					dxbuf[0], dxbuf[len(dxbuf)-1] = 7, 7
+					conv3dBackwardData(bl, &g, w, dy[:len(want):len(want)], dx)
+					if dxbuf[0] != 7 || dxbuf[len(dxbuf)-1] != 7 {
+						t.Fatal("wrote outside dx")
+					}
+					convApprox(t, "dx", tensor.New(tensor.WithShape(g.xShape()...), tensor.WithBacking(wantDx)), tensor.New(tensor.WithShape(g.xShape()...), tensor.WithBacking(dx)))
 				})
 			}
 		}
@@ -143,9 +153,9 @@ func FuzzConv3dImplicit(f *testing.F) {
 		}
 		wantDx, wantDw := make([]float32, len(x)), make([]float32, len(w))
 		naiveConv3dGrads(&g, x, w, dy, wantDx, wantDw)
-		old := forceImplicit
-		forceImplicit = true
-		defer func() { forceImplicit = old }()
+		old, oldUse := forceImplicit, useImplicit
+		forceImplicit, useImplicit = true, true
+		defer func() { forceImplicit, useImplicit = old, oldUse }()
 		bl := blas.MustDefault()
 		if !g.implicitOK(bl) {
 			t.Skip("the default back end has no implicit path")
@@ -155,5 +165,8 @@ func FuzzConv3dImplicit(f *testing.F) {
 		conv3dBackwardFilter(bl, &g, x, dy, dw)
 		convApprox(t, "y", tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(want)), tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(y)))
 		convApprox(t, "dw", tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(wantDw)), tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(dw)))
+		dx := make([]float32, len(x))
+		conv3dBackwardData(bl, &g, w, dy, dx)
+		convApprox(t, "dx", tensor.New(tensor.WithShape(g.xShape()...), tensor.WithBacking(wantDx)), tensor.New(tensor.WithShape(g.xShape()...), tensor.WithBacking(dx)))
 	})
 }

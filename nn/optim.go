@@ -11,6 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/internal/parallel"
+	"github.com/vidssl/vidssl/internal/vec"
 )
 
 // optimGrain is the smallest slice of a parameter update worth a goroutine.
@@ -149,9 +150,11 @@ func (a *Adam) apply(ups []update) error {
 	if a.state == nil {
 		a.state = map[string]*adamSlot{}
 	}
-	b1, b2 := float32(a.Beta1), float32(a.Beta2)
-	omb1, omb2 := float32(1-a.Beta1), float32(1-a.Beta2)
-	wd, eps := float32(a.WeightDecay), float32(a.Eps)
+	c := vec.AdamCoeffs{
+		Beta1: float32(a.Beta1), OneMinusBeta1: float32(1 - a.Beta1),
+		Beta2: float32(a.Beta2), OneMinusBeta2: float32(1 - a.Beta2),
+		WeightDecay: float32(a.WeightDecay), Eps: float32(a.Eps),
+	}
 	for _, u := range ups {
 		s, ok := a.state[u.p.Name]
 		if !ok {
@@ -163,20 +166,11 @@ func (a *Adam) apply(ups []update) error {
 		t := float64(s.step)
 		bc1 := 1 - math.Pow(a.Beta1, t)
 		bc2 := 1 - math.Pow(a.Beta2, t)
-		negStep := float32(-(a.LR / bc1))
-		bc2sqrt := float32(math.Sqrt(bc2))
+		c.NegStep = float32(-(a.LR / bc1))
+		c.BC2Sqrt = float32(math.Sqrt(bc2))
 		pd, g, m, v := u.data, u.grad, s.expAvg, s.expAvgQ
 		parallel.For(len(pd), optimGrain, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				gj := g[j]
-				if wd != 0 {
-					gj = fma32(pd[j], wd, gj)
-				}
-				m[j] = fma32(gj, omb1, m[j]*b1)
-				v[j] = v[j]*b2 + omb2*gj*gj
-				d := float32(math.Sqrt(float64(v[j])))/bc2sqrt + eps
-				pd[j] += negStep * m[j] / d
-			}
+			vec.Adam(pd[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], c)
 		})
 	}
 	return nil
@@ -337,9 +331,9 @@ func (o *SGD) apply(ups []update) error {
 				for j := lo; j < hi; j++ {
 					d := g[j]
 					if wd != 0 {
-						d = fma32(pd[j], wd, d)
+						d = vec.FMA32(pd[j], wd, d)
 					}
-					pd[j] = fma32(d, lr, pd[j])
+					pd[j] = vec.FMA32(d, lr, pd[j])
 				}
 			})
 			continue
@@ -355,19 +349,19 @@ func (o *SGD) apply(ups []update) error {
 			for j := lo; j < hi; j++ {
 				d := g[j]
 				if wd != 0 {
-					d = fma32(pd[j], wd, d)
+					d = vec.FMA32(pd[j], wd, d)
 				}
 				if first {
 					buf[j] = d
 				} else {
-					buf[j] = fma32(d, damp, buf[j]*mom)
+					buf[j] = vec.FMA32(d, damp, buf[j]*mom)
 				}
 				if nesterov {
-					d = fma32(buf[j], mom, d)
+					d = vec.FMA32(buf[j], mom, d)
 				} else {
 					d = buf[j]
 				}
-				pd[j] = fma32(d, lr, pd[j])
+				pd[j] = vec.FMA32(d, lr, pd[j])
 			}
 		})
 	}
@@ -403,12 +397,6 @@ func (o *SGD) SetState(state map[string]*tensor.Dense) error {
 
 // Reset forgets SGD's momentum buffers.
 func (o *SGD) Reset() { o.state = nil }
-
-// fma32 returns a*b + c rounded once from the exact product, as the fused
-// multiply-adds of PyTorch's vectorised CPU kernels (add with alpha) compute.
-func fma32(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
-}
 
 // update is one learnable Param of a Step with its data and gradient.
 type update struct {

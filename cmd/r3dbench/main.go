@@ -11,6 +11,13 @@
 // reports the fastest step of each side ("best"): on a machine shared with
 // other jobs the mean swings with their load (PyTorch's OpenMP threads
 // suffer most), while the best step of a few is close to the unloaded speed.
+// The PyTorch child inherits the environment, so its instruction set can be
+// capped to compare the AVX2 kernels (VIDSSL_BLAS=go-avx2) with a PyTorch
+// limited to AVX2 on an AVX-512 machine; the header prints these variables
+// when they are set:
+//
+//	VIDSSL_BLAS=go-avx2 ATEN_CPU_CAPABILITY=avx2 DNNL_MAX_CPU_ISA=AVX2 go run ./cmd/r3dbench
+//
 // To profile the Go step:
 //
 //	go run ./cmd/r3dbench -worker 8x4x112x112 -steps 2 -cpuprofile cpu.prof && go tool pprof -top cpu.prof
@@ -80,7 +87,13 @@ func main() {
 	}
 	threads := runtime.GOMAXPROCS(0)
 	fmt.Printf("R3D-18 training step (forward, BCEWithLogits, backward, Adam), %d threads, Go BLAS: %s\n", threads, blas.Active())
-	fmt.Printf("CPU: %s\n\n", blas.CPUInfo())
+	fmt.Printf("CPU: %s\n", blas.CPUInfo())
+	for _, v := range torchISAVars {
+		if val, ok := os.LookupEnv(v); ok {
+			fmt.Printf("PyTorch: %s=%s\n", v, val)
+		}
+	}
+	fmt.Println()
 	fmt.Printf("%-16s %10s %8s %8s %10s %10s %8s %8s %10s %7s %7s %7s %7s\n", "shape", "Go clips/s", "Go best", "Go CPU s", "Go RSS MiB", "Py clips/s", "Py best", "Py CPU s", "Py RSS MiB", "speed", "best", "CPU", "RSS")
 	for _, s := range strings.Split(*shapes, ",") {
 		g := runChild(os.Args[0], []string{"-worker", s, "-steps", strconv.Itoa(*steps)})
@@ -101,6 +114,11 @@ func main() {
 	fmt.Println("CPU = PyTorch CPU seconds per step / Go's (higher is better for Go; less sensitive to other jobs' load);")
 	fmt.Println("RSS = Go peak RSS / PyTorch peak RSS (lower is better)")
 }
+
+// torchISAVars are the environment variables that cap the instruction set
+// of PyTorch's own kernels (ATen) and of oneDNN's, which it uses for
+// convolutions.
+var torchISAVars = []string{"ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA"}
 
 func num(v float64, err string) string {
 	if err != "" {

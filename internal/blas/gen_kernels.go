@@ -39,6 +39,7 @@ func main() {
 	avx512Ind(&b, 12)
 	avx2(&b, 6, 2)
 	avx2Rows(&b, 6, 2)
+	avx2Ind(&b)
 	dotAVX2(&b)
 	avx2(&b, 4, 3)
 	avx2Rows(&b, 4, 3)
@@ -499,31 +500,14 @@ func log2(n int) int {
 func avx512Ind(w *bytes.Buffer, mr int) {
 	const nv = 2
 	name := fmt.Sprintf("kernelAVX512x%dx32Ind", mr)
-	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, alpha, beta float32)\n", name)
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
-	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
-	fmt.Fprintln(w, "\tMOVQ a+8(FP), SI")
-	fmt.Fprintln(w, "\tMOVQ lda+16(FP), R10")
-	fmt.Fprintln(w, "\tMOVQ b+24(FP), DI")
-	fmt.Fprintln(w, "\tMOVQ off+32(FP), R9")
-	fmt.Fprintln(w, "\tMOVQ c+40(FP), DX")
-	fmt.Fprintln(w, "\tMOVQ ldc+48(FP), R8")
-	fmt.Fprintln(w, "\tSHLQ $2, R8")
-	fmt.Fprintln(w, "\tSHLQ $2, R10")
-	fmt.Fprintln(w, "\tLEAQ (R10)(R10*2), R13")
-	fmt.Fprintln(w, "\tLEAQ (SI)(R10*4), R14")
+	indHeader(w, name)
 	fmt.Fprintln(w, "\tLEAQ (R14)(R10*4), AX")
 	for i := 0; i < nv*mr; i++ {
 		fmt.Fprintf(w, "\tVPXORD Z%d, Z%d, Z%d\n", i, i, i)
 	}
 	aRow := avx512ARow
 	step := func(p int) {
-		reg := []string{"R11", "R12"}[p%2]
-		if p == 0 {
-			fmt.Fprintf(w, "\tMOVQ (R9), %s\n", reg)
-		} else {
-			fmt.Fprintf(w, "\tMOVQ %d(R9), %s\n", 8*p, reg)
-		}
+		reg := indOffset(w, p)
 		for h := 0; h < nv; h++ {
 			o := ""
 			if h > 0 {
@@ -549,8 +533,78 @@ func avx512Ind(w *bytes.Buffer, mr int) {
 	storeAVX512(w, name, mr, nv, 56, 60)
 }
 
+// indHeader writes the prologue of an implicit-GEMM kernel: CX = k, SI =
+// a, R10 = lda and R13 = 3*lda in bytes, R14 = row 4 of A, DI = b, R9 =
+// off, DX = c, R8 = ldc in bytes.
+func indHeader(w *bytes.Buffer, name string) {
+	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, alpha, beta float32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	fmt.Fprintln(w, "\tMOVQ k+0(FP), CX")
+	fmt.Fprintln(w, "\tMOVQ a+8(FP), SI")
+	fmt.Fprintln(w, "\tMOVQ lda+16(FP), R10")
+	fmt.Fprintln(w, "\tMOVQ b+24(FP), DI")
+	fmt.Fprintln(w, "\tMOVQ off+32(FP), R9")
+	fmt.Fprintln(w, "\tMOVQ c+40(FP), DX")
+	fmt.Fprintln(w, "\tMOVQ ldc+48(FP), R8")
+	fmt.Fprintln(w, "\tSHLQ $2, R8")
+	fmt.Fprintln(w, "\tSHLQ $2, R10")
+	fmt.Fprintln(w, "\tLEAQ (R10)(R10*2), R13")
+	fmt.Fprintln(w, "\tLEAQ (SI)(R10*4), R14")
+}
+
+// indOffset writes the load of off[p] (R9 walks off) into R11 or R12, by
+// turns, and returns that register.
+func indOffset(w *bytes.Buffer, p int) string {
+	reg := []string{"R11", "R12"}[p%2]
+	if p == 0 {
+		fmt.Fprintf(w, "\tMOVQ (R9), %s\n", reg)
+	} else {
+		fmt.Fprintf(w, "\tMOVQ %d(R9), %s\n", 8*p, reg)
+	}
+	return reg
+}
+
+// avx2Ind writes the 6 x 16 AVX2 kernel for implicit GEMM, the AVX2
+// counterpart of avx512Ind: A read in place (rows 0-3 from SI, 4-5 from
+// R14, the addresses of avx512ARow), and row p of B at b + off[p] (off in
+// values), R9 walking off and R11 and R12 taking turns holding a row's
+// offset.
+func avx2Ind(w *bytes.Buffer) {
+	const mr, nv = 6, 2
+	name := "kernelAVX2x6x16Ind"
+	indHeader(w, name)
+	acc, bReg, bcast := avx2Regs(mr, nv)
+	for i := 0; i < nv*mr; i++ {
+		fmt.Fprintf(w, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
+	}
+	step := func(p int) {
+		reg := indOffset(w, p)
+		for h := 0; h < nv; h++ {
+			o := ""
+			if h > 0 {
+				o = fmt.Sprint(32 * h)
+			}
+			fmt.Fprintf(w, "\tVMOVUPS %s(DI)(%s*4), Y%d\n", o, reg, bReg(h))
+		}
+		for i := 0; i < mr; i++ {
+			r := bcast(i)
+			fmt.Fprintf(w, "\tVBROADCASTSS %s, Y%d\n", avx512ARow(i, 4*p), r)
+			for h := 0; h < nv; h++ {
+				fmt.Fprintf(w, "\tVFMADD231PS Y%d, Y%d, Y%d\n", bReg(h), r, acc(i, h))
+			}
+		}
+	}
+	advance := func(n int) {
+		fmt.Fprintf(w, "\tADDQ $%d, SI\n", 4*n)
+		fmt.Fprintf(w, "\tADDQ $%d, R14\n", 4*n)
+		fmt.Fprintf(w, "\tADDQ $%d, R9\n", 8*n)
+	}
+	loops(w, name, step, advance)
+	storeAVX2(w, name, mr, nv, 56, 60)
+}
+
 // avx512ARow is the address of byte offset off in row i of A for the AVX-512
-// kernels, whose rows 0-3, 4-7 and 8-11 start at SI, R14 and AX, with the
+// kernels and avx2Ind, whose rows 0-3, 4-7 and 8-11 start at SI, R14 and AX, with the
 // row stride in R10 and three strides in R13.
 func avx512ARow(i, off int) string {
 	base := []string{"SI", "R14", "AX"}[i/4]

@@ -40,6 +40,9 @@ func kernelAVX512x12x16Rows(k int, a *float32, lda int, b *float32, ldb int, c *
 func kernelAVX2x6x16Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
+func kernelAVX2x6x16Ind(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
 func kernelAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
@@ -129,7 +132,7 @@ var (
 	avx512Kernel8 = withInd(inPlaceA(withRows(asmKernel(8, 32, kernelAVX512x8x32), kernelAVX512x8x32Rows)), kernelAVX512x8x32Ind)
 	avx512Narrow  = withRows(asmKernel(12, 16, kernelAVX512x12x16), kernelAVX512x12x16Rows)
 	avx2Kernel4   = inPlaceA(withRows(asmKernel(4, 24, kernelAVX2x4x24), kernelAVX2x4x24Rows))
-	avx2Kernel    = withAlt(withDot(withRows(asmKernel(6, 16, kernelAVX2x6x16), kernelAVX2x6x16Rows), dotKernelAVX2), &avx2Kernel4, 25)
+	avx2Kernel    = withAlt(withDot(withInd(withRows(asmKernel(6, 16, kernelAVX2x6x16), kernelAVX2x6x16Rows), kernelAVX2x6x16Ind), dotKernelAVX2), &avx2Kernel4, 25)
 )
 
 // withAlt adds to k the kernel alt for products whose row count alt pads

@@ -46,6 +46,7 @@ GLOBL tailMask<>(SB), RODATA|NOPTR, $64
 	normGrad(w, "normGradAVX2", false)
 	normGrad(w, "normGradMaskAVX2", true)
 	mask(w)
+	adam(w)
 	deinterleave(w)
 	interleave(w)
 	if err := os.WriteFile("vec_avx2_amd64.s", w.Bytes(), 0o644); err != nil {
@@ -276,6 +277,41 @@ func mask(w *bytes.Buffer) {
 			p(w, "VANDPS %d(SI), %s, %s", off, k, v)
 		}
 		store(w, v, "DI", off, masked)
+	}, func() {})
+}
+
+// adam writes adamAVX2, one Adam step without weight decay (see Adam): set
+// s works in Y(4s)..Y(4s+3); Y8 b1, Y9 1-b1, Y10 b2, Y11 1-b2, Y12
+// sqrt(bias correction 2), Y13 eps, Y14 -step. The operations are those of
+// adamGo in its order, but m's update is one float32 FMA where adamGo
+// rounds a float64 FMA.
+func adam(w *bytes.Buffer) {
+	ptrs := []ptr{{"p", "DI", 8}, {"grad", "SI", 16}, {"m", "DX", 24}, {"v", "R8", 32}}
+	loopKernel(w, "adamAVX2", "(n int, p, grad, m, v *float32, b1, omb1, b2, omb2, bc2sqrt, eps, negStep float32)", 68, ptrs, func() {
+		for i, a := range []string{"b1", "omb1", "b2", "omb2", "bc2sqrt", "eps", "negStep"} {
+			p(w, "VBROADCASTSS %s+%d(FP), Y%d", a, 40+4*i, 8+i)
+		}
+	}, func(s, off int, masked bool) {
+		r := func(i int) string { return fmt.Sprintf("Y%d", 4*s+i) }
+		load(w, "SI", off, r(0), masked) // g
+		load(w, "DX", off, r(1), masked) // m
+		p(w, "VMULPS Y8, %s, %s", r(1), r(1))
+		p(w, "VFMADD231PS Y9, %s, %s", r(0), r(1)) // m = g*(1-b1) + m*b1
+		store(w, r(1), "DX", off, masked)
+		load(w, "R8", off, r(2), masked) // v
+		p(w, "VMULPS Y10, %s, %s", r(2), r(2))
+		p(w, "VMULPS Y11, %s, %s", r(0), r(3))
+		p(w, "VMULPS %s, %s, %s", r(0), r(3), r(3))
+		p(w, "VADDPS %s, %s, %s", r(3), r(2), r(2)) // v = v*b2 + (1-b2)*g*g
+		store(w, r(2), "R8", off, masked)
+		p(w, "VSQRTPS %s, %s", r(2), r(2))
+		p(w, "VDIVPS Y12, %s, %s", r(2), r(2))
+		p(w, "VADDPS Y13, %s, %s", r(2), r(2)) // d = sqrt(v)/bc2sqrt + eps
+		p(w, "VMULPS Y14, %s, %s", r(1), r(3))
+		p(w, "VDIVPS %s, %s, %s", r(2), r(3), r(3)) // -step*m/d
+		load(w, "DI", off, r(0), masked)
+		p(w, "VADDPS %s, %s, %s", r(3), r(0), r(0))
+		store(w, r(0), "DI", off, masked)
 	}, func() {})
 }
 

@@ -6,8 +6,11 @@
 // but not AVX-512 8 at a time (vec_avx2_amd64.s, made by gen_avx2.go), and
 // elsewhere, and under VIDSSL_BLAS=go-generic, as the plain Go loops of this
 // file, which the tests also hold the assembly to. VIDSSL_BLAS=go-avx2
-// chooses the AVX2 loops on an AVX-512 CPU too.
+// chooses the AVX2 loops on an AVX-512 CPU too. Adam's step runs the AVX2
+// loop on both.
 package vec
+
+import "math"
 
 // Moments returns the float32 sums over i of d = x[i] - shift and d*d and,
 // when y is not nil, of g and g*d, where g = y[i], or 0 where m is not nil
@@ -96,6 +99,54 @@ func Mask(dst, y, m []float32) {
 		return
 	}
 	mask(dst[:len(y)], y, m[:len(y)])
+}
+
+// AdamCoeffs are the coefficients of one Adam step (PyTorch's, with L2
+// weight decay): NegStep is -lr/(1-Beta1^t), BC2Sqrt is sqrt(1-Beta2^t).
+type AdamCoeffs struct {
+	Beta1, OneMinusBeta1, Beta2, OneMinusBeta2 float32
+	WeightDecay, Eps, NegStep, BC2Sqrt         float32
+}
+
+// Adam does one Adam step on the parameters p with gradient g and the
+// moment estimates m and v, of p's length:
+//
+//	g' = g + WeightDecay*p
+//	m = Beta1*m + (1-Beta1)*g'
+//	v = Beta2*v + (1-Beta2)*g'*g'
+//	p += NegStep*m / (sqrt(v)/BC2Sqrt + Eps)
+//
+// in float32, in that order. Without weight decay it runs 8 values a step
+// (AVX2 and FMA, on AVX-512 CPUs too: it is bound by memory), where m's
+// update is one float32 FMA; the plain-Go loop rounds a float64 FMA
+// instead, which can differ in the last bit.
+func Adam(p, g, m, v []float32, c AdamCoeffs) {
+	if len(p) == 0 {
+		return
+	}
+	adam(p, g[:len(p)], m[:len(p)], v[:len(p)], c)
+}
+
+// adamGo is Adam in plain Go.
+func adamGo(p, g, m, v []float32, c AdamCoeffs) {
+	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
+	for j := range p {
+		gj := g[j]
+		if c.WeightDecay != 0 {
+			gj = FMA32(p[j], c.WeightDecay, gj)
+		}
+		m[j] = FMA32(gj, c.OneMinusBeta1, m[j]*c.Beta1)
+		v[j] = v[j]*c.Beta2 + c.OneMinusBeta2*gj*gj
+		d := float32(math.Sqrt(float64(v[j])))/c.BC2Sqrt + c.Eps
+		p[j] += c.NegStep * m[j] / d
+	}
+}
+
+// FMA32 returns a*b + c rounded once from the exact product (to float64,
+// then to float32), as the fused multiply-adds of PyTorch's vectorised CPU
+// kernels (add with alpha) compute.
+func FMA32(a, b, c float32) float32 {
+	return float32(math.FMA(float64(a), float64(b), float64(c)))
 }
 
 // maskGo is Mask in plain Go.

@@ -100,6 +100,9 @@ func maskAVX2(n int, dst, y, m *float32)
 // values of src or dst only.
 
 //go:noescape
+func adamAVX2(n int, p, grad, m, v *float32, b1, omb1, b2, omb2, bc2sqrt, eps, negStep float32)
+
+//go:noescape
 func deinterleave2AVX2(n int, even, odd, src *float32)
 
 //go:noescape
@@ -207,4 +210,14 @@ func normGrad(dst, x, y, m []float32, a, b, c, mean float32) {
 	default:
 		normGradGo(dst, x, y, m, a, b, c, mean)
 	}
+}
+
+// adam runs adamAVX2 (memory-bound, so also on AVX-512) without weight
+// decay, else adamGo.
+func adam(p, g, m, v []float32, c AdamCoeffs) {
+	if level == levelGo || c.WeightDecay != 0 {
+		adamGo(p, g, m, v, c)
+		return
+	}
+	adamAVX2(len(p), &p[0], &g[0], &m[0], &v[0], c.Beta1, c.OneMinusBeta1, c.Beta2, c.OneMinusBeta2, c.BC2Sqrt, c.Eps, c.NegStep)
 }

@@ -26,3 +26,5 @@ func mask(dst, y, m []float32) { maskGo(dst, y, m) }
 func deinterleave2(even, odd, src []float32) { deinterleave2Go(even, odd, src) }
 
 func interleave2(dst, even, odd []float32) { interleave2Go(dst, even, odd) }
+
+func adam(p, g, m, v []float32, c AdamCoeffs) { adamGo(p, g, m, v, c) }

@@ -375,3 +375,63 @@ func benchLevels(b *testing.B, bytes int64, f func()) {
 		})
 	}
 }
+
+// TestAdam holds Adam, at every level, with and without weight decay, to
+// its definition in float64 (and adamGo to within one rounding of it), on
+// unaligned slices ending at a guard page, writing nothing past them.
+func TestAdam(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(17, 18))
+		for _, n := range testLengths(rng) {
+			for _, wd := range []float32{0, 0.01} {
+				checkAdam(t, rng, n, wd)
+			}
+		}
+		Adam(nil, nil, nil, nil, AdamCoeffs{})
+	})
+}
+
+func checkAdam(t *testing.T, rng *rand.Rand, n int, wd float32) {
+	t.Helper()
+	const b1, b2, lr, eps, step = 0.9, 0.999, 1e-3, 1e-8, 3
+	bc1, bc2 := 1-math.Pow(b1, step), 1-math.Pow(b2, step)
+	c := AdamCoeffs{Beta1: b1, OneMinusBeta1: 1 - b1, Beta2: b2, OneMinusBeta2: 1 - b2, WeightDecay: wd, Eps: eps,
+		NegStep: float32(-lr / bc1), BC2Sqrt: float32(math.Sqrt(bc2))}
+	p, g, m := randSlice(rng, n), guarded(t, rng, n), randSlice(rng, n)
+	v := randSlice(rng, n)
+	for i := range v {
+		v[i] *= v[i] // a second moment is not negative
+	}
+	p0, m0, v0 := append([]float32(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
+	pg, mg, vg := append([]float32(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
+	sentinel := make([]float32, n+1)
+	copy(sentinel, p)
+	sentinel[n] = 42
+	p = sentinel[:n]
+	Adam(p, g, m, v, c)
+	adamGo(pg, g, mg, vg, c)
+	if sentinel[n] != 42 {
+		t.Fatalf("n=%d: wrote past len(p)", n)
+	}
+	// Errors are relative to the terms summed (float32 rounds 1-b1 too).
+	close := func(got float32, want, scale, tol float64) bool {
+		return math.Abs(float64(got)-want) <= tol*(1e-6+scale)
+	}
+	for i := range p {
+		gi := float64(g[i]) + float64(wd)*float64(p0[i])
+		wm := b1*float64(m0[i]) + (1-b1)*gi
+		wv := b2*float64(v0[i]) + (1-b2)*gi*gi
+		d := math.Sqrt(wv)/math.Sqrt(bc2) + eps
+		wp := float64(p0[i]) - lr/bc1*wm/d
+		ms, vs := math.Abs(b1*float64(m0[i]))+math.Abs((1-b1)*gi), b2*float64(v0[i])+(1-b2)*gi*gi
+		ps := math.Abs(float64(p0[i])) + lr/bc1*ms/d
+		if !close(m[i], wm, ms, 1e-5) || !close(v[i], wv, vs, 1e-5) || !close(p[i], wp, ps, 1e-5) {
+			t.Errorf("n=%d wd=%g: [%d] p, m, v = %g, %g, %g, want %g, %g, %g", n, wd, i, p[i], m[i], v[i], wp, wm, wv)
+			return
+		}
+		if !close(m[i], float64(mg[i]), ms, 1e-6) || v[i] != vg[i] || !close(p[i], float64(pg[i]), ps, 1e-6) {
+			t.Errorf("n=%d wd=%g: [%d] p, m, v = %g, %g, %g, adamGo %g, %g, %g", n, wd, i, p[i], m[i], v[i], pg[i], mg[i], vg[i])
+			return
+		}
+	}
+}
