@@ -145,7 +145,7 @@ type Config struct {
 	// OrderAccuracy) reaches it, so that NT-Xent joins once the order head
 	// is established, whenever that happens; OrderWarmupEpochs is then the
 	// longest warm-up. It needs OrderWarmupEpochs and is below 1.
-	OrderWarmupAccuracy float64
+	OrderWarmupAccuracy float64 `json:",omitempty"`
 	// MaskSameGroup removes pairs of the same group (study or patient) from
 	// each other's NT-Xent negatives (see contrastive.NTXent). The public
 	// code does not mask; the presets mask for the multi-instance methods,
