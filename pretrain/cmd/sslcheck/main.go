@@ -102,8 +102,8 @@
 // NT-Xent joins does. The two objectives compete for the width-8 encoder's
 // 64 features, winner take all: an established order head survives and
 // holds NT-Xent at its no-information value (ln 31 = 3.43) for 35-45
-// epochs; an order head just off chance is erased; in between both are
-// weak. Given time, an established order head and NT-Xent do coexist: the
+// epochs; an order head just off chance is erased; in between the outcome
+// is mixed (the two 2.7-2.85 rows). Given time, an established order head and NT-Xent do coexist: the
 // 2.27 run extended to 300 epochs ended at held-out order accuracy 0.493
 // (12 times chance), NT-Xent 0.82 and retrieval 0.569 (random init 0.347;
 // NT-Xent alone reaches 0.93). Positives in MI-SimCLR are clips of other
