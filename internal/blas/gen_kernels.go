@@ -285,7 +285,7 @@ func avx2Rows(w *bytes.Buffer, mr, nv int) {
 	fmt.Fprintln(w, "\tLEAQ (R9)(R9*2), R11")
 	fmt.Fprintln(w, "\tLEAQ (R9*4), R12")
 	fmt.Fprintln(w, "\tLEAQ (R10)(R10*2), R13")
-	bases := []string{"SI"}
+	bases := []string{"SI"} // the rows' base registers, as avx512ARow names them
 	if mr > 4 {
 		fmt.Fprintln(w, "\tLEAQ (SI)(R10*4), R14")
 		bases = append(bases, "R14")
@@ -294,22 +294,7 @@ func avx2Rows(w *bytes.Buffer, mr, nv int) {
 	for i := 0; i < nv*mr; i++ {
 		fmt.Fprintf(w, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
 	}
-	aRow := func(i, off int) string {
-		base := bases[i/4]
-		o := ""
-		if off != 0 {
-			o = fmt.Sprint(off)
-		}
-		switch i % 4 {
-		case 0:
-			return o + "(" + base + ")"
-		case 1:
-			return o + "(" + base + ")(R10*1)"
-		case 2:
-			return o + "(" + base + ")(R10*2)"
-		}
-		return o + "(" + base + ")(R13*1)"
-	}
+	aRow := avx512ARow
 	step := func(p int) {
 		for h := 0; h < nv; h++ {
 			fmt.Fprintf(w, "\tVMOVUPS %s, Y%d\n", bRow(p, 32*h), bReg(h))
@@ -604,8 +589,8 @@ func avx2Ind(w *bytes.Buffer) {
 }
 
 // avx512ARow is the address of byte offset off in row i of A for the AVX-512
-// kernels and avx2Ind, whose rows 0-3, 4-7 and 8-11 start at SI, R14 and AX, with the
-// row stride in R10 and three strides in R13.
+// kernels, avx2Rows and avx2Ind, whose rows 0-3, 4-7 and 8-11 start at SI,
+// R14 and AX, with the row stride in R10 and three strides in R13.
 func avx512ARow(i, off int) string {
 	base := []string{"SI", "R14", "AX"}[i/4]
 	o := ""
