@@ -26,18 +26,22 @@
 //   - metrics and figures: AUROC and friends, bootstrap confidence intervals,
 //     paired comparisons, and the paper's plots.
 //   - explain: Grad-CAM saliency for 3-D CNNs.
-//   - gpu: CUDA, cuBLAS and cuDNN through purego (no cgo): the fine-tuning
-//     and self-supervised training steps on an NVIDIA GPU. The fine-tuning
-//     step has run on an H200 (matching the CPU's losses and gradients, at
-//     0.96-0.99x PyTorch's speed on R3D-18); the self-supervised trainer is
-//     tested against the CPU on the host engine and its GPU checks
-//     (.gpu/check.sh) have not yet run on a GPU. See the README.
+//   - gpu: CUDA, cuBLAS and cuDNN through purego (no cgo): any model of nn's
+//     layers, traced into a plan of kernel calls, trained (Adam or SGD) or
+//     evaluated on an NVIDIA GPU, or on the host engine that runs the same
+//     plan on the CPU. The fine-tuning step has run on an H200 (matching the
+//     CPU's losses and gradients, at 0.96-0.99x PyTorch's speed on R3D-18,
+//     before the generic plan); the generic plan and the self-supervised
+//     step are tested against the CPU on the host engine, and their GPU
+//     checks (.gpu/check.sh) have not yet run on a GPU. See the README.
 //
 // examples/aorticstenosis runs the whole pipeline on synthetic echoes:
 //
 //	go run ./examples/aorticstenosis
 //
-// Numbers are float32 and activations NCDHW. Matrix products use OpenBLAS when
-// libopenblas.so.0 can be loaded at run time and gonum's pure-Go BLAS
-// otherwise; set VIDSSL_BLAS=gonum or VIDSSL_BLAS=openblas to force either.
+// Numbers are float32 and activations NCDHW. Matrix products use vidssl's
+// own SGEMM (internal/blas: AVX-512 and AVX2+FMA micro-kernels, plain Go
+// elsewhere) on CPUs with AVX-512, OpenBLAS elsewhere when libopenblas.so.0
+// can be loaded at run time, else vidssl's SGEMM; VIDSSL_BLAS (go,
+// go-generic, go-avx2, openblas, gonum) forces one (see the README).
 package vidssl
