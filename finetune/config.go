@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/vidssl/vidssl/job"
+	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
 )
@@ -46,13 +47,20 @@ type Config struct {
 	// Patience stops training after this many epochs in a row without a
 	// lower validation loss (the paper: 5); 0 never stops early.
 	Patience int
-	// LR is Adam's learning rate (the paper: 1e-4), used alone when the
-	// label fraction is above SweepMaxFraction or LRSweep is empty.
+	// LR is the optimiser's learning rate (the paper: 1e-4), used alone
+	// when the label fraction is above SweepMaxFraction or LRSweep is
+	// empty.
 	LR float64
 	// LRSweep are the learning rates tried when the label fraction is at
 	// most SweepMaxFraction (the paper: 1e-4, 5e-4 and 1e-5 for 1%, 5% and
 	// 10% of labels). The one whose best validation loss is lowest wins.
 	LRSweep []float64
+	// Optimizer is the optimiser and its settings other than the learning
+	// rate (LR, or each of LRSweep), on the CPU and on an Engine alike. The
+	// zero value is the paper's: Adam with PyTorch's defaults and no weight
+	// decay. It has no JSON key when zero, so configs (and the example's
+	// stage fingerprints) read and write as before it existed.
+	Optimizer nn.OptimizerConfig `json:",omitzero"`
 	// SweepMaxFraction is the largest label fraction that sweeps (the
 	// paper: 0.10).
 	SweepMaxFraction float64
@@ -72,7 +80,7 @@ type Config struct {
 	// job.Settings). Engine, when not nil, runs FineTune's training steps
 	// and validation, and Predict's and Evaluate's forward passes, on it
 	// with a gpu.Trainer: the model's weights, batch-norm statistics and
-	// Adam state stay on the engine through an epoch and come back to the
+	// optimiser state stay on the engine through an epoch and come back to the
 	// model after it, for the kept weights. Results match the CPU's to
 	// float32 rounding (dropout masks included), for every architecture
 	// resnet3d builds (R3D, MC3, R(2+1)D) and for models of the caller's made
@@ -191,6 +199,9 @@ func (c Config) validate(wholeModel bool) error {
 		if !(lr > 0) || math.IsInf(lr, 0) {
 			return fmt.Errorf("finetune: config: LRSweep[%d] = %v, want > 0", i, lr)
 		}
+	}
+	if err := c.Optimizer.Validate(); err != nil {
+		return fmt.Errorf("finetune: config: Optimizer: %w", err)
 	}
 	return nil
 }

@@ -30,7 +30,9 @@
 //
 // The model need not be NewModel's: FineTune, Predict and Evaluate take any
 // nn.Module that maps clips to one logit per clip, on the CPU or on an
-// Engine (Config.Engine).
+// Engine (Config.Engine). Nor need the optimiser be the paper's Adam:
+// Config.Optimizer chooses it (SGD with momentum, weight decay), with LR
+// and LRSweep as its learning rates.
 //
 // PaperConfig holds these settings; SmallConfig shrinks the model and the
 // frames so that the protocol runs on a CPU in minutes.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vidssl/vidssl/gpu"
 	"github.com/vidssl/vidssl/metrics"
 	"github.com/vidssl/vidssl/video"
 )
@@ -59,7 +60,34 @@ func TestFineTuneLearnsEasySignal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a learning test of several epochs")
 	}
-	cfg := tinyConfig()
+	learnsEasySignal(t, tinyConfig())
+}
+
+// TestFineTuneSGDLearnsEasySignal is TestFineTuneLearnsEasySignal with SGD
+// (Nesterov momentum, weight decay) as Config.Optimizer, on the CPU and on
+// gpu's host engine.
+func TestFineTuneSGDLearnsEasySignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a learning test of several epochs")
+	}
+	for _, e := range []*gpu.Engine{nil, gpu.NewHostEngine()} {
+		cfg := tinyConfig()
+		cfg.Optimizer, cfg.LR, cfg.Engine = sgdConfig, 0.05, e
+		t.Run(engineName(e), func(t *testing.T) { learnsEasySignal(t, cfg) })
+	}
+}
+
+// engineName names e for a subtest: "CPU" for nil.
+func engineName(e *gpu.Engine) string {
+	if e == nil {
+		return "CPU"
+	}
+	return e.Name()
+}
+
+// learnsEasySignal fine-tunes a model of cfg for 6 epochs on easyData and
+// checks that its validation loss falls and its test AUROC is high.
+func learnsEasySignal(t *testing.T, cfg Config) {
 	cfg.Decode = easyDecode
 	cfg.MaxEpochs = 6
 	cfg.Patience = 0

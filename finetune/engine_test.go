@@ -31,6 +31,20 @@ func TestFineTuneUserModelOnEngine(t *testing.T) {
 	})
 }
 
+// sgdConfig is an SGD with every setting the engine's kernel takes (bar
+// dampening, which Nesterov rules out), for tests of the optimiser choice.
+var sgdConfig = nn.OptimizerConfig{Kind: nn.OptimizerSGD, Momentum: 0.9, WeightDecay: 1e-4, Nesterov: true}
+
+// TestFineTuneSGDOnEngine is TestFineTuneOnEngine with SGD (Nesterov
+// momentum, weight decay) as Config.Optimizer, at learning rates of SGD's
+// size: the engine's trainer and the CPU's programs agree.
+func TestFineTuneSGDOnEngine(t *testing.T) {
+	testFineTuneOn(t, gpu.NewHostEngine(), 1e-3, 1e-2, resnetModel, func(c *Config) {
+		c.Optimizer = sgdConfig
+		c.LRSweep = []float64{1e-2, 3e-2}
+	})
+}
+
 // resnetModel returns NewModel's model for cfg.
 func resnetModel(t *testing.T, cfg Config) nn.Module {
 	model, _, err := NewModel(cfg, Init{})
@@ -43,6 +57,22 @@ func resnetModel(t *testing.T, cfg Config) nn.Module {
 // TestFineTuneOnCUDA is TestFineTuneOnEngine on a GPU, where cuDNN's
 // float32 sums differ from the CPU's in the last bits; it skips without one.
 func TestFineTuneOnCUDA(t *testing.T) {
+	testFineTuneOn(t, openCUDA(t), 1e-2, 5e-2, resnetModel)
+}
+
+// TestFineTuneSGDOnCUDA is TestFineTuneSGDOnEngine on a GPU; it skips
+// without one.
+func TestFineTuneSGDOnCUDA(t *testing.T) {
+	testFineTuneOn(t, openCUDA(t), 1e-2, 5e-2, resnetModel, func(c *Config) {
+		c.Optimizer = sgdConfig
+		c.LRSweep = []float64{1e-2, 3e-2}
+	})
+}
+
+// openCUDA opens a CUDA engine, closed when the test ends, or skips the
+// test, saying why, when there is no usable GPU.
+func openCUDA(t *testing.T) *gpu.Engine {
+	t.Helper()
 	if err := gpu.CUDAAvailable(); err != nil {
 		t.Skipf("no CUDA device: %v", err)
 	}
@@ -50,14 +80,15 @@ func TestFineTuneOnCUDA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
-	testFineTuneOn(t, e, 1e-2, 5e-2, resnetModel)
+	t.Cleanup(func() { e.Close() })
+	return e
 }
 
 // testFineTuneOn fine-tunes a model of newModel on e and another on the
 // CPU and compares the losses (relative tolerance lossTol) and the final
-// weights (relative L2 norm per tensor, weightTol).
-func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64, newModel func(*testing.T, Config) nn.Module) {
+// weights (relative L2 norm per tensor, weightTol); edits, if any, change
+// the config first.
+func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64, newModel func(*testing.T, Config) nn.Module, edits ...func(*Config)) {
 	train, val, test := synthData(t, 24, 12, 2)
 	train.Records = train.Records[:9]
 	cfg := tinyConfig()
@@ -66,6 +97,9 @@ func testFineTuneOn(t *testing.T, e *gpu.Engine, lossTol, weightTol float64, new
 	cfg.Patience = 0
 	cfg.DropoutP = 0.25
 	cfg.LRSweep = []float64{1e-3, 3e-3}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	if testing.Short() {
 		// One run of one epoch keeps -short -race within a minute.
 		cfg.MaxEpochs = 1

@@ -53,9 +53,9 @@ type InitReport struct {
 	// not what it was meant to be.
 	Unexpected []string
 	// Optimizer are the file's optimiser state tensors (names starting
-	// "optimizer.", as pretrain's checkpoints keep Adam's moments), which
-	// fine-tuning does not use. They are expected in a pretraining
-	// checkpoint and listed apart from Unexpected.
+	// "optimizer.", as pretrain's checkpoints keep their optimiser's
+	// state), which fine-tuning does not use. They are expected in a
+	// pretraining checkpoint and listed apart from Unexpected.
 	Optimizer []string
 	// Skipped are the file's fc tensors that were not loaded (see
 	// Init.LoadHead).

@@ -105,7 +105,8 @@ type Progress struct {
 //     (video.TrainClipSampler), videos shuffled, cfg.BatchSize per step; the
 //     last, smaller batch is trained on too (one graph per batch size, all
 //     sharing the model's Params and one optimiser);
-//   - optimiser: Adam without weight decay or schedule;
+//   - optimiser: cfg.Optimizer (the paper's: Adam without weight decay),
+//     without schedule;
 //   - after every epoch, the validation loss (the mean BCEWithLogits, with
 //     the same pos_weight, over the video.EvalClips evaluation clips of every
 //     validation video, in evaluation mode); the weights (Params and batch
@@ -307,7 +308,7 @@ type runner struct {
 	steps     int
 	val       *evaluator
 	posWeight float32
-	opt       *nn.Adam
+	opt       nn.Optimizer // cfg.Optimizer's, an *nn.Adam or *nn.SGD
 	pcg       *rand.PCG
 	rng       *rand.Rand
 	train     stepper // the training step, on the CPU or cfg.Engine
@@ -325,6 +326,10 @@ func newRunner(cfg Config, model nn.Module, train, val *video.Manifest) (*runner
 	pw, err := PosWeight(train)
 	if err != nil {
 		return nil, fmt.Errorf("finetune: training set: %w", err)
+	}
+	opt, err := cfg.Optimizer.New(cfg.LR)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
 	}
 	for _, r := range val.Records {
 		if r.Label != 0 && r.Label != 1 {
@@ -352,7 +357,7 @@ func newRunner(cfg Config, model nn.Module, train, val *video.Manifest) (*runner
 	}
 	pcg := rand.NewPCG(cfg.Seed, dropoutStream)
 	r := &runner{cfg: cfg, model: model, all: model.Params(), loader: loader, steps: loader.NumBatches(), val: ev,
-		posWeight: pw, opt: nn.NewAdam(cfg.LR), pcg: pcg, rng: rand.New(pcg)}
+		posWeight: pw, opt: opt, pcg: pcg, rng: rand.New(pcg)}
 	r.train = &cpuSteps{r: r, graphs: map[int]*trainGraph{}}
 	if cfg.Engine != nil {
 		r.train = &deviceSteps{r: r}
@@ -369,7 +374,15 @@ func (r *runner) params() []*nn.Param { return r.all }
 
 func (r *runner) start(lr float64) error {
 	r.opt.Reset()
-	r.opt.LR = lr
+	// The CPU's training programs keep r.opt, so its rate changes in place.
+	switch o := r.opt.(type) {
+	case *nn.Adam:
+		o.LR = lr
+	case *nn.SGD:
+		o.LR = lr
+	default:
+		return fmt.Errorf("optimiser %T: want an *nn.Adam or *nn.SGD", r.opt)
+	}
 	r.pcg.Seed(r.cfg.Seed, dropoutStream)
 	r.train.reset()
 	return nil

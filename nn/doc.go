@@ -2,7 +2,8 @@
 // built as gorgonia (gorgonia.org/gorgonia) operations: Conv3d, BatchNorm3d,
 // ReLU, MaxPool3d, AvgPool3d, global average pooling, Linear, Dropout,
 // BCEWithLogits, CrossEntropy, Adam and SGD, with PyTorch's semantics and
-// default initialisation.
+// default initialisation. [OptimizerConfig] chooses Adam or SGD as a value,
+// for a training configuration to hold.
 //
 // Every operation is a gorgonia Op with a forward Do and a symbolic backward
 // (SymDiff) whose passes are Ops too, so gorgonia.Grad differentiates any graph

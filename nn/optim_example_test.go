@@ -56,3 +56,24 @@ func ExampleSGD() {
 	// Output:
 	// [0.539 2.461]
 }
+
+// ExampleOptimizerConfig chooses an optimiser as a value, as a training
+// configuration holds it, and builds it for a learning rate. The zero value
+// is PyTorch's Adam.
+func ExampleOptimizerConfig() {
+	var paper nn.OptimizerConfig
+	sgd := nn.OptimizerConfig{Kind: nn.OptimizerSGD, Momentum: 0.9, Nesterov: true}
+	for _, c := range []nn.OptimizerConfig{paper, sgd} {
+		opt, err := c.New(0.1)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%v: %T\n", c, opt)
+	}
+	bad := nn.OptimizerConfig{Kind: nn.OptimizerSGD, Nesterov: true}
+	fmt.Println(bad.Validate())
+	// Output:
+	// adam: *nn.Adam
+	// sgd(momentum=0.9, nesterov): *nn.SGD
+	// nn: optimizer sgd: Nesterov needs Momentum > 0 and Dampening 0, have 0 and 0
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vidssl/vidssl/contrastive"
 	"github.com/vidssl/vidssl/job"
+	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
 	"github.com/vidssl/vidssl/video"
 )
@@ -110,9 +111,16 @@ type Config struct {
 	// Epochs is the number of epochs, counted from 1 (the paper: 300 for
 	// MI-SimCLR and MI-SimCLR+FO, 520 for SimCLR).
 	Epochs int
-	// LR is Adam's learning rate (the paper: 0.1, no weight decay, no
-	// schedule).
+	// LR is the optimiser's learning rate (the paper: 0.1, no schedule).
 	LR float64
+	// Optimizer is the optimiser and its settings other than the learning
+	// rate, on the CPU and on an Engine alike; its state (SGD's momentum
+	// buffers, Adam's moments) is checkpointed and resumed, and it is part
+	// of the settings a resumed run must keep. The zero value is the
+	// paper's: Adam with PyTorch's defaults and no weight decay. It has no
+	// JSON key when zero, so the run states of older checkpoints read and
+	// write back as they were.
+	Optimizer nn.OptimizerConfig `json:",omitzero"`
 	// Tau is NT-Xent's temperature (the paper: 0.05).
 	Tau float64
 	// ContrastiveWeight and OrderWeight weigh the loss:
@@ -175,7 +183,7 @@ type Config struct {
 	// steps on it with a gpu.ViewTrainer: the encoder and the heads run on
 	// the engine, and the loss (NT-Xent, frame order) is computed on the
 	// host from the projections and logits; the model's weights,
-	// batch-norm statistics and Adam state stay on the engine and come
+	// batch-norm statistics and optimiser state stay on the engine and come
 	// back to the model for every checkpoint. Losses match the CPU's to
 	// float32 rounding, for every architecture resnet3d builds (R3D, MC3,
 	// R(2+1)D) and for encoders of NewEncoder built of the layers gpu runs.
@@ -299,6 +307,8 @@ func (c Config) validate(userEncoder bool) error {
 		return fmt.Errorf("pretrain: config: OrderWarmupAccuracy = %v, want 0 <= a < 1", c.OrderWarmupAccuracy)
 	case c.OrderWarmupAccuracy > 0 && c.OrderWarmupEpochs == 0:
 		return fmt.Errorf("pretrain: config: OrderWarmupAccuracy = %v without OrderWarmupEpochs (the longest warm-up)", c.OrderWarmupAccuracy)
+	case c.Optimizer.Validate() != nil:
+		return fmt.Errorf("pretrain: config: Optimizer: %w", c.Optimizer.Validate())
 	case c.GroupBy != contrastive.ByStudy && c.GroupBy != contrastive.ByPatient:
 		return fmt.Errorf("pretrain: config: unknown GroupBy %d", int(c.GroupBy))
 	case c.CheckpointEvery < 0 || c.Workers < 0 || c.CacheBytes < 0:
@@ -349,6 +359,9 @@ func identityDiff(have, want string) string {
 // entries on one side only.
 func fieldDiff(k string, have, want json.RawMessage) string {
 	var h, w []string
+	if k == "Optimizer" {
+		return fmt.Sprintf("Optimizer %s in the checkpoint, %s in this run", optimizerName(have), optimizerName(want))
+	}
 	if k != "Encoder" || json.Unmarshal(orNull(have), &h) != nil || json.Unmarshal(orNull(want), &w) != nil {
 		return fmt.Sprintf("%s %s in the checkpoint, %s in this run", k, orNone(have), orNone(want))
 	}
@@ -368,6 +381,16 @@ func fieldDiff(k string, have, want json.RawMessage) string {
 		return "[" + strings.Join(out, ", ") + "]"
 	}
 	return fmt.Sprintf("Encoder Params %s in the checkpoint, %s in this run", only(h, w), only(w, h))
+}
+
+// optimizerName is the optimiser of an identity's Optimizer field: its
+// String, or "adam" where the identity leaves it out.
+func optimizerName(v json.RawMessage) string {
+	var s string
+	if v == nil || json.Unmarshal(v, &s) != nil {
+		return nn.OptimizerConfig{}.String()
+	}
+	return s
 }
 
 // orNone is a field's JSON, or "none" where an identity leaves it out.
@@ -410,7 +433,11 @@ func (c Config) identity(encoder []string) (string, error) {
 		SharedOrder                    bool    `json:",omitempty"` // omitted when false, as before it existed
 		OrderWarmupEpochs              int     `json:",omitempty"` // omitted when 0, as before it existed
 		OrderWarmupAccuracy            float64 `json:",omitempty"` // omitted when 0, as before it existed
-	}{c.Method, &c.Model, encoder, c.ClipLength, c.BatchPairs, c.LR, c.Tau, c.ContrastiveWeight, c.OrderWeight, c.MaskSameGroup, c.GroupBy, c.Seed, c.splits(), c.SharedOrder, c.OrderWarmupEpochs, c.OrderWarmupAccuracy}
+		Optimizer                      string  `json:",omitempty"` // omitted for the paper's Adam, as before it existed
+	}{c.Method, &c.Model, encoder, c.ClipLength, c.BatchPairs, c.LR, c.Tau, c.ContrastiveWeight, c.OrderWeight, c.MaskSameGroup, c.GroupBy, c.Seed, c.splits(), c.SharedOrder, c.OrderWarmupEpochs, c.OrderWarmupAccuracy, c.Optimizer.String()}
+	if id.Optimizer == (nn.OptimizerConfig{}).String() {
+		id.Optimizer = ""
+	}
 	if encoder != nil {
 		id.Model = nil
 	}

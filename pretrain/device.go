@@ -52,7 +52,7 @@ func (d *deviceStep) step(ctx context.Context, v1, v2 *video.Batch, cw float64) 
 	return out, err
 }
 
-// sync copies the engine's weights, batch-norm statistics and Adam state
+// sync copies the engine's weights, batch-norm statistics and optimiser state
 // into the model and the optimiser.
 func (d *deviceStep) sync() error {
 	if d.tr == nil {

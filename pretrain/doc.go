@@ -10,7 +10,8 @@
 // Encoder of the caller's from Config.NewEncoder, the
 // contrastive.ProjectionHead and, for frame order, the pretext.OrderHead),
 // turns the videos of Config.Splits into positive pairs
-// (contrastive.SimCLRItems or MultiInstanceItems), and trains with Adam.
+// (contrastive.SimCLRItems or MultiInstanceItems), and trains with the
+// paper's Adam or the optimiser Config.Optimizer chooses (SGD).
 // Each step takes BatchPairs pairs from a video.Loader (two augmented views
 // per pair, frames shuffled after augmentation for frame order), runs the
 // encoder on each view (the same Params, bound once into one graph; batch
@@ -38,10 +39,10 @@
 // A checkpoint holds the encoder (under "encoder.", the public code's and
 // resnet3d's convention), the heads ("projector.0.weight",
 // "projector.2.weight", "reordering_head.weight", "reordering_head.bias"),
-// Adam's state (under "optimizer.") and the run's Config, position and
-// history as metadata. Load reads one back; LoadEncoder (or
-// resnet3d.Model.LoadWeights) puts its encoder into a classifier for
-// fine-tuning.
+// the optimiser's state (under "optimizer.": Adam's moments, SGD's momentum
+// buffers) and the run's Config, position and history as metadata. Load
+// reads one back; LoadEncoder (or resnet3d.Model.LoadWeights) puts its
+// encoder into a classifier for fine-tuning.
 //
 // # Determinism and resumption
 //

@@ -42,7 +42,7 @@ func TestStepGradient(t *testing.T) {
 	// With a zero learning rate the trainer computes gradients and changes
 	// nothing (but batch-norm running statistics, which training mode does
 	// not read).
-	r.opt.LR = 0
+	r.opt.(*nn.Adam).LR = 0
 	loss0, err := s.prog.Run(t.Context(), feeds...)
 	if err != nil {
 		t.Fatal(err)

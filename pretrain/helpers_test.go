@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -51,6 +52,21 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dataDir)
 	}
 	os.Exit(code)
+}
+
+// identityWithout returns cfg's identity, failing the test if it names
+// field: a setting at its zero value leaves a run's identity as it was
+// before the setting existed, so older checkpoints resume.
+func identityWithout(t *testing.T, cfg Config, field string) string {
+	t.Helper()
+	id, err := cfg.identity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(id, field) {
+		t.Errorf("identity names %s: %s", field, id)
+	}
+	return id
 }
 
 // tinyConfig is a configuration that trains in seconds.

@@ -70,11 +70,11 @@ type Result struct {
 // running statistics twice per step), with the same Params bound once in one
 // graph; z = projector(h); loss = ContrastiveWeight * NTXent(z1, z2) +
 // OrderWeight * (CE(order(h1), y1) + CE(order(h2), y2)) / 2, with the
-// contrastive loss computed on the shuffled clips; Adam updates every
-// learnable Param of the encoder and the heads.
+// contrastive loss computed on the shuffled clips; cfg.Optimizer (the
+// paper's Adam) updates every learnable Param of the encoder and the heads.
 //
 // Checkpoints are safetensors files, written atomically, holding the model
-// (the encoder under EncoderPrefix, the heads), Adam's state (under
+// (the encoder under EncoderPrefix, the heads), the optimiser's state (under
 // OptimizerPrefix) and, as metadata, the Config, the position, the history
 // and the running sums of an unfinished epoch: EpochName(e) after every
 // cfg.CheckpointEvery-th epoch and the last, and, when ctx is cancelled, an
@@ -112,7 +112,7 @@ type runner struct {
 	cfg     Config
 	dir     string
 	model   *Model
-	opt     *nn.Adam
+	opt     nn.Optimizer // cfg.Optimizer's, an *nn.Adam or *nn.SGD
 	loader  *video.Loader
 	steps   int // per epoch
 	st      runState
@@ -240,6 +240,10 @@ func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	opt, err := cfg.Optimizer.New(cfg.LR)
+	if err != nil {
+		return nil, fmt.Errorf("pretrain: %w", err)
+	}
 	loader, err := video.NewLoader(video.LoaderConfig{
 		Items:      items,
 		Decode:     decode,
@@ -256,7 +260,7 @@ func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pretrain: %w", err)
 	}
-	r := &runner{cfg: cfg, dir: dir, model: model, opt: nn.NewAdam(cfg.LR), loader: loader, steps: loader.NumBatches(),
+	r := &runner{cfg: cfg, dir: dir, model: model, opt: opt, loader: loader, steps: loader.NumBatches(),
 		st: runState{Config: cfg, Items: len(items), Data: fingerprint(items)}}
 	if cfg.NewEncoder != nil {
 		r.st.Encoder = encoderIdentity(model.Encoder)

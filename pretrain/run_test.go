@@ -52,14 +52,59 @@ func sameParams(t *testing.T, what string, a, b *Model) {
 	}
 }
 
+// sameOptimizer compares the optimiser state of two checkpoints.
+func sameOptimizer(t *testing.T, what, got, want string) {
+	t.Helper()
+	var states [2]map[string][]float32
+	for i, path := range []string{got, want} {
+		ck, err := nn.LoadCheckpoint(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt, _ := nn.SplitPrefix(OptimizerPrefix, ck.Tensors)
+		states[i] = map[string][]float32{}
+		for name, v := range opt {
+			states[i][name] = v.Float32s()
+		}
+	}
+	if len(states[1]) == 0 {
+		t.Fatalf("%s: no optimiser state in %s", what, want)
+	}
+	if len(states[0]) != len(states[1]) {
+		t.Fatalf("%s: %d optimiser tensors, the uninterrupted run %d", what, len(states[0]), len(states[1]))
+	}
+	for name, v := range states[1] {
+		if !slices.Equal(states[0][name], v) {
+			t.Errorf("%s: optimiser state %s differs from the uninterrupted run's", what, name)
+		}
+	}
+}
+
 // TestResume cancels runs mid-epoch (and once loses the interrupted
-// checkpoint, as a hard kill would) and resumes them: histories and final
-// weights equal those of a run that was never interrupted.
+// checkpoint, as a hard kill would) and resumes them: histories, final
+// weights and optimiser state equal those of a run that was never
+// interrupted.
 func TestResume(t *testing.T) {
+	testResume(t, nil)
+}
+
+// TestResumeSGD is TestResume with SGD (momentum, dampening, weight decay)
+// as the optimiser: its momentum buffers are checkpointed and resumed, and
+// resumed runs continue bit for bit.
+func TestResumeSGD(t *testing.T) {
+	sgd := nn.OptimizerConfig{Kind: nn.OptimizerSGD, Momentum: 0.9, Dampening: 0.1, WeightDecay: 1e-4}
+	testResume(t, func(c *Config) { c.Optimizer, c.LR = sgd, 0.05 })
+}
+
+// testResume is TestResume with the config changed by edit, when not nil.
+func testResume(t *testing.T, edit func(*Config)) {
 	m := testData(t)
 	cfg := tinyConfig(MISimCLRFO)
 	cfg.Epochs = 3
 	cfg.CheckpointEvery = 2
+	if edit != nil {
+		edit(&cfg)
+	}
 	want, err := Run(t.Context(), cfg, m, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +158,7 @@ func TestResume(t *testing.T) {
 			}
 			sameNumbers(t, tc.name, got.History, want.History)
 			sameParams(t, tc.name, got.Model, want.Model)
+			sameOptimizer(t, tc.name, got.Checkpoint, want.Checkpoint)
 			csv, err := ReadHistory(filepath.Join(dir, HistoryName))
 			if err != nil {
 				t.Fatal(err)

@@ -80,13 +80,7 @@ func TestOrderWarmup(t *testing.T) {
 // Epochs epochs, and 0 leaves a run's identity as before the field existed.
 func TestOrderWarmupConfig(t *testing.T) {
 	cfg := tinyConfig(MISimCLRFO)
-	off, err := cfg.identity(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(off, "OrderWarmup") {
-		t.Errorf("identity without a warm-up names it: %s", off)
-	}
+	off := identityWithout(t, cfg, "OrderWarmup")
 	cfg.OrderWarmupEpochs = 2
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
