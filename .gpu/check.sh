@@ -17,8 +17,9 @@
 #    each parameter change within 5e-2 in relative L2 norm (see gpuStepTol
 #    in gpu/cuda_test.go for why per tensor).
 # 3. Fine-tunes and pretrains (MI-SimCLR+FO) a tiny model on echosynth
-#    videos on the GPU and on the CPU (finetune's TestFineTuneOnCUDA and
-#    pretrain's TestRunOnCUDA: losses within 1e-2, weights within 5e-2);
+#    videos on the GPU and on the CPU, with Adam and with SGD (finetune's
+#    TestFineTuneOnCUDA and TestFineTuneSGDOnCUDA, pretrain's TestRunOnCUDA
+#    and TestRunSGDOnCUDA: losses within 1e-2, weights within 5e-2);
 #    compares pretrain's own training step on the GPU (deviceStep) with its
 #    CPU graph (cpuStep) for MI-SimCLR+FO steps of R3D-18 and SimCLR steps
 #    of a tiny encoder (pretrain's TestCUDAStepMatchesCPU, the tolerances of
@@ -89,7 +90,7 @@ testbin() {
 }
 
 PRETRAIN_BIN=""
-for t in finetune:TestFineTuneOnCUDA pretrain:TestRunOnCUDA,TestCUDAStepMatchesCPU; do
+for t in finetune:TestFineTuneOnCUDA,TestFineTuneSGDOnCUDA pretrain:TestRunOnCUDA,TestRunSGDOnCUDA,TestCUDAStepMatchesCPU; do
 	pkg=${t%%:*}
 	names=${t#*:}
 	echo "== $pkg on the GPU vs the CPU ($names)"
