@@ -10,7 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/internal/blas"
-	"github.com/vidssl/vidssl/internal/parallel"
+	"github.com/vidssl/vidssl/internal/conv3d"
 )
 
 // ConvConfig holds the attributes of a 3-D convolution besides its weight.
@@ -133,30 +133,9 @@ func (l *Conv3dLayer) Params() []*Param {
 	return []*Param{l.Weight}
 }
 
-// convGeom is the geometry of one convolution: input, kernel, stride, padding
-// and output sizes.
-type convGeom struct {
-	n, cin, t, h, w  int // input
-	cout, kt, kh, kw int // kernel
-	st, sh, sw       int // stride
-	pt, ph, pw       int // padding
-	ot, oh, ow       int // output
-	// serial marks one part of a batch split over goroutines (splitItems):
-	// its copies run on the calling goroutine (parFor), as its products do.
-	serial bool
-}
-
-// parFor is parallel.For, or f(0, n) on the calling goroutine when g is
-// serial.
-func (g *convGeom) parFor(n, grain int, f func(lo, hi int)) {
-	if g.serial {
-		if n > 0 {
-			f(0, n)
-		}
-		return
-	}
-	parallel.For(n, grain, f)
-}
+// convGeom is the geometry of one convolution, as the kernels of
+// internal/conv3d take it.
+type convGeom struct{ conv3d.Geom }
 
 // newConvGeom checks the shapes of a convolution and returns its geometry.
 func newConvGeom(name string, xs, ws, bs []int, hasBias bool, stride, pad [3]int) (convGeom, error) {
@@ -183,7 +162,6 @@ func newConvGeom(name string, xs, ws, bs []int, hasBias bool, stride, pad [3]int
 			return convGeom{}, fmt.Errorf("%s: weight %v has an empty dimension %d", where, tensor.Shape(ws), i)
 		}
 	}
-	var out [3]int
 	for i := 0; i < 3; i++ {
 		if stride[i] < 1 {
 			return convGeom{}, fmt.Errorf("%s: stride %v must be positive", where, stride)
@@ -196,37 +174,18 @@ func newConvGeom(name string, xs, ws, bs []int, hasBias bool, stride, pad [3]int
 			return convGeom{}, fmt.Errorf("%s: kernel %v is larger than the padded input %v (input %v, padding %v)", where,
 				tensor.Shape(ws[2:]), tensor.Shape{xs[2] + 2*pad[0], xs[3] + 2*pad[1], xs[4] + 2*pad[2]}, tensor.Shape(xs), pad)
 		}
-		out[i] = (padded-ws[2+i])/stride[i] + 1
 	}
-	return convGeom{
-		n: xs[0], cin: xs[1], t: xs[2], h: xs[3], w: xs[4],
-		cout: ws[0], kt: ws[2], kh: ws[3], kw: ws[4],
-		st: stride[0], sh: stride[1], sw: stride[2],
-		pt: pad[0], ph: pad[1], pw: pad[2],
-		ot: out[0], oh: out[1], ow: out[2],
-	}, nil
+	return convGeom{conv3d.New([5]int(xs), [5]int(ws), stride, pad)}, nil
 }
 
-func (g *convGeom) xShape() tensor.Shape { return tensor.Shape{g.n, g.cin, g.t, g.h, g.w} }
-func (g *convGeom) wShape() tensor.Shape { return tensor.Shape{g.cout, g.cin, g.kt, g.kh, g.kw} }
-func (g *convGeom) yShape() tensor.Shape { return tensor.Shape{g.n, g.cout, g.ot, g.oh, g.ow} }
-
-// kdim is the number of rows of the vol2col matrix: Cin*kT*kH*kW.
-func (g *convGeom) kdim() int { return g.cin * g.kt * g.kh * g.kw }
-
-// inSize and outSize are the numbers of spatial positions of one channel.
-func (g *convGeom) inSize() int  { return g.t * g.h * g.w }
-func (g *convGeom) outSize() int { return g.ot * g.oh * g.ow }
-
-// pointwise reports a 1x1x1 stride-1 unpadded convolution, a plain matrix
-// product per batch item.
-func (g *convGeom) pointwise() bool {
-	return g.kt == 1 && g.kh == 1 && g.kw == 1 && g.st == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.ph == 0 && g.pw == 0
-}
+func (g *convGeom) xShape() tensor.Shape { s := g.X(); return s[:] }
+func (g *convGeom) wShape() tensor.Shape { s := g.W(); return s[:] }
+func (g *convGeom) yShape() tensor.Shape { s := g.Y(); return s[:] }
 
 // attrs formats every attribute that defines the op, for String and hashes.
 func (g *convGeom) attrs() string {
-	return fmt.Sprintf("x=%v w=%v stride=[%d %d %d] pad=[%d %d %d]", g.xShape(), g.wShape(), g.st, g.sh, g.sw, g.pt, g.ph, g.pw)
+	st, pad := g.Stride(), g.Pad()
+	return fmt.Sprintf("x=%v w=%v stride=[%d %d %d] pad=[%d %d %d]", g.xShape(), g.wShape(), st[0], st[1], st[2], pad[0], pad[1], pad[2])
 }
 
 // checkValues checks that the runtime values match the geometry built with
@@ -274,7 +233,7 @@ func (op *conv3dOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 			bs = s
 		}
 	}
-	geo, err := newConvGeom(op.name, xs, ws, bs, op.bias, [3]int{op.geo.st, op.geo.sh, op.geo.sw}, [3]int{op.geo.pt, op.geo.ph, op.geo.pw})
+	geo, err := newConvGeom(op.name, xs, ws, bs, op.bias, op.geo.Stride(), op.geo.Pad())
 	if err != nil {
 		return nil, err
 	}
@@ -312,13 +271,13 @@ func (op *conv3dOp) Do(vals ...G.Value) (G.Value, error) {
 		if b, bs, err = float32s(where, vals[2]); err != nil {
 			return nil, err
 		}
-		if err := g.check(where, "bias", bs, tensor.Shape{g.cout}); err != nil {
+		if err := g.check(where, "bias", bs, g.wShape()[:1]); err != nil {
 			return nil, err
 		}
 	}
 	out := op.out.take(false, g.yShape()...)
 	defer op.out.put(out)
-	conv3dForward(blas.MustDefault(), g, x, w, b, out.Data().([]float32))
+	conv3d.Forward(blas.MustDefault(), &g.Geom, x, w, b, out.Data().([]float32))
 	return out, nil
 }
 
@@ -389,7 +348,7 @@ func (op *conv3dDataGradOp) Do(vals ...G.Value) (G.Value, error) {
 	}
 	out := op.out.take(false, g.xShape()...)
 	defer op.out.put(out)
-	conv3dBackwardData(blas.MustDefault(), g, w, dy, out.Data().([]float32))
+	conv3d.BackwardData(blas.MustDefault(), &g.Geom, w, dy, out.Data().([]float32))
 	return out, nil
 }
 
@@ -433,7 +392,7 @@ func (op *conv3dFilterGradOp) Do(vals ...G.Value) (G.Value, error) {
 	}
 	out := op.out.take(true, g.wShape()...)
 	defer op.out.put(out)
-	conv3dBackwardFilter(blas.MustDefault(), g, x, dy, out.Data().([]float32))
+	conv3d.BackwardFilter(blas.MustDefault(), &g.Geom, x, dy, out.Data().([]float32))
 	return out, nil
 }
 
@@ -447,7 +406,7 @@ type conv3dBiasGradOp struct {
 func (op *conv3dBiasGradOp) Arity() int    { return 1 }
 func (op *conv3dBiasGradOp) Type() hm.Type { return fnType(1, []int{5}, 1) }
 func (op *conv3dBiasGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.geo.cout}, nil
+	return op.geo.wShape()[:1], nil
 }
 func (op *conv3dBiasGradOp) String() string {
 	return fmt.Sprintf("Conv3dGradBias{%q %s}", op.name, op.geo.attrs())
@@ -468,7 +427,13 @@ func (op *conv3dBiasGradOp) Do(vals ...G.Value) (G.Value, error) {
 	if err := g.check(where, "output gradient", dys, g.yShape()); err != nil {
 		return nil, err
 	}
-	out := newFloat32(g.cout)
-	sumChannels(dy, g.n, g.cout, g.outSize(), out.Data().([]float32))
+	out := newFloat32(g.wShape()[0])
+	y := g.Y()
+	conv3d.SumChannels(dy, y[0], y[1], y[2]*y[3]*y[4], out.Data().([]float32))
 	return out, nil
 }
+
+// ConvEnvVar is the environment variable that, set to "vol2col", turns the
+// implicit-GEMM path off, so that every convolution takes the vol2col,
+// row-shift or strided lowering it took before (to compare them).
+const ConvEnvVar = conv3d.EnvVar

@@ -142,7 +142,7 @@ func benchConvGrad(b *testing.B, f func(geo convGeom, x, w, dy *tensor.Dense) er
 
 // convFlops is the number of floating-point operations of one forward pass.
 func convFlops(g *convGeom) float64 {
-	return 2 * float64(g.n) * float64(g.cout) * float64(g.kdim()) * float64(g.outSize())
+	return g.Flops()
 }
 
 // reportFlops reports flops done since the benchmark started as GFLOP/s of

@@ -6,17 +6,15 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/vidssl/vidssl/internal/blas"
+	"github.com/vidssl/vidssl/internal/conv3d"
 	"github.com/vidssl/vidssl/internal/golden"
 	"github.com/vidssl/vidssl/internal/gradcheck"
+	"github.com/vidssl/vidssl/internal/tensorcmp"
 )
 
 // convGoldenTensor returns golden tensor name of file as a float32 tensor.
@@ -39,34 +37,16 @@ func convGoldenInts(t *testing.T, file string, m map[string]golden.Tensor, name 
 	return [3]int{int(g.Data[0]), int(g.Data[1]), int(g.Data[2])}
 }
 
-// convApprox compares got against want with relative tolerance 1e-4 and an
-// absolute tolerance of 1e-5 times want's largest magnitude (for values that
-// cancel to near zero).
+// convApprox compares got against want as tensorcmp.Approx does: relative
+// tolerance 1e-4 and an absolute tolerance of 1e-5 times want's largest
+// magnitude (for values that cancel to near zero).
 func convApprox(t *testing.T, what string, want, got *tensor.Dense) {
 	t.Helper()
 	if !want.Shape().Eq(got.Shape()) {
 		t.Errorf("%s: shape %v, want %v", what, got.Shape(), want.Shape())
 		return
 	}
-	w, g := want.Data().([]float32), got.Data().([]float32)
-	var scale float64
-	for _, v := range w {
-		scale = math.Max(scale, math.Abs(float64(v)))
-	}
-	opt := cmpopts.EquateApprox(1e-4, 1e-5*math.Max(scale, 1e-3))
-	if !cmp.Equal(w, g, opt) {
-		bad := 0
-		first := -1
-		for i := range w {
-			if !cmp.Equal(w[i], g[i], opt) {
-				bad++
-				if first < 0 {
-					first = i
-				}
-			}
-		}
-		t.Errorf("%s: %d of %d values differ; first at %d: got %g, want %g", what, bad, len(w), first, g[first], w[first])
-	}
+	tensorcmp.Approx(t, what, want.Data().([]float32), got.Data().([]float32))
 }
 
 // convRunGrad builds out = build(inputs), runs it and backpropagates r through
@@ -105,35 +85,10 @@ func convRunGrad(t *testing.T, build func(in []*G.Node) (*G.Node, error), inputs
 	return out.Value().(*tensor.Dense).Clone().(*tensor.Dense), res
 }
 
-// convBlockSizes runs f with each lowering (implicit GEMM, for every
-// weight gradient it can compute too, row-shift or strided pointwise where
-// they apply, and plain vol2col), with and without trimming padding-only taps, with the
-// default vol2col block size and a tiny one, which splits every case into
-// many blocks, and with and without splitting the batch over goroutines
-// (splitItems; the tests' shapes are all small enough for it).
+// convBlockSizes runs f under each of the kernels' paths (conv3d.AllPaths).
 func convBlockSizes(t *testing.T, f func(t *testing.T)) {
-	for _, trim := range []bool{true, false} {
-		for _, lower := range []string{"implicit", "shift", "vol2col"} {
-			shift, implicit := lower != "vol2col", lower == "implicit"
-			for _, block := range []int{colBlockFloats, 64} {
-				for _, split := range []bool{true, false} {
-					t.Run(fmt.Sprintf("trim=%t/%s/block=%d/split=%t", trim, lower, block, split), func(t *testing.T) {
-						oldTrim, oldShift, oldBlock, oldMin, oldSplit, oldImplicit, oldForce := useTrim, useShift, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit, forceImplicit
-						useTrim, useShift, useStrided, colBlockFloats, useImplicit, forceImplicit = trim, shift, shift, block, implicit, implicit
-						if block < oldBlock {
-							minBlockCols = 1
-						}
-						if !split {
-							itemSplitMaxWork = -1
-						}
-						defer func() {
-							useTrim, useShift, useStrided, colBlockFloats, minBlockCols, itemSplitMaxWork, useImplicit, forceImplicit = oldTrim, oldShift, true, oldBlock, oldMin, oldSplit, oldImplicit, oldForce
-						}()
-						f(t)
-					})
-				}
-			}
-		}
+	for _, p := range conv3d.AllPaths() {
+		t.Run(p.String(), func(t *testing.T) { p.Use(func() { f(t) }) })
 	}
 }
 
@@ -179,166 +134,6 @@ func TestConv3dGolden(t *testing.T) {
 	}
 }
 
-// TestConv3dBackends checks the three kernels on every BLAS back end that
-// loads (vidssl's SGEMM with its best and its generic micro-kernel and gonum
-// always; OpenBLAS when present) against direct definitions, since the
-// golden tests only see the default one.
-func TestConv3dBackends(t *testing.T) {
-	impls := []blas.Impl{blas.Go(), blas.GoGeneric(), blas.Gonum()}
-	if ob, err := blas.OpenBLAS(); err == nil {
-		impls = append(impls, ob)
-	}
-	rng := rand.New(rand.NewPCG(7, 7))
-	for _, c := range []struct {
-		x, w        []int
-		stride, pad [3]int
-	}{
-		{[]int{2, 3, 4, 6, 5}, []int{4, 3, 3, 3, 3}, [3]int{1, 2, 1}, [3]int{1, 1, 0}},
-		{[]int{2, 5, 3, 4, 5}, []int{4, 5, 1, 1, 1}, [3]int{1, 1, 1}, [3]int{}},
-		{[]int{2, 4, 4, 5, 6}, []int{3, 4, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
-		{[]int{1, 2, 3, 4, 4}, []int{3, 2, 1, 2, 2}, [3]int{1, 1, 1}, [3]int{1, 2, 2}},
-		// Odd batches, split over goroutines in unequal parts.
-		{[]int{3, 3, 4, 7, 9}, []int{5, 3, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
-		{[]int{5, 3, 3, 9, 7}, []int{4, 3, 3, 7, 7}, [3]int{1, 2, 2}, [3]int{1, 3, 3}},
-		{[]int{3, 4, 2, 6, 6}, []int{6, 4, 1, 1, 1}, [3]int{2, 2, 2}, [3]int{}},
-		// Strided 1x1x1 (the downsample shortcut; conv3d_strided.go): odd
-		// sizes, stride 2 along W only, stride 3, and rows wider than
-		// zeroRow can interleave.
-		{[]int{2, 3, 3, 5, 7}, []int{4, 3, 1, 1, 1}, [3]int{2, 2, 2}, [3]int{}},
-		{[]int{3, 2, 2, 3, 9}, []int{3, 2, 1, 1, 1}, [3]int{1, 1, 2}, [3]int{}},
-		{[]int{2, 2, 5, 7, 8}, []int{5, 2, 1, 1, 1}, [3]int{3, 2, 3}, [3]int{}},
-		{[]int{1, 2, 1, 2, 2051}, []int{3, 2, 1, 1, 1}, [3]int{1, 2, 2}, [3]int{}},
-		// Stride 2 along W under the row-shift lowering (one matrix per
-		// phase), with one frame, frames smaller than the kernel and odd
-		// widths; 8 output channels (the dot-product weight gradient).
-		{[]int{3, 3, 1, 5, 9}, []int{4, 3, 3, 7, 7}, [3]int{1, 2, 2}, [3]int{1, 3, 3}},
-		{[]int{2, 2, 2, 4, 3}, []int{8, 2, 3, 3, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}},
-		{[]int{4, 3, 3, 6, 13}, []int{8, 3, 3, 5, 5}, [3]int{1, 1, 2}, [3]int{1, 2, 2}},
-		{[]int{2, 2, 3, 5, 11}, []int{2, 2, 1, 2, 4}, [3]int{1, 1, 3}, [3]int{0, 1, 2}},
-		{[]int{1, 2, 2, 3, 3}, []int{8, 2, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}}, // small batch: col2vol
-		{[]int{1, 3, 4, 9, 8}, []int{2, 3, 3, 3, 1}, [3]int{2, 3, 2}, [3]int{1, 1, 0}},
-		// Kernel taps that read only padding (trimmed): one frame (layer3
-		// and layer4 at 4 frames), two frames at stride 2, one row too.
-		{[]int{2, 4, 1, 5, 6}, []int{3, 4, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
-		{[]int{2, 3, 2, 5, 6}, []int{4, 3, 3, 3, 3}, [3]int{2, 2, 2}, [3]int{1, 1, 1}},
-		{[]int{2, 3, 1, 1, 7}, []int{3, 3, 3, 3, 3}, [3]int{2, 1, 1}, [3]int{1, 1, 1}},
-		{[]int{1, 2, 1, 1, 1}, []int{3, 2, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
-		// Frames whose temporal taps partly read padding (tapRuns): two
-		// frames (row-shift), stride 2 (vol2col and col2vol), and frames
-		// that read nothing but padding.
-		{[]int{2, 3, 2, 5, 6}, []int{4, 3, 3, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
-		{[]int{2, 3, 3, 5, 6}, []int{4, 3, 3, 3, 3}, [3]int{2, 1, 2}, [3]int{1, 1, 1}},
-		{[]int{1, 2, 1, 3, 3}, []int{3, 2, 1, 3, 3}, [3]int{1, 1, 1}, [3]int{1, 1, 1}},
-		{[]int{1, 2, 1, 3, 3}, []int{3, 2, 1, 3, 3}, [3]int{1, 1, 2}, [3]int{1, 1, 1}},
-	} {
-		x, w := randTensor(rng, 0, c.x...), randTensor(rng, 0, c.w...)
-		g := convGeomFor(t, x, w, c.stride, c.pad)
-		dy := randTensor(rng, 0, g.yShape()...)
-		xd, wd, dyd := x.Data().([]float32), w.Data().([]float32), dy.Data().([]float32)
-		wantY := make([]float32, g.yShape().TotalSize())
-		naiveConv3d(&g, xd, wd, wantY)
-		wantDx, wantDw := make([]float32, len(xd)), make([]float32, len(wd))
-		naiveConv3dGrads(&g, xd, wd, dyd, wantDx, wantDw)
-		for _, bl := range impls {
-			t.Run(fmt.Sprintf("%s/%v", bl.Name(), c.w), func(t *testing.T) {
-				convBlockSizes(t, func(t *testing.T) {
-					y, dx, dw := newFloat32(g.yShape()...), newFloat32(g.xShape()...), newFloat32(g.wShape()...)
-					// y and dx must be overwritten whole (ops reuse their
-					// output tensors); dw is zeroed by contract.
-					for _, d := range [][]float32{y.Data().([]float32), dx.Data().([]float32)} {
-						for i := range d {
-							d[i] = float32(math.NaN())
-						}
-					}
-					conv3dForward(bl, &g, xd, wd, nil, y.Data().([]float32))
-					conv3dBackwardData(bl, &g, wd, dyd, dx.Data().([]float32))
-					conv3dBackwardFilter(bl, &g, xd, dyd, dw.Data().([]float32))
-					convApprox(t, "y", tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(wantY)), y)
-					convApprox(t, "dx", tensor.New(tensor.WithShape(g.xShape()...), tensor.WithBacking(wantDx)), dx)
-					convApprox(t, "dw", tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(wantDw)), dw)
-				})
-			})
-		}
-	}
-}
-
-// naiveConv3dGrads computes the input and weight gradients of the
-// convolution for the output gradient dy by their definitions, for tests.
-func naiveConv3dGrads(g *convGeom, x, w, dy, dx, dw []float32) {
-	gx, gw := make([]float64, len(dx)), make([]float64, len(dw))
-	for n := 0; n < g.n; n++ {
-		for co := 0; co < g.cout; co++ {
-			for to := 0; to < g.ot; to++ {
-				for ho := 0; ho < g.oh; ho++ {
-					for wo := 0; wo < g.ow; wo++ {
-						d := float64(dy[(((n*g.cout+co)*g.ot+to)*g.oh+ho)*g.ow+wo])
-						for ci := 0; ci < g.cin; ci++ {
-							for kt := 0; kt < g.kt; kt++ {
-								for kh := 0; kh < g.kh; kh++ {
-									for kw := 0; kw < g.kw; kw++ {
-										ti, hi, wi := to*g.st-g.pt+kt, ho*g.sh-g.ph+kh, wo*g.sw-g.pw+kw
-										if ti < 0 || ti >= g.t || hi < 0 || hi >= g.h || wi < 0 || wi >= g.w {
-											continue
-										}
-										xi := (((n*g.cin+ci)*g.t+ti)*g.h+hi)*g.w + wi
-										wj := (((co*g.cin+ci)*g.kt+kt)*g.kh+kh)*g.kw + kw
-										gx[xi] += d * float64(w[wj])
-										gw[wj] += d * float64(x[xi])
-									}
-								}
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-	for i, v := range gx {
-		dx[i] = float32(v)
-	}
-	for i, v := range gw {
-		dw[i] = float32(v)
-	}
-}
-
-func convGeomFor(t *testing.T, x, w *tensor.Dense, stride, pad [3]int) convGeom {
-	t.Helper()
-	g, err := newConvGeom("test", x.Shape(), w.Shape(), nil, false, stride, pad)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
-
-// naiveConv3d is the definition of the convolution, for tests.
-func naiveConv3d(g *convGeom, x, w, y []float32) {
-	for n := 0; n < g.n; n++ {
-		for co := 0; co < g.cout; co++ {
-			for to := 0; to < g.ot; to++ {
-				for ho := 0; ho < g.oh; ho++ {
-					for wo := 0; wo < g.ow; wo++ {
-						var s float64
-						for ci := 0; ci < g.cin; ci++ {
-							for kt := 0; kt < g.kt; kt++ {
-								for kh := 0; kh < g.kh; kh++ {
-									for kw := 0; kw < g.kw; kw++ {
-										ti, hi, wi := to*g.st-g.pt+kt, ho*g.sh-g.ph+kh, wo*g.sw-g.pw+kw
-										if ti < 0 || ti >= g.t || hi < 0 || hi >= g.h || wi < 0 || wi >= g.w {
-											continue
-										}
-										s += float64(x[(((n*g.cin+ci)*g.t+ti)*g.h+hi)*g.w+wi]) * float64(w[(((co*g.cin+ci)*g.kt+kt)*g.kh+kh)*g.kw+kw])
-									}
-								}
-							}
-						}
-						y[(((n*g.cout+co)*g.ot+to)*g.oh+ho)*g.ow+wo] = float32(s)
-					}
-				}
-			}
-		}
-	}
-}
-
 func TestConv3dGradient(t *testing.T) {
 	cases := []struct {
 		name           string
@@ -357,10 +152,9 @@ func TestConv3dGradient(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			paths := conv3d.CurrentPaths()
 			if c.smallBlocks {
-				old, oldMin := colBlockFloats, minBlockCols
-				colBlockFloats, minBlockCols = 16, 1
-				defer func() { colBlockFloats, minBlockCols = old, oldMin }()
+				paths.BlockFloats, paths.MinBlockCols = 16, 1
 			}
 			rng := rand.New(rand.NewPCG(3, uint64(len(c.name))))
 			inputs := []*tensor.Dense{randTensor(rng, 0, c.x...), randTensor(rng, 0, c.w...)}
@@ -368,13 +162,16 @@ func TestConv3dGradient(t *testing.T) {
 				inputs = append(inputs, randTensor(rng, 0, c.w[0]))
 			}
 			cfg := ConvConfig{Name: c.name, Stride: c.stride, Padding: c.pad}
-			err := gradcheck.Check(func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
-				var b *G.Node
-				if c.bias {
-					b = in[2]
-				}
-				return Conv3d(in[0], in[1], b, cfg)
-			}, inputs, []bool{true, true, true}[:len(inputs)], gradcheck.Options{Eps: 1e-2, Samples: 32})
+			var err error
+			paths.Use(func() {
+				err = gradcheck.Check(func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+					var b *G.Node
+					if c.bias {
+						b = in[2]
+					}
+					return Conv3d(in[0], in[1], b, cfg)
+				}, inputs, []bool{true, true, true}[:len(inputs)], gradcheck.Options{Eps: 1e-2, Samples: 32})
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -541,94 +338,5 @@ func TestConv3dLayer(t *testing.T) {
 	}
 	if got := y.Shape(); !got.Eq(tensor.Shape{2, 128, 2, 4, 4}) {
 		t.Errorf("output shape %v", got)
-	}
-}
-
-// TestConv3dConcurrent runs each op from several goroutines, as two machines
-// over one graph would, to catch races on scratch buffers (go test -race).
-func TestConv3dConcurrent(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 9))
-	for _, c := range []struct {
-		x, w   []int
-		stride [3]int
-	}{
-		{[]int{2, 3, 4, 6, 5}, []int{4, 3, 3, 3, 3}, [3]int{1, 1, 1}}, // row-shift, transposed input gradient
-		{[]int{2, 3, 4, 6, 5}, []int{4, 3, 3, 3, 3}, [3]int{1, 1, 2}}, // phases, vol2col, col2vol
-	} {
-		x, w := randTensor(rng, 0, c.x...), randTensor(rng, 0, c.w...)
-		g := convGeomFor(t, x, w, c.stride, [3]int{1, 1, 1})
-		if _, ok := g.transposed(false); ok != (c.stride[2] == 1) || g.shiftable() != (c.stride[2] == 1) {
-			t.Fatalf("stride %v: not the intended paths", c.stride)
-		}
-		dy := randTensor(rng, 0, g.yShape()...)
-		base := opBase{name: "c"}
-		runs := []func() (G.Value, error){
-			func() (G.Value, error) { return (&conv3dOp{opBase: base, geo: g}).Do(x, w) },
-			func() (G.Value, error) { return (&conv3dDataGradOp{opBase: base, geo: g}).Do(w, dy) },
-			func() (G.Value, error) { return (&conv3dFilterGradOp{opBase: base, geo: g}).Do(x, dy) },
-		}
-		for i, run := range runs {
-			want, err := run()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var wg sync.WaitGroup
-			for j := 0; j < 4; j++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for k := 0; k < 5; k++ {
-						got, err := run()
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						if !cmp.Equal(want.Data(), got.Data()) {
-							t.Errorf("op %d: concurrent Do gave a different result", i)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-		}
-	}
-}
-
-// TestConvTrimmed checks which kernel taps trimmed drops: those that read
-// only padding, as at R3D-18's layer3 and layer4 with 4-frame clips.
-func TestConvTrimmed(t *testing.T) {
-	for _, c := range []struct {
-		x, w        []int
-		stride, pad [3]int
-		ok          bool
-		k, p, first [3]int
-	}{
-		{x: []int{8, 256, 1, 14, 14}, w: []int{256, 256, 3, 3, 3}, stride: [3]int{1, 1, 1}, pad: [3]int{1, 1, 1}, ok: true, k: [3]int{1, 3, 3}, p: [3]int{0, 1, 1}, first: [3]int{1, 0, 0}},
-		{x: []int{8, 128, 2, 28, 28}, w: []int{256, 128, 3, 3, 3}, stride: [3]int{2, 2, 2}, pad: [3]int{1, 1, 1}, ok: true, k: [3]int{2, 3, 3}, p: [3]int{0, 1, 1}, first: [3]int{1, 0, 0}},
-		{x: []int{8, 256, 1, 14, 14}, w: []int{512, 256, 3, 3, 3}, stride: [3]int{2, 2, 2}, pad: [3]int{1, 1, 1}, ok: true, k: [3]int{1, 3, 3}, p: [3]int{0, 1, 1}, first: [3]int{1, 0, 0}},
-		{x: []int{1, 2, 1, 1, 1}, w: []int{3, 2, 3, 3, 3}, stride: [3]int{1, 1, 1}, pad: [3]int{1, 1, 1}, ok: true, k: [3]int{1, 1, 1}, first: [3]int{1, 1, 1}},
-		{x: []int{8, 64, 4, 56, 56}, w: []int{64, 64, 3, 3, 3}, stride: [3]int{1, 1, 1}, pad: [3]int{1, 1, 1}},
-		{x: []int{8, 128, 2, 28, 28}, w: []int{128, 128, 3, 3, 3}, stride: [3]int{1, 1, 1}, pad: [3]int{1, 1, 1}},
-		{x: []int{2, 3, 2, 4, 4}, w: []int{3, 3, 3, 3, 3}, stride: [3]int{1, 1, 1}, pad: [3]int{2, 1, 1}},
-	} {
-		g, err := newConvGeom("test", c.x, c.w, nil, false, c.stride, c.pad)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tg, first, ok := g.trimmed()
-		if ok != c.ok {
-			t.Errorf("x %v w %v: trimmed ok = %t, want %t", c.x, c.w, ok, c.ok)
-			continue
-		}
-		if !ok {
-			continue
-		}
-		if k, p := [3]int{tg.kt, tg.kh, tg.kw}, [3]int{tg.pt, tg.ph, tg.pw}; k != c.k || p != c.p || first != c.first {
-			t.Errorf("x %v w %v: kernel %v padding %v first %v, want %v %v %v", c.x, c.w, k, p, first, c.k, c.p, c.first)
-		}
-		if !tg.yShape().Eq(g.yShape()) {
-			t.Errorf("x %v w %v: trimmed output %v, want %v", c.x, c.w, tg.yShape(), g.yShape())
-		}
 	}
 }

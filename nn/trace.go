@@ -214,7 +214,7 @@ func tapeOp(n *G.Node, kids []*G.Node, byNode map[*G.Node]*Param) (TapeOp, []*G.
 	switch o := n.Op().(type) {
 	case *conv3dOp:
 		op = TapeOp{Kind: TapeConv3d, Name: o.name, NoInputGrad: o.noInputGrad,
-			Stride: [3]int{o.geo.st, o.geo.sh, o.geo.sw}, Padding: [3]int{o.geo.pt, o.geo.ph, o.geo.pw}}
+			Stride: o.geo.Stride(), Padding: o.geo.Pad()}
 		if op.Weight, err = param(1, "weight"); err == nil && o.bias {
 			op.Bias, err = param(2, "bias")
 		}

@@ -49,3 +49,34 @@ func (w *Worst) Check(t testing.TB, kind, name string, got, want []float32, tol 
 		w.Err, w.Name = e, name
 	}
 }
+
+// Approx reports an error unless got and want have the same length and
+// every value of got is within a relative 1e-4 of want's, or within 1e-5
+// times want's largest magnitude (at least 1e-3) of it, for values that
+// cancel to near zero: the tolerance of nn's convolution tests.
+func Approx(t testing.TB, what string, want, got []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, want %d", what, len(got), len(want))
+		return
+	}
+	var scale float64
+	for _, v := range want {
+		scale = math.Max(scale, math.Abs(float64(v)))
+	}
+	abs := 1e-5 * math.Max(scale, 1e-3)
+	bad, first := 0, -1
+	for i := range want {
+		w, g := float64(want[i]), float64(got[i])
+		if w == g || math.Abs(w-g) <= math.Max(abs, 1e-4*math.Min(math.Abs(w), math.Abs(g))) {
+			continue
+		}
+		bad++
+		if first < 0 {
+			first = i
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d values differ; first at %d: got %g, want %g", what, bad, len(want), first, got[first], want[first])
+	}
+}

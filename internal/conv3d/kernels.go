@@ -1,4 +1,4 @@
-package nn
+package conv3d
 
 import (
 	"math/bits"
@@ -29,16 +29,16 @@ import (
 //   - With vidssl's SGEMM, the forward pass (and so the input gradient of
 //     stride-1 layers) and, where measured faster, the weight gradient run
 //     without vol2col: implicit GEMM, reading the padded input in place
-//     (conv3d_implicit.go). VIDSSL_CONV=vol2col turns that off.
+//     (implicit.go). VIDSSL_CONV=vol2col turns that off.
 //   - 1x1x1 stride-1 unpadded convolutions skip vol2col: the input itself is
 //     the K x P matrix; with a larger stride (the downsample shortcut) they
 //     gather the values read and scatter their gradient directly
-//     (conv3d_strided.go).
+//     (strided.go).
 //   - Each item is first copied into a zero-padded buffer (paddedInput), so
 //     that vol2col copies whole rows without bounds checks; with a stride
 //     along W the rows are split by phase, so those copies stay contiguous.
 //   - Convolutions with stride 1 along W and few output channels use the
-//     row-shift lowering of conv3d_shift.go, which copies a third as much.
+//     row-shift lowering of shift.go, which copies a third as much.
 //   - Kernel taps that read only padding, for every output position, are
 //     dropped first (trimmed): at 4 frames R3D-18's layer3 and layer4 see a
 //     single frame, so two of their three temporal taps would multiply
@@ -53,7 +53,8 @@ import (
 //     against the weight (transposedMinRatio).
 //
 // The choices and block sizes were tuned on R3D-18's layers on two cores
-// (go run ./cmd/convbench); nn's tests run every path on the same cases.
+// (go run ./cmd/convbench); this package's and nn's tests run every path
+// on the same cases (AllPaths).
 
 // colBlockFloats bounds the size of one vol2col block, in float32 values.
 var colBlockFloats = 1 << 21
@@ -65,7 +66,7 @@ var colBlockFloats = 1 << 21
 const partBlockFloats = 1 << 17
 
 // blockFloats is the bound on g's vol2col blocks.
-func (g *convGeom) blockFloats() int {
+func (g *Geom) blockFloats() int {
 	if g.serial {
 		return min(colBlockFloats, partBlockFloats)
 	}
@@ -86,7 +87,7 @@ const transposedMinRatio = 16
 // tests turn it off to check the untrimmed paths on the same cases.
 var useTrim = true
 
-// useShift enables the row-shift lowering (conv3d_shift.go) where it applies;
+// useShift enables the row-shift lowering (shift.go) where it applies;
 // tests turn it off to check the plain vol2col path on the same cases.
 var useShift = true
 
@@ -128,7 +129,7 @@ func putScratch(p *[]float32) {
 
 // blockRows returns how many output rows (to, ho) go in one vol2col block:
 // as many as fit in blockFloats, spread evenly over the blocks.
-func (g *convGeom) blockRows() int {
+func (g *Geom) blockRows() int {
 	rows := g.ot * g.oh
 	r := g.blockFloats() / max(1, g.kdim()*g.ow)
 	r = max(r, minBlockCols/g.ow) // SGEMM is slow on narrow matrices
@@ -157,7 +158,7 @@ func validRange(k, stride, pad, in, out int) (lo, hi int) {
 // phases, columns w with the same w mod s together (w/s within the phase),
 // so that the columns one kernel tap reads at stride s are contiguous too.
 type paddedInput struct {
-	g          *convGeom
+	g          *Geom
 	buf        *[]float32
 	x          []float32 // the current item, padded
 	tp, hp, wp int
@@ -168,7 +169,7 @@ type paddedInput struct {
 
 // newPaddedInput returns an empty padded buffer for g. Without padding or
 // phases it holds no memory of its own unless withBuffer is true.
-func newPaddedInput(g *convGeom, withBuffer bool) *paddedInput {
+func newPaddedInput(g *Geom, withBuffer bool) *paddedInput {
 	p := &paddedInput{g: g, tp: g.t + 2*g.pt, hp: g.h + 2*g.ph, wp: g.w + 2*g.pw, phases: 1}
 	if g.sw > 1 && g.kw > 1 {
 		p.phases = g.sw
@@ -363,9 +364,9 @@ func col2vol(p *paddedInput, col []float32, r0, r1 int) {
 // padding at every output position, and the first tap kept per dimension (T,
 // H, W); the same convolution, with less work. ok is false when no tap can
 // be dropped.
-func (g *convGeom) trimmed() (tg convGeom, first [3]int, ok bool) {
+func (g *Geom) trimmed() (tg Geom, first [3]int, ok bool) {
 	if !useTrim {
-		return convGeom{}, first, false
+		return Geom{}, first, false
 	}
 	tg = *g
 	k := [3]*int{&tg.kt, &tg.kh, &tg.kw}
@@ -400,7 +401,7 @@ func (g *convGeom) trimmed() (tg convGeom, first [3]int, ok bool) {
 // trimWeight copies into wt, a kernel of tg, the taps of w (a kernel of g)
 // that tg keeps, from first on; with add it does the reverse, adding wt into
 // those taps of w.
-func trimWeight(g, tg *convGeom, first [3]int, w, wt []float32, add bool) {
+func trimWeight(g, tg *Geom, first [3]int, w, wt []float32, add bool) {
 	kv, tkv := g.kt*g.kh*g.kw, tg.kt*tg.kh*tg.kw
 	g.parFor(g.cout*g.cin, max(1, copyGrain/kv), func(lo, hi int) {
 		for f := lo; f < hi; f++ {
@@ -424,7 +425,7 @@ func trimWeight(g, tg *convGeom, first [3]int, w, wt []float32, add bool) {
 
 // tapRange returns the temporal kernel taps [a, b) that read input, not
 // padding, for output frame to.
-func (g *convGeom) tapRange(to int) (a, b int) {
+func (g *Geom) tapRange(to int) (a, b int) {
 	t0 := to*g.st - g.pt
 	a, b = max(0, -t0), min(g.kt, g.t-t0)
 	return a, max(a, b)
@@ -432,7 +433,7 @@ func (g *convGeom) tapRange(to int) (a, b int) {
 
 // tapRuns splits the output rows [lo, hi) into runs of whole frames (but for
 // the ends) that read the same temporal taps [a, b), and calls f on each.
-func (g *convGeom) tapRuns(lo, hi int, f func(r0, r1, a, b int)) {
+func (g *Geom) tapRuns(lo, hi int, f func(r0, r1, a, b int)) {
 	for r := lo; r < hi; {
 		a, b := g.tapRange(r / g.oh)
 		end := min(hi, (r/g.oh+1)*g.oh)
@@ -450,7 +451,7 @@ func (g *convGeom) tapRuns(lo, hi int, f func(r0, r1, a, b int)) {
 // tapMajor reorders a weight w (Cout, Cin, kT, kH, kW) as (Cout, kT, Cin, kH,
 // kW) into wr, the K order of vol2col; with add it does the reverse, adding
 // wr into w.
-func tapMajor(g *convGeom, w, wr []float32, add bool) {
+func tapMajor(g *Geom, w, wr []float32, add bool) {
 	kv := g.kh * g.kw
 	g.parFor(g.cout, max(1, copyGrain/g.kdim()), func(lo, hi int) {
 		for co := lo; co < hi; co++ {
@@ -475,7 +476,7 @@ func tapMajor(g *convGeom, w, wr []float32, add bool) {
 // the serial back end the parts use; 1 and bl when the convolution runs
 // whole: when g is large or already a part, when the batch has a single
 // item, or when bl cannot run serially.
-func itemParts(bl blas.Impl, g *convGeom) (int, blas.Impl) {
+func itemParts(bl blas.Impl, g *Geom) (int, blas.Impl) {
 	if g.serial || g.cout*g.kdim()*g.outSize() > itemSplitMaxWork {
 		return 1, bl
 	}
@@ -494,7 +495,7 @@ func itemParts(bl blas.Impl, g *convGeom) (int, blas.Impl) {
 // and calls f on each concurrently, with part numbered from 0 and sub the
 // geometry of the run's items alone, marked serial. It returns when every
 // call has.
-func splitItems(g *convGeom, parts int, f func(part int, sub *convGeom, lo, hi int)) {
+func splitItems(g *Geom, parts int, f func(part int, sub *Geom, lo, hi int)) {
 	per := (g.n + parts - 1) / parts
 	var wg sync.WaitGroup
 	for part := 0; part*per < g.n; part++ {
@@ -514,13 +515,13 @@ func splitItems(g *convGeom, parts int, f func(part int, sub *convGeom, lo, hi i
 	wg.Wait()
 }
 
-// conv3dForward computes y = conv(x, w) + b (b may be nil) into y, which
+// Forward computes y = conv(x, w) + b (b may be nil) into y, which
 // must hold N*Cout*To*Ho*Wo values.
-func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
+func Forward(bl blas.Impl, g *Geom, x, w, b, y []float32) {
 	if tg, first, ok := g.trimmed(); ok {
 		wbuf := getScratch(tg.cout * tg.kdim())
 		trimWeight(g, &tg, first, w, *wbuf, false)
-		conv3dForward(bl, &tg, x, *wbuf, b, y)
+		Forward(bl, &tg, x, *wbuf, b, y)
 		putScratch(wbuf)
 		return
 	}
@@ -529,19 +530,19 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 	parts, sbl := itemParts(bl, g)
 	switch {
 	case parts > 1:
-		splitItems(g, parts, func(_ int, sub *convGeom, lo, hi int) {
-			conv3dForward(sbl, sub, x[lo*inN:hi*inN], w, nil, y[lo*outN:hi*outN])
+		splitItems(g, parts, func(_ int, sub *Geom, lo, hi int) {
+			Forward(sbl, sub, x[lo*inN:hi*inN], w, nil, y[lo*outN:hi*outN])
 		})
 	case g.pointwise():
 		for n := 0; n < g.n; n++ {
 			bl.Sgemm(false, false, g.cout, p, g.cin, 1, w, g.cin, x[n*inN:(n+1)*inN], p, 0, y[n*outN:(n+1)*outN], p)
 		}
 	case g.stridedPointwise():
-		conv3dForwardStrided(bl, g, x, w, y)
+		forwardStrided(bl, g, x, w, y)
 	case g.implicitOK(bl):
-		conv3dForwardImplicit(bl, g, x, w, y)
+		forwardImplicit(bl, g, x, w, y)
 	case g.shiftable() && useShift:
-		conv3dForwardShift(bl, g, x, w, y)
+		forwardShift(bl, g, x, w, y)
 	default:
 		rows, total := g.blockRows(), g.ot*g.oh
 		buf, wbuf := getScratch(k*rows*g.ow), getScratch(len(w))
@@ -586,13 +587,13 @@ func conv3dForward(bl blas.Impl, g *convGeom, x, w, b, y []float32) {
 	}
 }
 
-// conv3dBackwardData computes dx, the gradient of the input, from w and dy
+// BackwardData computes dx, the gradient of the input, from w and dy
 // into dx, which must hold N*Cin*T*H*W values (overwritten).
-func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
+func BackwardData(bl blas.Impl, g *Geom, w, dy, dx []float32) {
 	if tg, first, ok := g.trimmed(); ok {
 		wbuf := getScratch(tg.cout * tg.kdim())
 		trimWeight(g, &tg, first, w, *wbuf, false)
-		conv3dBackwardData(bl, &tg, *wbuf, dy, dx)
+		BackwardData(bl, &tg, *wbuf, dy, dx)
 		putScratch(wbuf)
 		return
 	}
@@ -610,18 +611,18 @@ func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 		wbuf := getScratch(len(w))
 		wt := *wbuf
 		flipTranspose(g, w, wt)
-		conv3dForward(bl, &tg, dy, wt, nil, dx)
+		Forward(bl, &tg, dy, wt, nil, dx)
 		putScratch(wbuf)
 		return
 	}
 	if parts, sbl := itemParts(bl, g); parts > 1 {
-		splitItems(g, parts, func(_ int, sub *convGeom, lo, hi int) {
-			conv3dBackwardData(sbl, sub, w, dy[lo*outN:hi*outN], dx[lo*inN:hi*inN])
+		splitItems(g, parts, func(_ int, sub *Geom, lo, hi int) {
+			BackwardData(sbl, sub, w, dy[lo*outN:hi*outN], dx[lo*inN:hi*inN])
 		})
 		return
 	}
 	if g.stridedPointwise() {
-		conv3dBackwardDataStrided(bl, g, w, dy, dx)
+		backwardDataStrided(bl, g, w, dy, dx)
 		return
 	}
 	rows, total := g.blockRows(), g.ot*g.oh
@@ -663,14 +664,14 @@ func conv3dBackwardData(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 // vol2col's copies it was faster than col2vol at R3D-18's layer3 and
 // layer4 too (85-90 against 67-72 and 63-68 against 42-50 GFLOP per CPU
 // second, BenchmarkConv3dGrad, 2026-12-07).
-func (g *convGeom) transposed(implicit bool) (convGeom, bool) {
+func (g *Geom) transposed(implicit bool) (Geom, bool) {
 	if g.st != 1 || g.sh != 1 || g.sw != 1 || g.pt >= g.kt || g.ph >= g.kh || g.pw >= g.kw {
-		return convGeom{}, false
+		return Geom{}, false
 	}
 	if !implicit && g.n*g.outSize() < transposedMinRatio*g.cout {
-		return convGeom{}, false
+		return Geom{}, false
 	}
-	return convGeom{
+	return Geom{
 		n: g.n, cin: g.cout, t: g.ot, h: g.oh, w: g.ow,
 		cout: g.cin, kt: g.kt, kh: g.kh, kw: g.kw,
 		st: 1, sh: 1, sw: 1,
@@ -682,7 +683,7 @@ func (g *convGeom) transposed(implicit bool) (convGeom, bool) {
 
 // flipTranspose writes into wt (Cin, Cout, kT, kH, kW) the weight w (Cout,
 // Cin, kT, kH, kW) with its kernel flipped in every dimension.
-func flipTranspose(g *convGeom, w, wt []float32) {
+func flipTranspose(g *Geom, w, wt []float32) {
 	kv := g.kt * g.kh * g.kw
 	g.parFor(g.cin, max(1, copyGrain/(g.cout*kv)), func(lo, hi int) {
 		for ci := lo; ci < hi; ci++ {
@@ -697,14 +698,14 @@ func flipTranspose(g *convGeom, w, wt []float32) {
 	})
 }
 
-// conv3dBackwardFilter computes dw, the gradient of the weight, from x and
+// BackwardFilter computes dw, the gradient of the weight, from x and
 // dy into dw, which must be zeroed and hold Cout*K values.
-func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
+func BackwardFilter(bl blas.Impl, g *Geom, x, dy, dw []float32) {
 	if tg, first, ok := g.trimmed(); ok {
 		// The dropped taps read only padding: their gradient is zero.
 		wbuf := getScratch(tg.cout * tg.kdim())
 		clear(*wbuf)
-		conv3dBackwardFilter(bl, &tg, x, dy, *wbuf)
+		BackwardFilter(bl, &tg, x, dy, *wbuf)
 		trimWeight(g, &tg, first, dw, *wbuf, true)
 		putScratch(wbuf)
 		return
@@ -721,14 +722,14 @@ func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 		// Each part sums its items' gradient in a buffer of its own (the
 		// first in dw), added up at the end.
 		bufs := make([]*[]float32, parts)
-		splitItems(g, parts, func(part int, sub *convGeom, lo, hi int) {
+		splitItems(g, parts, func(part int, sub *Geom, lo, hi int) {
 			d := dw
 			if part > 0 {
 				bufs[part] = getScratch(len(dw))
 				d = *bufs[part]
 				clear(d)
 			}
-			conv3dBackwardFilter(sbl, sub, x[lo*inN:hi*inN], dy[lo*outN:hi*outN], d)
+			BackwardFilter(sbl, sub, x[lo*inN:hi*inN], dy[lo*outN:hi*outN], d)
 		})
 		for _, b := range bufs[1:] {
 			if b != nil {
@@ -741,15 +742,15 @@ func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 		return
 	}
 	if g.stridedPointwise() {
-		conv3dBackwardFilterStrided(bl, g, x, dy, dw)
+		backwardFilterStrided(bl, g, x, dy, dw)
 		return
 	}
 	if g.implicitFilterOK(bl) {
-		conv3dBackwardFilterImplicit(bl, g, x, dy, dw)
+		backwardFilterImplicit(bl, g, x, dy, dw)
 		return
 	}
 	if g.shiftable() && useShift {
-		conv3dBackwardFilterShift(bl, g, x, dy, dw)
+		backwardFilterShift(bl, g, x, dy, dw)
 		return
 	}
 	rows, total := g.blockRows(), g.ot*g.oh
@@ -780,9 +781,9 @@ func conv3dBackwardFilter(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
 	putScratch(wbuf)
 }
 
-// sumChannels sets out[c] to the sum over items and positions of x, laid out
+// SumChannels sets out[c] to the sum over items and positions of x, laid out
 // (n, channels, size), accumulating in float64.
-func sumChannels(x []float32, n, channels, size int, out []float32) {
+func SumChannels(x []float32, n, channels, size int, out []float32) {
 	parallel.For(channels, max(1, copyGrain/max(1, n*size)), func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			var s float64

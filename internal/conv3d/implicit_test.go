@@ -1,4 +1,4 @@
-package nn
+package conv3d
 
 import (
 	"fmt"
@@ -6,9 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"gorgonia.org/tensor"
-
 	"github.com/vidssl/vidssl/internal/blas"
+	"github.com/vidssl/vidssl/internal/tensorcmp"
 )
 
 // TestConv3dImplicitShapes checks the implicit-GEMM forward, weight-gradient
@@ -45,12 +44,9 @@ func TestConv3dImplicitShapes(t *testing.T) {
 		n, cin, cout := 1+rng.IntN(3), 1+rng.IntN(9), []int{1, 3, 8, 13, 16, 17, 24, 33}[rng.IntN(8)]
 		xs := []int{n, cin, max(kc.k[0], 1+rng.IntN(6)), max(kc.k[1], 1+rng.IntN(13)), max(kc.k[2], 1+rng.IntN(40))}
 		ws := []int{cout, cin, kc.k[0], kc.k[1], kc.k[2]}
-		g, err := newConvGeom("test", xs, ws, nil, false, kc.stride, kc.pad)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := make([]float32, 1+tensor.Shape(xs).TotalSize())
-		w := make([]float32, 3+tensor.Shape(ws).TotalSize())
+		g := testGeom(xs, ws, kc.stride, kc.pad)
+		x := make([]float32, 1+size([5]int(xs)))
+		w := make([]float32, 3+size([5]int(ws)))
 		for i := range x {
 			x[i] = rng.Float32()*2 - 1
 		}
@@ -58,7 +54,7 @@ func TestConv3dImplicitShapes(t *testing.T) {
 			w[i] = rng.Float32()*2 - 1
 		}
 		x, w = x[1:], w[3:]
-		want := make([]float32, g.yShape().TotalSize())
+		want := make([]float32, size(g.Y()))
 		naiveConv3d(&g, x, w, want)
 		dy := make([]float32, len(want))
 		for i := range dy {
@@ -80,29 +76,29 @@ func TestConv3dImplicitShapes(t *testing.T) {
 						ybuf[i] = float32(math.NaN())
 					}
 					y := ybuf[1 : 1+len(want)]
-					conv3dForward(bl, &g, x, w, nil, y)
+					Forward(bl, &g, x, w, nil, y)
 					if !math.IsNaN(float64(ybuf[0])) || !math.IsNaN(float64(ybuf[len(ybuf)-1])) {
 						t.Fatal("wrote outside y")
 					}
-					convApprox(t, "y", tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(want)), tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(y)))
+					tensorcmp.Approx(t, "y", want, y)
 					dwbuf := make([]float32, 2+len(w))
 					dw := dwbuf[1 : 1+len(w)]
 					dwbuf[0], dwbuf[len(dwbuf)-1] = 7, 7
-					conv3dBackwardFilter(bl, &g, x, dy[:len(want):len(want)], dw)
+					BackwardFilter(bl, &g, x, dy[:len(want):len(want)], dw)
 					if dwbuf[0] != 7 || dwbuf[len(dwbuf)-1] != 7 {
 						t.Fatal("wrote outside dw")
 					}
-					convApprox(t, "dw", tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(wantDw)), tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(dw)))
+					tensorcmp.Approx(t, "dw", wantDw, dw)
 					// The input gradient: at stride 1 a forward pass on the
 					// implicit path (transposed), else col2vol.
 					dxbuf := make([]float32, 2+len(x))
 					dx := dxbuf[1 : 1+len(x)]
 					dxbuf[0], dxbuf[len(dxbuf)-1] = 7, 7
-					conv3dBackwardData(bl, &g, w, dy[:len(want):len(want)], dx)
+					BackwardData(bl, &g, w, dy[:len(want):len(want)], dx)
 					if dxbuf[0] != 7 || dxbuf[len(dxbuf)-1] != 7 {
 						t.Fatal("wrote outside dx")
 					}
-					convApprox(t, "dx", tensor.New(tensor.WithShape(g.xShape()...), tensor.WithBacking(wantDx)), tensor.New(tensor.WithShape(g.xShape()...), tensor.WithBacking(dx)))
+					tensorcmp.Approx(t, "dx", wantDx, dx)
 				})
 			}
 		}
@@ -113,7 +109,7 @@ func TestConv3dImplicitShapes(t *testing.T) {
 // gradient against the definition on shapes drawn from the fuzzer's bytes:
 // batch, channels, sizes, kernel, stride and padding per dimension.
 //
-//	go test -run - -fuzz FuzzConv3dImplicit -fuzztime 1m ./nn/
+//	go test -run - -fuzz FuzzConv3dImplicit -fuzztime 1m ./internal/conv3d/
 func FuzzConv3dImplicit(f *testing.F) {
 	f.Add([]byte{1, 3, 8, 4, 9, 9, 3, 7, 7, 1, 2, 2, 1, 3, 3})
 	f.Add([]byte{2, 5, 13, 3, 6, 11, 3, 3, 3, 2, 2, 2, 1, 1, 1})
@@ -133,19 +129,19 @@ func FuzzConv3dImplicit(f *testing.F) {
 		}
 		xs := []int{n, cin, v(3, 1, 7), v(4, 1, 14), v(5, 1, 20)}
 		ws := []int{cout, cin, k[0], k[1], k[2]}
-		g, err := newConvGeom("fuzz", xs, ws, nil, false, stride, pad)
-		if err != nil {
+		if !fits(xs, ws, pad) {
 			return // a kernel larger than the padded input
 		}
+		g := testGeom(xs, ws, stride, pad)
 		rng := rand.New(rand.NewPCG(uint64(len(b)), uint64(b[0])))
-		x, w := make([]float32, tensor.Shape(xs).TotalSize()), make([]float32, tensor.Shape(ws).TotalSize())
+		x, w := make([]float32, size([5]int(xs))), make([]float32, size([5]int(ws)))
 		for i := range x {
 			x[i] = rng.Float32()*2 - 1
 		}
 		for i := range w {
 			w[i] = rng.Float32()*2 - 1
 		}
-		want := make([]float32, g.yShape().TotalSize())
+		want := make([]float32, size(g.Y()))
 		naiveConv3d(&g, x, w, want)
 		dy := make([]float32, len(want))
 		for i := range dy {
@@ -161,12 +157,12 @@ func FuzzConv3dImplicit(f *testing.F) {
 			t.Skip("the default back end has no implicit path")
 		}
 		y, dw := make([]float32, len(want)), make([]float32, len(w))
-		conv3dForward(bl, &g, x, w, nil, y)
-		conv3dBackwardFilter(bl, &g, x, dy, dw)
-		convApprox(t, "y", tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(want)), tensor.New(tensor.WithShape(g.yShape()...), tensor.WithBacking(y)))
-		convApprox(t, "dw", tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(wantDw)), tensor.New(tensor.WithShape(g.wShape()...), tensor.WithBacking(dw)))
+		Forward(bl, &g, x, w, nil, y)
+		BackwardFilter(bl, &g, x, dy, dw)
+		tensorcmp.Approx(t, "y", want, y)
+		tensorcmp.Approx(t, "dw", wantDw, dw)
 		dx := make([]float32, len(x))
-		conv3dBackwardData(bl, &g, w, dy, dx)
-		convApprox(t, "dx", tensor.New(tensor.WithShape(g.xShape()...), tensor.WithBacking(wantDx)), tensor.New(tensor.WithShape(g.xShape()...), tensor.WithBacking(dx)))
+		BackwardData(bl, &g, w, dy, dx)
+		tensorcmp.Approx(t, "dx", wantDx, dx)
 	})
 }

@@ -1,4 +1,4 @@
-package nn
+package conv3d
 
 import (
 	"github.com/vidssl/vidssl/internal/blas"
@@ -35,16 +35,16 @@ import (
 //
 // With a stride along W it applies only to the parts of a batch split over
 // goroutines (splitItems, small convolutions), where it was measured.
-func (g *convGeom) shiftable() bool {
+func (g *Geom) shiftable() bool {
 	return (g.sw == 1 || g.serial) && g.kw > 1 && g.cout*g.kw < 15*g.ow
 }
 
 // wp is the padded input width.
-func (g *convGeom) wp() int { return g.w + 2*g.pw }
+func (g *Geom) wp() int { return g.w + 2*g.pw }
 
 // phases is the number of phases the padded rows are stored in: the stride
 // along W when the kernel is wider than one (as paddedInput), else 1.
-func (g *convGeom) phases() int {
+func (g *Geom) phases() int {
 	if g.sw > 1 && g.kw > 1 {
 		return g.sw
 	}
@@ -53,17 +53,17 @@ func (g *convGeom) phases() int {
 
 // gridW is the width of the row-shift grid: the length of a phase, Wp when
 // there is one.
-func (g *convGeom) gridW() int { return (g.wp() + g.phases() - 1) / g.phases() }
+func (g *Geom) gridW() int { return (g.wp() + g.phases() - 1) / g.phases() }
 
 // shiftTap returns which phase's matrix tap kw reads, and its shift in
 // columns.
-func (g *convGeom) shiftTap(kw int) (phase, shift int) { return kw % g.phases(), kw / g.phases() }
+func (g *Geom) shiftTap(kw int) (phase, shift int) { return kw % g.phases(), kw / g.phases() }
 
 // krows is the number of rows of the row-shift matrix: kT*Cin*kH.
-func (g *convGeom) krows() int { return g.cin * g.kt * g.kh }
+func (g *Geom) krows() int { return g.cin * g.kt * g.kh }
 
 // shiftBlockRows returns how many output rows go in one row-shift block.
-func (g *convGeom) shiftBlockRows() int {
+func (g *Geom) shiftBlockRows() int {
 	rows := g.ot * g.oh
 	r := g.blockFloats() / max(1, g.phases()*g.krows()*g.gridW())
 	r = max(r, minBlockCols/g.gridW())
@@ -111,7 +111,7 @@ func vol2rows(p *paddedInput, r0, r1 int, col []float32) {
 // shiftRow returns the row of the row-shift matrix, (kt, ci, kh), that
 // holds w's (co, ci, kt, kh, :) taps, whose index in w is j*kW, j = (co*Cin +
 // ci)*kT*kH + kt*kH + kh.
-func (g *convGeom) shiftRow(j int) int {
+func (g *Geom) shiftRow(j int) int {
 	kh := j % g.kh
 	kt := (j / g.kh) % g.kt
 	ci := (j / (g.kh * g.kt)) % g.cin
@@ -120,7 +120,7 @@ func (g *convGeom) shiftRow(j int) int {
 
 // regroupByKw writes w (Cout, Cin, kT, kH, kW) as kW matrices Cout x
 // (kT*Cin*kH) into wr, one per kw, with columns in vol2rows's row order.
-func regroupByKw(g *convGeom, w, wr []float32) {
+func regroupByKw(g *Geom, w, wr []float32) {
 	kr := g.krows()
 	for co := 0; co < g.cout; co++ {
 		for j := 0; j < kr; j++ {
@@ -137,7 +137,7 @@ func regroupByKw(g *convGeom, w, wr []float32) {
 // a block of rows [r0, r1), and how many the products cover: all of them,
 // but for the last run of the block, whose last (kW-1)/phases would read
 // past it.
-func (g *convGeom) shiftRun(r0, r1, s0, s1 int) (start, cols int) {
+func (g *Geom) shiftRun(r0, r1, s0, s1 int) (start, cols int) {
 	start, cols = (s0-r0)*g.gridW(), (s1-s0)*g.gridW()
 	if s1 == r1 {
 		cols -= (g.kw - 1) / g.phases()
@@ -145,8 +145,8 @@ func (g *convGeom) shiftRun(r0, r1, s0, s1 int) (start, cols int) {
 	return start, cols
 }
 
-// conv3dForwardShift is conv3dForward's row-shift lowering, without bias.
-func conv3dForwardShift(bl blas.Impl, g *convGeom, x, w, y []float32) {
+// forwardShift is Forward's row-shift lowering, without bias.
+func forwardShift(bl blas.Impl, g *Geom, x, w, y []float32) {
 	kr, wp, p := g.krows(), g.gridW(), g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
 	rows, total := g.shiftBlockRows(), g.ot*g.oh
@@ -196,8 +196,8 @@ func conv3dForwardShift(bl blas.Impl, g *convGeom, x, w, y []float32) {
 	}
 }
 
-// conv3dBackwardFilterShift is conv3dBackwardFilter's row-shift lowering.
-func conv3dBackwardFilterShift(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
+// backwardFilterShift is BackwardFilter's row-shift lowering.
+func backwardFilterShift(bl blas.Impl, g *Geom, x, dy, dw []float32) {
 	kr, wp, p := g.krows(), g.gridW(), g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
 	rows, total := g.shiftBlockRows(), g.ot*g.oh

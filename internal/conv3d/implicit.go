@@ -1,4 +1,4 @@
-package nn
+package conv3d
 
 import (
 	"os"
@@ -49,15 +49,15 @@ import (
 // tapRuns does for vol2col); with a temporal stride of 1 a run spans
 // several frames, their grids one padded frame apart.
 
-// ConvEnvVar is the environment variable that, set to "vol2col", turns the
+// EnvVar is the environment variable that, set to "vol2col", turns the
 // implicit-GEMM path off, so that every convolution takes the vol2col,
 // row-shift or strided lowering it took before (to compare them).
-const ConvEnvVar = "VIDSSL_CONV"
+const EnvVar = "VIDSSL_CONV"
 
 // useImplicit enables the implicit-GEMM forward path where it applies
 // (unless VIDSSL_CONV=vol2col); tests turn it off to check the other paths
 // on the same cases.
-var useImplicit = os.Getenv(ConvEnvVar) != "vol2col"
+var useImplicit = os.Getenv(EnvVar) != "vol2col"
 
 // implicitGeom is the buffer layout of the implicit path for g.
 type implicitGeom struct {
@@ -67,7 +67,7 @@ type implicitGeom struct {
 	cs         int // one channel: sh*sw*vol, padded
 }
 
-func newImplicitGeom(g *convGeom) implicitGeom {
+func newImplicitGeom(g *Geom) implicitGeom {
 	var l implicitGeom
 	l.tp = g.t + 2*g.pt
 	l.hq = (g.h + 2*g.ph + g.sh - 1) / g.sh
@@ -101,7 +101,7 @@ func newImplicitGeom(g *convGeom) implicitGeom {
 // them slower (0.190-0.200 against 0.169-0.176 CPU s per pretraining
 // step, 0.103-0.105 against 0.088-0.104 fine-tuning, BenchmarkSmallStep
 // -benchtime 10x, 3 alternated runs under load, 2026-12-07).
-func (g *convGeom) implicitOK(bl blas.Impl) bool {
+func (g *Geom) implicitOK(bl blas.Impl) bool {
 	if !useImplicit || g.pointwise() || g.stridedPointwise() {
 		return false
 	}
@@ -113,14 +113,14 @@ func (g *convGeom) implicitOK(bl blas.Impl) bool {
 
 // implicitFilterOK reports whether the implicit path computes g's weight
 // gradient with bl, which it does where that was measured faster (see
-// conv3dBackwardFilterImplicit; BenchmarkConv3dGrad, 2026-12-07): with at
+// backwardFilterImplicit; BenchmarkConv3dGrad, 2026-12-07): with at
 // least 32 output and 9 input channels, when the workers' sums (Cout x K)
 // stay in L2 or the products are long (R3D-18's layer1 and layer2, the
 // width-8 network's layer3 and layer4; not R3D-18's layer3 and layer4,
 // whose frames of 14x14 and 7x7 give products of a few hundred columns
 // that each update 7 and 28 MB of sums); and for the width-8 network's
 // stem (at most 8 output and 4 input channels, dot products).
-func (g *convGeom) implicitFilterOK(bl blas.Impl) bool {
+func (g *Geom) implicitFilterOK(bl blas.Impl) bool {
 	if !g.implicitOK(bl) {
 		return false
 	}
@@ -171,8 +171,8 @@ func getInts(n int) *[]int {
 // its columns.
 const implicitChunkFloats = 1 << 18
 
-// conv3dForwardImplicit is conv3dForward's implicit-GEMM path (no bias).
-func conv3dForwardImplicit(bl blas.Impl, g *convGeom, x, w, y []float32) {
+// forwardImplicit is Forward's implicit-GEMM path (no bias).
+func forwardImplicit(bl blas.Impl, g *Geom, x, w, y []float32) {
 	ob, _ := blas.OffsetsOf(bl)
 	l := newImplicitGeom(g)
 	k, p := g.kdim(), g.outSize()
@@ -239,7 +239,7 @@ func conv3dForwardImplicit(bl blas.Impl, g *convGeom, x, w, y []float32) {
 // implicitStore copies the valid columns of grid (Cout x nc), columns
 // [c0, c0+nc) of the grid of output frames from f0 on, into yn, one item
 // of the output.
-func implicitStore(g *convGeom, l *implicitGeom, grid []float32, nc, c0, f0 int, yn []float32) {
+func implicitStore(g *Geom, l *implicitGeom, grid []float32, nc, c0, f0 int, yn []float32) {
 	p := g.outSize()
 	fstep := g.st * l.plane
 	g.parFor(g.cout, max(1, copyGrain/nc), func(lo, hi int) {
@@ -266,7 +266,7 @@ func implicitStore(g *convGeom, l *implicitGeom, grid []float32, nc, c0, f0 int,
 
 // implicitLoad copies xn, one item (Cin, T, H, W), into the buffer xp laid
 // out as implicitGeom says; the padding is left as it is (zero).
-func implicitLoad(g *convGeom, l *implicitGeom, xn, xp []float32) {
+func implicitLoad(g *Geom, l *implicitGeom, xn, xp []float32) {
 	g.parFor(g.cin*g.t, max(1, copyGrain/(g.h*g.w)), func(lo, hi int) {
 		for plane := lo; plane < hi; plane++ {
 			ci, t := plane/g.t, plane%g.t
@@ -304,14 +304,14 @@ type implicitTask struct{ f0, a, b, c0, nc int }
 // output frames that read the same temporal taps (several frames only at
 // temporal stride 1), cut into chunks of at most chunk columns. Frames
 // that read only padding are left out.
-func implicitTasks(g *convGeom, l *implicitGeom, chunk int) []implicitTask {
+func implicitTasks(g *Geom, l *implicitGeom, chunk int) []implicitTask {
 	var tasks []implicitTask
 	implicitRuns(g, l, chunk, func(t implicitTask) { tasks = append(tasks, t) })
 	return tasks
 }
 
 // implicitRuns calls f on each of implicitTasks' products, in order.
-func implicitRuns(g *convGeom, l *implicitGeom, chunk int, f func(implicitTask)) {
+func implicitRuns(g *Geom, l *implicitGeom, chunk int, f func(implicitTask)) {
 	fstep := g.st * l.plane
 	for f0 := 0; f0 < g.ot; {
 		a, b := g.tapRange(f0)
@@ -336,7 +336,7 @@ func implicitRuns(g *convGeom, l *implicitGeom, chunk int, f func(implicitTask))
 // nc) with the values of dyn, one item of the output gradient, at grid
 // columns [c0, c0+nc) of the frames from f0 on, and zeros at the grid's
 // columns that are no output position.
-func implicitGather(g *convGeom, l *implicitGeom, dyn []float32, grid []float32, nc, c0, f0 int) {
+func implicitGather(g *Geom, l *implicitGeom, dyn []float32, grid []float32, nc, c0, f0 int) {
 	p := g.outSize()
 	fstep := g.st * l.plane
 	for co := 0; co < g.cout; co++ {
@@ -364,7 +364,7 @@ func implicitGather(g *convGeom, l *implicitGeom, dyn []float32, grid []float32,
 
 // implicitGatherT is implicitGather writing the transpose: grid is nc x
 // Cout, row j holding grid column c0+j.
-func implicitGatherT(g *convGeom, l *implicitGeom, dyn []float32, grid []float32, nc, c0, f0 int) {
+func implicitGatherT(g *Geom, l *implicitGeom, dyn []float32, grid []float32, nc, c0, f0 int) {
 	p := g.outSize()
 	fstep := g.st * l.plane
 	for j := c0; j < c0+nc; {
@@ -393,7 +393,7 @@ func implicitGatherT(g *convGeom, l *implicitGeom, dyn []float32, grid []float32
 	}
 }
 
-// conv3dBackwardFilterImplicit is conv3dBackwardFilter's implicit-GEMM
+// backwardFilterImplicit is BackwardFilter's implicit-GEMM
 // path. For each product of the forward pass and each kernel tap
 // (kt, kh, kw), whose Cin rows of B are cs apart in the padded buffer,
 //
@@ -411,7 +411,7 @@ func implicitGatherT(g *convGeom, l *implicitGeom, dyn []float32, grid []float32
 // GOMAXPROCS workers (one when g is serial) takes every parts-th product of
 // each item, summing into a buffer of its own, and the buffers are added
 // into dw at the end. dw must be zeroed.
-func conv3dBackwardFilterImplicit(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
+func backwardFilterImplicit(bl blas.Impl, g *Geom, x, dy, dw []float32) {
 	l := newImplicitGeom(g)
 	k, p := g.kdim(), g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p

@@ -1,4 +1,4 @@
-package nn
+package conv3d
 
 import (
 	"github.com/vidssl/vidssl/internal/blas"
@@ -27,7 +27,7 @@ var useStrided = true
 
 // stridedPointwise reports a 1x1x1 unpadded convolution with a stride
 // above 1 in some dimension, which the strided pointwise path computes.
-func (g *convGeom) stridedPointwise() bool {
+func (g *Geom) stridedPointwise() bool {
 	return useStrided && g.kt == 1 && g.kh == 1 && g.kw == 1 && g.pt == 0 && g.ph == 0 && g.pw == 0 && !g.pointwise()
 }
 
@@ -37,7 +37,7 @@ var zeroRow [1024]float32
 
 // gatherStrided copies into xs (Cin x To*Ho*Wo) the values of one input
 // item xn (Cin, T, H, W) that the strided pointwise convolution g reads.
-func gatherStrided(g *convGeom, xn, xs []float32) {
+func gatherStrided(g *Geom, xn, xs []float32) {
 	p := g.outSize()
 	g.parFor(g.cin*g.ot, max(1, copyGrain/(g.oh*g.ow)), func(lo, hi int) {
 		var odd *[]float32
@@ -69,7 +69,7 @@ func gatherStrided(g *convGeom, xn, xs []float32) {
 // scatterStrided writes into dxn, one item (Cin, T, H, W), the values of
 // dcol (Cin x To*Ho*Wo) at the positions gatherStrided reads them from, and
 // zero everywhere else.
-func scatterStrided(g *convGeom, dcol, dxn []float32) {
+func scatterStrided(g *Geom, dcol, dxn []float32) {
 	p, plane := g.outSize(), g.h*g.w
 	g.parFor(g.cin*g.t, max(1, copyGrain/plane), func(lo, hi int) {
 		for task := lo; task < hi; task++ {
@@ -104,8 +104,8 @@ func scatterStrided(g *convGeom, dcol, dxn []float32) {
 	})
 }
 
-// conv3dForwardStrided is conv3dForward for a strided pointwise g.
-func conv3dForwardStrided(bl blas.Impl, g *convGeom, x, w, y []float32) {
+// forwardStrided is Forward for a strided pointwise g.
+func forwardStrided(bl blas.Impl, g *Geom, x, w, y []float32) {
 	p := g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
 	buf := getScratch(g.cin * p)
@@ -116,8 +116,8 @@ func conv3dForwardStrided(bl blas.Impl, g *convGeom, x, w, y []float32) {
 	putScratch(buf)
 }
 
-// conv3dBackwardDataStrided is conv3dBackwardData for a strided pointwise g.
-func conv3dBackwardDataStrided(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
+// backwardDataStrided is BackwardData for a strided pointwise g.
+func backwardDataStrided(bl blas.Impl, g *Geom, w, dy, dx []float32) {
 	p := g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
 	buf := getScratch(g.cin * p)
@@ -128,9 +128,9 @@ func conv3dBackwardDataStrided(bl blas.Impl, g *convGeom, w, dy, dx []float32) {
 	putScratch(buf)
 }
 
-// conv3dBackwardFilterStrided is conv3dBackwardFilter for a strided
+// backwardFilterStrided is BackwardFilter for a strided
 // pointwise g: it adds the gradient into dw.
-func conv3dBackwardFilterStrided(bl blas.Impl, g *convGeom, x, dy, dw []float32) {
+func backwardFilterStrided(bl blas.Impl, g *Geom, x, dy, dw []float32) {
 	p := g.outSize()
 	inN, outN := g.cin*g.inSize(), g.cout*p
 	buf := getScratch(g.cin * p)
