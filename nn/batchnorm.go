@@ -10,8 +10,8 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/vidssl/vidssl/internal/bnorm"
 	"github.com/vidssl/vidssl/internal/parallel"
-	"github.com/vidssl/vidssl/internal/vec"
 )
 
 // BatchNorm3dLayer is torch.nn.BatchNorm3d over (N, C, T, H, W) activations:
@@ -181,7 +181,7 @@ type bnCache struct {
 // bnStats are one channel's normalising statistics and moments.
 type bnStats struct {
 	mean, invstd float64
-	mo           bnMoments
+	mo           bnorm.Moments
 }
 
 func (c *bnCache) bump() {
@@ -251,72 +251,21 @@ func bnDims(what string, sx tensor.Shape, cs ...[]float32) (n, c, s int, err err
 // bnChannelGrain is the number of channels per goroutine for channels of m values.
 func bnChannelGrain(m int) int { return max(1, elementGrain/max(m, 1)) }
 
-// bnMoments holds one channel's sums about a shift (the channel's first value
-// in training, the running mean in evaluation), which keeps the float64 sums
-// accurate in one pass: with d = x - shift,
-//
-//	sd = sum(d), sdd = sum(d*d), sdy = sum(dy), sdyd = sum(dy*d).
-type bnMoments struct {
-	shift, sd, sdd, sdy, sdyd float64
-}
-
-// bnChannelMoments returns the moments of channel ch of x (N, C, S) and, when
-// dy is not nil, of dy against x. When relu is not nil (the op's output after
-// its ReLU), dy counts only where relu > 0, as ReLU's gradient passes it.
-// The sums run in float32 over runs of at most bnRun values (vec.Moments)
-// and are added up in float64.
-func bnChannelMoments(x, dy, relu []float32, n, c, s, ch int, shift float64) bnMoments {
-	mo := bnMoments{shift: shift}
-	sh := float32(shift)
-	for i := 0; i < n; i++ {
-		off := (i*c + ch) * s
-		for lo := 0; lo < s; lo += bnRun {
-			hi := min(s, lo+bnRun)
-			xs := x[off+lo : off+hi]
-			var ys, rs []float32
-			if dy != nil {
-				ys = dy[off+lo : off+hi]
-				if relu != nil {
-					rs = relu[off+lo : off+hi]
-				}
-			}
-			sd, sdd, sdy, sdyd := vec.Moments(xs, ys, rs, sh)
-			mo.sd += float64(sd)
-			mo.sdd += float64(sdd)
-			mo.sdy += float64(sdy)
-			mo.sdyd += float64(sdyd)
-		}
-	}
-	// The shift the float32 sums used, exactly.
-	mo.shift = float64(sh)
-	return mo
-}
-
-// bnRun is the most values vec.Moments sums in float32 at a time.
-const bnRun = 1024
-
-// centredDot returns sum(dy * (x - mean)).
-func (mo bnMoments) centredDot(mean float64) float64 { return mo.sdyd - (mean-mo.shift)*mo.sdy }
-
 // channelStats returns the mean and 1/sqrt(var+eps) that normalise channel ch
 // of x (N, C, S) (the batch's in training, the running statistics in
 // evaluation), the biased batch variance (training only), and the moments of
 // x and, when dy is not nil, of dy (masked by relu > 0 when relu is not nil).
 // In evaluation without dy it reads no data.
-func (c bnConfig) channelStats(x, dy, relu []float32, n, nc, s, ch int) (mean, invstd, variance float64, mo bnMoments) {
+func (c bnConfig) channelStats(x, dy, relu []float32, n, nc, s, ch int) (mean, invstd, variance float64, mo bnorm.Moments) {
 	if !c.training {
 		mean = float64(c.layer.RunningMean.Data()[ch])
 		invstd = 1 / math.Sqrt(float64(c.layer.RunningVar.Data()[ch])+c.eps)
 		if dy != nil {
-			mo = bnChannelMoments(x, dy, relu, n, nc, s, ch, mean)
+			mo = bnorm.ChannelMoments(x, dy, relu, n, nc, s, ch, mean)
 		}
 		return mean, invstd, 0, mo
 	}
-	mo = bnChannelMoments(x, dy, relu, n, nc, s, ch, float64(x[ch*s]))
-	m := float64(n * s)
-	dm := mo.sd / m
-	variance = max(mo.sdd/m-dm*dm, 0)
-	return mo.shift + dm, 1 / math.Sqrt(variance+c.eps), variance, mo
+	return bnorm.Batch(x, dy, relu, n, nc, s, ch, c.eps)
 }
 
 // checkRunning checks that the running buffers still fit C channels (a
@@ -389,12 +338,7 @@ func (op *bnOp) Do(vals ...G.Value) (G.Value, error) {
 				rm[ch] = float32((1-mom)*float64(rm[ch]) + mom*mean)
 				rv[ch] = float32((1-mom)*float64(rv[ch]) + mom*v*float64(m)/float64(m-1))
 			}
-			a := float64(gamma[ch]) * invstd
-			a32, b32 := float32(a), float32(float64(beta[ch])-mean*a)
-			for i := 0; i < n; i++ {
-				off := (i*c + ch) * s
-				vec.Affine(y[off:off+s], x[off:off+s], a32, b32, relu)
-			}
+			bnorm.Normalize(y, x, n, c, s, ch, gamma[ch], beta[ch], mean, invstd, relu)
 		}
 	})
 	op.cfg.cache.bump()
@@ -525,7 +469,7 @@ func (op *bnGradOp) Do(vals ...G.Value) (G.Value, error) {
 		db := out.Data().([]float32)
 		if st := op.cfg.cache.lookup(bnKey(nil, relu, dy)); st != nil && len(st) == c {
 			for ch := range db {
-				db[ch] = float32(st[ch].mo.sdy)
+				db[ch] = float32(st[ch].mo.SDY)
 			}
 			return out, nil
 		}
@@ -583,7 +527,7 @@ func (op *bnGradOp) Do(vals ...G.Value) (G.Value, error) {
 		parallel.For(c, bnChannelGrain(m), func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
 				st := stats(ch)
-				dg[ch] = float32(st.invstd * st.mo.centredDot(st.mean))
+				dg[ch] = float32(st.invstd * st.mo.CentredDot(st.mean))
 			}
 		})
 		if fresh != nil {
@@ -610,22 +554,8 @@ func (op *bnGradOp) Do(vals ...G.Value) (G.Value, error) {
 				}
 				continue
 			}
-			// dx = a * (dy - mean(dy) - (x-mean) * k), k = invstd^2 * mean(dy*(x-mean)).
 			st := stats(ch)
-			mean, invstd, mo := st.mean, st.invstd, st.mo
-			// In float32, as dx = a*dy - b - c*(x-mean), b = a*mdy, c = a*k.
-			a := float64(gamma[ch]) * invstd
-			mdy := mo.sdy / float64(m)
-			k := invstd * invstd * mo.centredDot(mean) / float64(m)
-			a32, b32, c32, mean32 := float32(a), float32(a*mdy), float32(a*k), float32(mean)
-			for i := 0; i < n; i++ {
-				off := (i*c + ch) * s
-				var rs []float32
-				if relu != nil {
-					rs = relu[off : off+s]
-				}
-				vec.NormGrad(dx[off:off+s], x[off:off+s], dy[off:off+s], rs, a32, b32, c32, mean32)
-			}
+			bnorm.InputGrad(dx, x, dy, relu, n, c, s, ch, gamma[ch], st.mean, st.invstd, st.mo)
 		}
 	})
 	if op.cfg.training && fresh != nil {
