@@ -2,6 +2,11 @@ package gpu
 
 import (
 	"math"
+
+	"github.com/vidssl/vidssl/internal/blas"
+	"github.com/vidssl/vidssl/internal/bnorm"
+	"github.com/vidssl/vidssl/internal/conv3d"
+	"github.com/vidssl/vidssl/internal/parallel"
 )
 
 // NewHostEngine returns an engine that runs every operation on the CPU in
@@ -38,202 +43,94 @@ func hd(t *Tensor) []float32 {
 	if t == nil {
 		return nil
 	}
-	return t.buf.data[t.off : t.off+t.Len()]
+	return t.buf.data[t.off : t.off+t.Len() : t.off+t.Len()]
 }
 
-// convTaps calls f for every pair of an output position and a kernel tap that
-// reads an input position inside the (unpadded) input, with flat indices
-// into y (within one (n, cout) plane), w (within one (cout, cin) kernel) and
-// x (within one (n, cin) plane).
-func (g convGeom) convTaps(f func(yi, wi, xi int)) {
-	for ot := 0; ot < g.y[2]; ot++ {
-		for oh := 0; oh < g.y[3]; oh++ {
-			for ow := 0; ow < g.y[4]; ow++ {
-				yi := (ot*g.y[3]+oh)*g.y[4] + ow
-				for a := 0; a < g.w[2]; a++ {
-					it := ot*g.stride[0] - g.pad[0] + a
-					if it < 0 || it >= g.x[2] {
-						continue
-					}
-					for b := 0; b < g.w[3]; b++ {
-						ih := oh*g.stride[1] - g.pad[1] + b
-						if ih < 0 || ih >= g.x[3] {
-							continue
-						}
-						for c := 0; c < g.w[4]; c++ {
-							iw := ow*g.stride[2] - g.pad[2] + c
-							if iw < 0 || iw >= g.x[4] {
-								continue
-							}
-							f(yi, (a*g.w[3]+b)*g.w[4]+c, (it*g.x[3]+ih)*g.x[4]+iw)
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-func (g convGeom) sizes() (xs, ks, ys int) {
-	return g.x[2] * g.x[3] * g.x[4], g.w[2] * g.w[3] * g.w[4], g.y[2] * g.y[3] * g.y[4]
-}
+// kernels returns g as internal/conv3d's kernels take it.
+func (g convGeom) kernels() conv3d.Geom { return conv3d.New(g.x, g.w, g.stride, g.pad) }
 
 func (hostBackend) conv(x, w, y *Tensor, g convGeom) error {
-	xd, wd, yd := hd(x), hd(w), hd(y)
-	xs, ks, ys := g.sizes()
-	n, ci, co := g.x[0], g.x[1], g.w[0]
-	acc := make([]float64, ys)
-	for i := range n {
-		for o := range co {
-			clear(acc)
-			for c := range ci {
-				xp := xd[(i*ci+c)*xs:]
-				wp := wd[(o*ci+c)*ks:]
-				g.convTaps(func(yi, wi, xi int) { acc[yi] += float64(xp[xi]) * float64(wp[wi]) })
-			}
-			for j, v := range acc {
-				yd[(i*co+o)*ys+j] = float32(v)
-			}
-		}
-	}
+	k := g.kernels()
+	conv3d.Forward(blas.MustDefault(), &k, hd(x), hd(w), nil, hd(y))
 	return nil
 }
 
 func (hostBackend) convBackwardData(w, dy, dx *Tensor, g convGeom) error {
-	wd, dyd, dxd := hd(w), hd(dy), hd(dx)
-	xs, ks, ys := g.sizes()
-	n, ci, co := g.x[0], g.x[1], g.w[0]
-	acc := make([]float64, xs)
-	for i := range n {
-		for c := range ci {
-			clear(acc)
-			for o := range co {
-				yp := dyd[(i*co+o)*ys:]
-				wp := wd[(o*ci+c)*ks:]
-				g.convTaps(func(yi, wi, xi int) { acc[xi] += float64(yp[yi]) * float64(wp[wi]) })
-			}
-			for j, v := range acc {
-				dxd[(i*ci+c)*xs+j] = float32(v)
-			}
-		}
-	}
+	k := g.kernels()
+	conv3d.BackwardData(blas.MustDefault(), &k, hd(w), hd(dy), hd(dx))
 	return nil
 }
 
 func (hostBackend) convBackwardFilter(x, dy, dw *Tensor, g convGeom) error {
-	xd, dyd, dwd := hd(x), hd(dy), hd(dw)
-	xs, ks, ys := g.sizes()
-	n, ci, co := g.x[0], g.x[1], g.w[0]
-	acc := make([]float64, ks)
-	for o := range co {
-		for c := range ci {
-			clear(acc)
-			for i := range n {
-				xp := xd[(i*ci+c)*xs:]
-				yp := dyd[(i*co+o)*ys:]
-				g.convTaps(func(yi, wi, xi int) { acc[wi] += float64(xp[xi]) * float64(yp[yi]) })
-			}
-			for j, v := range acc {
-				dwd[(o*ci+c)*ks+j] = float32(v)
-			}
-		}
-	}
+	k := g.kernels()
+	clear(hd(dw))
+	conv3d.BackwardFilter(blas.MustDefault(), &k, hd(x), hd(dy), hd(dw))
 	return nil
 }
 
-// channel calls f with the elements of channel c of x (N, C, S), plane by plane.
-func channel(x []float32, shape []int, c int, f func(plane []float32, off int)) {
-	n, nc := shape[0], shape[1]
-	s := len(x) / (n * nc)
-	for i := range n {
-		off := (i*nc + c) * s
-		f(x[off:off+s], off)
-	}
+// bnDims returns x's batch, channels and positions per channel (N, C, S).
+func bnDims(x *Tensor) (n, c, s int) {
+	n, c = x.shape[0], x.shape[1]
+	return n, c, x.Len() / (n * c)
 }
 
+// bnTrain normalises with the batch statistics as nn's BatchNorm3d op does
+// (internal/bnorm), updates the running statistics as it does, and saves
+// the batch mean and 1/sqrt(var+eps).
 func (hostBackend) bnTrain(x, y *Tensor, bn *BatchNorm) error {
 	xd, yd := hd(x), hd(y)
 	gamma, beta := hd(bn.Weight), hd(bn.Bias)
 	rm, rv, sm, si := hd(bn.RunningMean), hd(bn.RunningVar), hd(bn.SaveMean), hd(bn.SaveInvStd)
-	m := float64(x.Len() / x.shape[1])
-	for c := range x.shape[1] {
-		var s, ss float64
-		channel(xd, x.shape, c, func(p []float32, _ int) {
-			for _, v := range p {
-				s += float64(v)
-			}
-		})
-		mean := s / m
-		channel(xd, x.shape, c, func(p []float32, _ int) {
-			for _, v := range p {
-				d := float64(v) - mean
-				ss += d * d
-			}
-		})
-		variance := ss / m
-		invstd := 1 / math.Sqrt(variance+bn.Eps)
-		a := float64(gamma[c]) * invstd
-		b := float64(beta[c]) - mean*a
-		channel(xd, x.shape, c, func(p []float32, off int) {
-			for j, v := range p {
-				yd[off+j] = float32(float64(v)*a + b)
-			}
-		})
-		mom := bn.Momentum
-		rm[c] = float32((1-mom)*float64(rm[c]) + mom*mean)
-		rv[c] = float32((1-mom)*float64(rv[c]) + mom*variance*m/(m-1))
-		sm[c], si[c] = float32(mean), float32(invstd)
-	}
+	n, c, s := bnDims(x)
+	m, mom := float64(n*s), bn.Momentum
+	parallel.For(c, bnGrain(n*s), func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mean, invstd, variance, _ := bnorm.Batch(xd, nil, nil, n, c, s, ch, bn.Eps)
+			rm[ch] = float32((1-mom)*float64(rm[ch]) + mom*mean)
+			rv[ch] = float32((1-mom)*float64(rv[ch]) + mom*variance*m/(m-1))
+			sm[ch], si[ch] = float32(mean), float32(invstd)
+			bnorm.Normalize(yd, xd, n, c, s, ch, gamma[ch], beta[ch], mean, invstd, false)
+		}
+	})
 	return nil
 }
 
 func (hostBackend) bnInfer(x, y *Tensor, bn *BatchNorm) error {
 	xd, yd := hd(x), hd(y)
 	gamma, beta, rm, rv := hd(bn.Weight), hd(bn.Bias), hd(bn.RunningMean), hd(bn.RunningVar)
-	for c := range x.shape[1] {
-		invstd := 1 / math.Sqrt(float64(rv[c])+bn.Eps)
-		a := float64(gamma[c]) * invstd
-		b := float64(beta[c]) - float64(rm[c])*a
-		channel(xd, x.shape, c, func(p []float32, off int) {
-			for j, v := range p {
-				yd[off+j] = float32(float64(v)*a + b)
-			}
-		})
-	}
+	n, c, s := bnDims(x)
+	parallel.For(c, bnGrain(n*s), func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			invstd := 1 / math.Sqrt(float64(rv[ch])+bn.Eps)
+			bnorm.Normalize(yd, xd, n, c, s, ch, gamma[ch], beta[ch], float64(rm[ch]), invstd, false)
+		}
+	})
 	return nil
 }
 
-// bnBackward uses the saved statistics, as cuDNN does: with xhat = (x -
+// bnBackward computes the gradients as nn's BatchNorm3d gradient ops do
+// (internal/bnorm), recomputing the batch statistics from x in float64
+// rather than reading the float32 ones bnTrain saved: with xhat = (x -
 // mean) * invstd and sums over the M values of a channel,
 //
 //	dbias = sum(dy), dweight = sum(dy * xhat),
 //	dx = weight * invstd * (dy - dbias/M - xhat * dweight/M).
 func (hostBackend) bnBackward(x, dy, dx, dw, db *Tensor, bn *BatchNorm) error {
 	xd, dyd, dxd := hd(x), hd(dy), hd(dx)
-	gamma, sm, si := hd(bn.Weight), hd(bn.SaveMean), hd(bn.SaveInvStd)
-	dwd, dbd := hd(dw), hd(db)
-	m := float64(x.Len() / x.shape[1])
-	for c := range x.shape[1] {
-		mean, invstd := float64(sm[c]), float64(si[c])
-		var sdy, sdyx float64
-		channel(xd, x.shape, c, func(p []float32, off int) {
-			for j, v := range p {
-				g := float64(dyd[off+j])
-				sdy += g
-				sdyx += g * (float64(v) - mean) * invstd
-			}
-		})
-		dbd[c], dwd[c] = float32(sdy), float32(sdyx)
-		a := float64(gamma[c]) * invstd
-		channel(xd, x.shape, c, func(p []float32, off int) {
-			for j, v := range p {
-				xhat := (float64(v) - mean) * invstd
-				dxd[off+j] = float32(a * (float64(dyd[off+j]) - sdy/m - xhat*sdyx/m))
-			}
-		})
-	}
+	gamma, dwd, dbd := hd(bn.Weight), hd(dw), hd(db)
+	n, c, s := bnDims(x)
+	parallel.For(c, bnGrain(n*s), func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mean, invstd, _, mo := bnorm.Batch(xd, dyd, nil, n, c, s, ch, bn.Eps)
+			dbd[ch], dwd[ch] = float32(mo.SDY), float32(invstd*mo.CentredDot(mean))
+			bnorm.InputGrad(dxd, xd, dyd, nil, n, c, s, ch, gamma[ch], mean, invstd, mo)
+		}
+	})
 	return nil
 }
+
+// bnGrain is the number of channels of m values worth a goroutine.
+func bnGrain(m int) int { return max(1, 1<<15/max(m, 1)) }
 
 // windows calls f for every output position (flat within a plane) with the
 // window clipped to the input and the divisor of average pooling
