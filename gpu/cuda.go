@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/vidssl/vidssl/internal/cuda"
+	"github.com/vidssl/vidssl/internal/vec"
 )
 
 // CUDAOptions configure a CUDA engine.
@@ -421,17 +422,24 @@ func (c *cudaBackend) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
 	})
 }
 
-func (c *cudaBackend) adam(p, g, m, v *Tensor, s adamScalars) error {
+func (c *cudaBackend) adam(p, g, m, v *Tensor, s vec.AdamCoeffs) error {
 	return c.run("vs_adam", argU64(p.Len()), argPtr(p), argPtr(g), argPtr(m), argPtr(v),
-		argF32(s.b1), argF32(s.omb1), argF32(s.b2), argF32(s.omb2), argF32(s.wd), argF32(s.eps), argF32(s.negStep), argF32(s.bc2sqrt))
+		argF32(s.Beta1), argF32(s.OneMinusBeta1), argF32(s.Beta2), argF32(s.OneMinusBeta2), argF32(s.WeightDecay), argF32(s.Eps), argF32(s.NegStep), argF32(s.BC2Sqrt))
 }
 
-func (c *cudaBackend) sgd(p, g, buf *Tensor, s sgdScalars) error {
+func (c *cudaBackend) sgd(p, g, buf *Tensor, s vec.SGDCoeffs) error {
 	if buf == nil {
 		buf = g // never read or written without momentum
 	}
+	// momentum, first and nesterov go to the kernel as flags (0 or 1).
+	flag := func(b bool) float32 {
+		if b {
+			return 1
+		}
+		return 0
+	}
 	return c.run("vs_sgd", argU64(p.Len()), argPtr(p), argPtr(g), argPtr(buf),
-		argF32(s.wd), argF32(s.mom), argF32(s.damp), argF32(s.negLR), argF32(s.momentum), argF32(s.first), argF32(s.nesterov))
+		argF32(s.WeightDecay), argF32(s.Momentum), argF32(s.OneMinusDampening), argF32(s.NegLR), argF32(flag(s.Momentum != 0)), argF32(flag(s.First)), argF32(flag(s.Nesterov)))
 }
 
 func (c *cudaBackend) nonFinite(t *Tensor) (bool, error) {

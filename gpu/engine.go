@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/vidssl/vidssl/internal/cuda"
+	"github.com/vidssl/vidssl/internal/vec"
 )
 
 // Engine runs tensor operations on one device: a GPU through CUDA
@@ -48,8 +49,8 @@ type backend interface {
 	globalAvgPoolBackward(dy, dx *Tensor) error
 	linear(x, w, b, y *Tensor) error
 	linearBackward(x, w, dy, dx, dw, db *Tensor) error
-	adam(p, g, m, v *Tensor, s adamScalars) error
-	sgd(p, g, buf *Tensor, s sgdScalars) error // buf is nil without momentum
+	adam(p, g, m, v *Tensor, s vec.AdamCoeffs) error
+	sgd(p, g, buf *Tensor, s vec.SGDCoeffs) error // buf is nil without momentum
 	nonFinite(t *Tensor) (bool, error)
 }
 
@@ -702,36 +703,24 @@ type AdamStep struct {
 	Step int64
 }
 
-// adamScalars are the float32 values the update kernel takes, computed as
-// nn.Adam computes them.
-type adamScalars struct {
-	b1, omb1, b2, omb2, wd, eps, negStep, bc2sqrt float32
-}
-
-func (s AdamStep) scalars() (adamScalars, error) {
+// scalars checks s and returns the float32 coefficients of the update,
+// computed as nn.Adam computes them.
+func (s AdamStep) scalars() (vec.AdamCoeffs, error) {
 	switch {
 	case !(s.LR >= 0) || math.IsInf(s.LR, 0):
-		return adamScalars{}, fmt.Errorf("gpu: Adam: invalid learning rate %v", s.LR)
+		return vec.AdamCoeffs{}, fmt.Errorf("gpu: Adam: invalid learning rate %v", s.LR)
 	case !(s.Beta1 >= 0 && s.Beta1 < 1):
-		return adamScalars{}, fmt.Errorf("gpu: Adam: invalid beta1 %v, want [0, 1)", s.Beta1)
+		return vec.AdamCoeffs{}, fmt.Errorf("gpu: Adam: invalid beta1 %v, want [0, 1)", s.Beta1)
 	case !(s.Beta2 >= 0 && s.Beta2 < 1):
-		return adamScalars{}, fmt.Errorf("gpu: Adam: invalid beta2 %v, want [0, 1)", s.Beta2)
+		return vec.AdamCoeffs{}, fmt.Errorf("gpu: Adam: invalid beta2 %v, want [0, 1)", s.Beta2)
 	case !(s.Eps >= 0) || math.IsInf(s.Eps, 0):
-		return adamScalars{}, fmt.Errorf("gpu: Adam: invalid eps %v", s.Eps)
+		return vec.AdamCoeffs{}, fmt.Errorf("gpu: Adam: invalid eps %v", s.Eps)
 	case !(s.WeightDecay >= 0) || math.IsInf(s.WeightDecay, 0):
-		return adamScalars{}, fmt.Errorf("gpu: Adam: invalid weight decay %v", s.WeightDecay)
+		return vec.AdamCoeffs{}, fmt.Errorf("gpu: Adam: invalid weight decay %v", s.WeightDecay)
 	case s.Step < 1:
-		return adamScalars{}, fmt.Errorf("gpu: Adam: step %d, want >= 1", s.Step)
+		return vec.AdamCoeffs{}, fmt.Errorf("gpu: Adam: step %d, want >= 1", s.Step)
 	}
-	t := float64(s.Step)
-	bc1 := 1 - math.Pow(s.Beta1, t)
-	bc2 := 1 - math.Pow(s.Beta2, t)
-	return adamScalars{
-		b1: float32(s.Beta1), omb1: float32(1 - s.Beta1),
-		b2: float32(s.Beta2), omb2: float32(1 - s.Beta2),
-		wd: float32(s.WeightDecay), eps: float32(s.Eps),
-		negStep: float32(-(s.LR / bc1)), bc2sqrt: float32(math.Sqrt(bc2)),
-	}, nil
+	return vec.NewAdamCoeffs(s.LR, s.Beta1, s.Beta2, s.Eps, s.WeightDecay, s.Step), nil
 }
 
 // Adam applies one Adam update to parameters p from gradients g, with first
@@ -788,34 +777,24 @@ type SGDStep struct {
 	First bool
 }
 
-// sgdScalars are the float32 values the SGD kernel takes, computed as
-// nn.SGD computes them; momentum, first and nesterov are flags (0 or 1).
-type sgdScalars struct {
-	wd, mom, damp, negLR, momentum, first, nesterov float32
-}
-
-func (s SGDStep) scalars() (sgdScalars, error) {
+// scalars checks s and returns the float32 coefficients of the update,
+// computed as nn.SGD computes them.
+func (s SGDStep) scalars() (vec.SGDCoeffs, error) {
 	switch {
 	case !(s.LR >= 0) || math.IsInf(s.LR, 0):
-		return sgdScalars{}, fmt.Errorf("gpu: SGD: invalid learning rate %v", s.LR)
+		return vec.SGDCoeffs{}, fmt.Errorf("gpu: SGD: invalid learning rate %v", s.LR)
 	case !(s.Momentum >= 0) || math.IsInf(s.Momentum, 0):
-		return sgdScalars{}, fmt.Errorf("gpu: SGD: invalid momentum %v", s.Momentum)
+		return vec.SGDCoeffs{}, fmt.Errorf("gpu: SGD: invalid momentum %v", s.Momentum)
 	case math.IsNaN(s.Dampening) || math.IsInf(s.Dampening, 0):
-		return sgdScalars{}, fmt.Errorf("gpu: SGD: invalid dampening %v", s.Dampening)
+		return vec.SGDCoeffs{}, fmt.Errorf("gpu: SGD: invalid dampening %v", s.Dampening)
 	case !(s.WeightDecay >= 0) || math.IsInf(s.WeightDecay, 0):
-		return sgdScalars{}, fmt.Errorf("gpu: SGD: invalid weight decay %v", s.WeightDecay)
+		return vec.SGDCoeffs{}, fmt.Errorf("gpu: SGD: invalid weight decay %v", s.WeightDecay)
 	case s.Nesterov && (s.Momentum <= 0 || s.Dampening != 0):
-		return sgdScalars{}, fmt.Errorf("gpu: SGD: Nesterov momentum needs a positive momentum and zero dampening")
+		return vec.SGDCoeffs{}, fmt.Errorf("gpu: SGD: Nesterov momentum needs a positive momentum and zero dampening")
 	}
-	flag := func(b bool) float32 {
-		if b {
-			return 1
-		}
-		return 0
-	}
-	return sgdScalars{
-		wd: float32(s.WeightDecay), mom: float32(s.Momentum), damp: float32(1 - s.Dampening), negLR: float32(-s.LR),
-		momentum: flag(s.Momentum != 0), first: flag(s.First), nesterov: flag(s.Nesterov),
+	return vec.SGDCoeffs{
+		NegLR: float32(-s.LR), WeightDecay: float32(s.WeightDecay), Momentum: float32(s.Momentum),
+		OneMinusDampening: float32(1 - s.Dampening), Nesterov: s.Nesterov, First: s.First,
 	}, nil
 }
 

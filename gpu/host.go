@@ -7,6 +7,7 @@ import (
 	"github.com/vidssl/vidssl/internal/bnorm"
 	"github.com/vidssl/vidssl/internal/conv3d"
 	"github.com/vidssl/vidssl/internal/parallel"
+	"github.com/vidssl/vidssl/internal/vec"
 )
 
 // NewHostEngine returns an engine that runs every operation on the CPU in
@@ -345,54 +346,27 @@ func (hostBackend) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
 	return nil
 }
 
-// fma32 returns a*b + c rounded once, as nn.Adam and nn.SGD compute it.
-func fma32(a, b, c float32) float32 { return float32(math.FMA(float64(a), float64(b), float64(c))) }
+// optimGrain is the smallest slice of a parameter update worth a
+// goroutine.
+const optimGrain = 1 << 15
 
-func (hostBackend) adam(p, g, m, v *Tensor, s adamScalars) error {
+// adam runs nn.Adam's loop (vec.Adam).
+func (hostBackend) adam(p, g, m, v *Tensor, c vec.AdamCoeffs) error {
 	pd, gd, md, vd := hd(p), hd(g), hd(m), hd(v)
-	for j := range pd {
-		gj := gd[j]
-		if s.wd != 0 {
-			gj = fma32(pd[j], s.wd, gj)
-		}
-		md[j] = fma32(gj, s.omb1, md[j]*s.b1)
-		t1 := vd[j] * s.b2
-		t2 := s.omb2 * gj
-		t2 *= gj
-		vd[j] = t1 + t2
-		d := float32(math.Sqrt(float64(vd[j])))/s.bc2sqrt + s.eps
-		u := s.negStep * md[j]
-		u /= d
-		pd[j] += u
-	}
+	parallel.For(len(pd), optimGrain, func(lo, hi int) { vec.Adam(pd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], c) })
 	return nil
 }
 
-func (hostBackend) sgd(p, g, buf *Tensor, s sgdScalars) error {
-	pd, gd := hd(p), hd(g)
-	var bd []float32
-	if s.momentum != 0 {
-		bd = hd(buf)
-	}
-	for j := range pd {
-		d := gd[j]
-		if s.wd != 0 {
-			d = fma32(pd[j], s.wd, d)
+// sgd runs nn.SGD's loop (vec.SGD).
+func (hostBackend) sgd(p, g, buf *Tensor, c vec.SGDCoeffs) error {
+	pd, gd, bd := hd(p), hd(g), hd(buf)
+	parallel.For(len(pd), optimGrain, func(lo, hi int) {
+		var b []float32
+		if bd != nil {
+			b = bd[lo:hi]
 		}
-		if s.momentum != 0 {
-			if s.first != 0 {
-				bd[j] = d
-			} else {
-				bd[j] = fma32(d, s.damp, bd[j]*s.mom)
-			}
-			if s.nesterov != 0 {
-				d = fma32(bd[j], s.mom, d)
-			} else {
-				d = bd[j]
-			}
-		}
-		pd[j] = fma32(d, s.negLR, pd[j])
-	}
+		vec.SGD(pd[lo:hi], gd[lo:hi], b, c)
+	})
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/vidssl/vidssl/internal/tensorcmp"
+	"github.com/vidssl/vidssl/internal/vec"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
 )
@@ -615,7 +616,7 @@ func (r *recorder) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
 	r.add("linearBackward", x, w, dx)
 	return r.backend.linearBackward(x, w, dy, dx, dw, db)
 }
-func (r *recorder) adam(p, g, m, v *Tensor, s adamScalars) error {
+func (r *recorder) adam(p, g, m, v *Tensor, s vec.AdamCoeffs) error {
 	r.add("adam", p)
 	return r.backend.adam(p, g, m, v, s)
 }

@@ -150,11 +150,6 @@ func (a *Adam) apply(ups []update) error {
 	if a.state == nil {
 		a.state = map[string]*adamSlot{}
 	}
-	c := vec.AdamCoeffs{
-		Beta1: float32(a.Beta1), OneMinusBeta1: float32(1 - a.Beta1),
-		Beta2: float32(a.Beta2), OneMinusBeta2: float32(1 - a.Beta2),
-		WeightDecay: float32(a.WeightDecay), Eps: float32(a.Eps),
-	}
 	for _, u := range ups {
 		s, ok := a.state[u.p.Name]
 		if !ok {
@@ -163,11 +158,7 @@ func (a *Adam) apply(ups []update) error {
 			a.state[u.p.Name] = s
 		}
 		s.step++
-		t := float64(s.step)
-		bc1 := 1 - math.Pow(a.Beta1, t)
-		bc2 := 1 - math.Pow(a.Beta2, t)
-		c.NegStep = float32(-(a.LR / bc1))
-		c.BC2Sqrt = float32(math.Sqrt(bc2))
+		c := vec.NewAdamCoeffs(a.LR, a.Beta1, a.Beta2, a.Eps, a.WeightDecay, s.step)
 		pd, g, m, v := u.data, u.grad, s.expAvg, s.expAvgQ
 		parallel.For(len(pd), optimGrain, func(lo, hi int) {
 			vec.Adam(pd[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], c)
@@ -322,48 +313,20 @@ func (o *SGD) apply(ups []update) error {
 	if o.state == nil {
 		o.state = map[string]*sgdSlot{}
 	}
-	lr, wd := float32(-o.LR), float32(o.WeightDecay)
-	mom, damp := float32(o.Momentum), float32(1-o.Dampening)
+	c := vec.SGDCoeffs{NegLR: float32(-o.LR), WeightDecay: float32(o.WeightDecay), Momentum: float32(o.Momentum), OneMinusDampening: float32(1 - o.Dampening), Nesterov: o.Nesterov}
 	for _, u := range ups {
 		pd, g := u.data, u.grad
 		if o.Momentum == 0 {
-			parallel.For(len(pd), optimGrain, func(lo, hi int) {
-				for j := lo; j < hi; j++ {
-					d := g[j]
-					if wd != 0 {
-						d = vec.FMA32(pd[j], wd, d)
-					}
-					pd[j] = vec.FMA32(d, lr, pd[j])
-				}
-			})
+			parallel.For(len(pd), optimGrain, func(lo, hi int) { vec.SGD(pd[lo:hi], g[lo:hi], nil, c) })
 			continue
 		}
 		s, ok := o.state[u.p.Name]
-		first := !ok
-		if first {
+		c.First = !ok
+		if c.First {
 			s = &sgdSlot{shape: u.p.Shape(), buf: make([]float32, len(pd))}
 			o.state[u.p.Name] = s
 		}
-		buf, nesterov := s.buf, o.Nesterov
-		parallel.For(len(pd), optimGrain, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				d := g[j]
-				if wd != 0 {
-					d = vec.FMA32(pd[j], wd, d)
-				}
-				if first {
-					buf[j] = d
-				} else {
-					buf[j] = vec.FMA32(d, damp, buf[j]*mom)
-				}
-				if nesterov {
-					d = vec.FMA32(buf[j], mom, d)
-				} else {
-					d = buf[j]
-				}
-				pd[j] = vec.FMA32(d, lr, pd[j])
-			}
-		})
+		parallel.For(len(pd), optimGrain, func(lo, hi int) { vec.SGD(pd[lo:hi], g[lo:hi], s.buf[lo:hi], c) })
 	}
 	return nil
 }

@@ -108,6 +108,22 @@ type AdamCoeffs struct {
 	WeightDecay, Eps, NegStep, BC2Sqrt         float32
 }
 
+// NewAdamCoeffs returns the coefficients of Adam's update number step (from
+// 1) with the given hyperparameters, computed in float64 and rounded to
+// float32 as PyTorch's CPU step computes them: NegStep = -lr/(1-beta1^step),
+// BC2Sqrt = sqrt(1-beta2^step).
+func NewAdamCoeffs(lr, beta1, beta2, eps, weightDecay float64, step int64) AdamCoeffs {
+	t := float64(step)
+	bc1 := 1 - math.Pow(beta1, t)
+	bc2 := 1 - math.Pow(beta2, t)
+	return AdamCoeffs{
+		Beta1: float32(beta1), OneMinusBeta1: float32(1 - beta1),
+		Beta2: float32(beta2), OneMinusBeta2: float32(1 - beta2),
+		WeightDecay: float32(weightDecay), Eps: float32(eps),
+		NegStep: float32(-(lr / bc1)), BC2Sqrt: float32(math.Sqrt(bc2)),
+	}
+}
+
 // Adam does one Adam step on the parameters p with gradient g and the
 // moment estimates m and v, of p's length:
 //
@@ -139,6 +155,57 @@ func adamGo(p, g, m, v []float32, c AdamCoeffs) {
 		v[j] = v[j]*c.Beta2 + c.OneMinusBeta2*gj*gj
 		d := float32(math.Sqrt(float64(v[j])))/c.BC2Sqrt + c.Eps
 		p[j] += c.NegStep * m[j] / d
+	}
+}
+
+// SGDCoeffs are the coefficients of one SGD step (PyTorch's, with L2 weight
+// decay, momentum, dampening and Nesterov momentum), as float32:
+// NegLR is -lr, OneMinusDampening 1-dampening. First marks the step that
+// starts the momentum buffer.
+type SGDCoeffs struct {
+	NegLR, WeightDecay, Momentum, OneMinusDampening float32
+	Nesterov, First                                 bool
+}
+
+// SGD does one SGD step on the parameters p with gradient g and, when
+// Momentum is not zero, the momentum buffer buf, of p's length:
+//
+//	d = g + WeightDecay*p
+//	buf = d on the first step, else Momentum*buf + (1-Dampening)*d
+//	d = d + Momentum*buf with Nesterov, else buf
+//	p += NegLR*d
+//
+// in float32 with each multiply-add rounded once (FMA32), as PyTorch's
+// vectorised CPU kernels compute it.
+func SGD(p, g, buf []float32, c SGDCoeffs) {
+	g = g[:len(p)]
+	if c.Momentum == 0 {
+		for j := range p {
+			d := g[j]
+			if c.WeightDecay != 0 {
+				d = FMA32(p[j], c.WeightDecay, d)
+			}
+			p[j] = FMA32(d, c.NegLR, p[j])
+		}
+		return
+	}
+	buf = buf[:len(p)]
+	for j := range p {
+		d := g[j]
+		if c.WeightDecay != 0 {
+			d = FMA32(p[j], c.WeightDecay, d)
+		}
+		if c.First {
+			buf[j] = d
+		} else {
+			buf[j] = FMA32(d, c.OneMinusDampening, buf[j]*c.Momentum)
+		}
+		if c.Nesterov {
+			d = FMA32(buf[j], c.Momentum, d)
+		} else {
+			d = buf[j]
+		}
+		p[j] = FMA32(d, c.NegLR, p[j])
 	}
 }
 
