@@ -3,13 +3,12 @@ package nn
 import (
 	"fmt"
 	"hash"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/vidssl/vidssl/internal/parallel"
+	"github.com/vidssl/vidssl/internal/pool3d"
 )
 
 // PoolConfig holds the attributes of a 3-D pooling window. Output sizes are
@@ -134,15 +133,9 @@ func (l *GlobalAvgPool3dLayer) Forward(_ *Graph, x *G.Node) (*G.Node, error) {
 // Params returns nothing: pooling has no state.
 func (l *GlobalAvgPool3dLayer) Params() []*Param { return nil }
 
-// poolGeom is the geometry of one pooling: input, window, stride, padding
-// and output sizes.
-type poolGeom struct {
-	n, c, t, h, w int
-	kt, kh, kw    int
-	st, sh, sw    int
-	pt, ph, pw    int
-	ot, oh, ow    int
-}
+// poolGeom is the geometry of one pooling, as internal/pool3d's kernels
+// take it.
+type poolGeom struct{ pool3d.Geom }
 
 func checkPoolInput(kind, name string, xs []int) error {
 	if len(xs) != 5 {
@@ -161,7 +154,6 @@ func newPoolGeom(kind, name string, xs []int, kernel, stride, pad [3]int) (poolG
 		return poolGeom{}, err
 	}
 	where := fmt.Sprintf("nn: %s %q", kind, name)
-	var out [3]int
 	for i := 0; i < 3; i++ {
 		if kernel[i] < 1 {
 			return poolGeom{}, fmt.Errorf("%s: kernel %v must be positive", where, kernel)
@@ -177,61 +169,17 @@ func newPoolGeom(kind, name string, xs []int, kernel, stride, pad [3]int) (poolG
 			return poolGeom{}, fmt.Errorf("%s: kernel %v is larger than the padded input (%d, %d, %d) (input %v, padding %v)", where,
 				kernel, xs[2]+2*pad[0], xs[3]+2*pad[1], xs[4]+2*pad[2], tensor.Shape(xs), pad)
 		}
-		out[i] = (padded-kernel[i])/stride[i] + 1
 	}
-	return poolGeom{
-		n: xs[0], c: xs[1], t: xs[2], h: xs[3], w: xs[4],
-		kt: kernel[0], kh: kernel[1], kw: kernel[2],
-		st: stride[0], sh: stride[1], sw: stride[2],
-		pt: pad[0], ph: pad[1], pw: pad[2],
-		ot: out[0], oh: out[1], ow: out[2],
-	}, nil
+	return poolGeom{pool3d.New([5]int(xs), kernel, stride, pad)}, nil
 }
 
-func (g *poolGeom) xShape() tensor.Shape { return tensor.Shape{g.n, g.c, g.t, g.h, g.w} }
-func (g *poolGeom) yShape() tensor.Shape { return tensor.Shape{g.n, g.c, g.ot, g.oh, g.ow} }
+func (g *poolGeom) xShape() tensor.Shape { s := g.X(); return s[:] }
+func (g *poolGeom) yShape() tensor.Shape { s := g.Y(); return s[:] }
 
 func (g *poolGeom) attrs() string {
-	return fmt.Sprintf("x=%v kernel=[%d %d %d] stride=[%d %d %d] pad=[%d %d %d]", g.xShape(), g.kt, g.kh, g.kw, g.st, g.sh, g.sw, g.pt, g.ph, g.pw)
+	k, st, pad := g.Kernel(), g.Stride(), g.Pad()
+	return fmt.Sprintf("x=%v kernel=[%d %d %d] stride=[%d %d %d] pad=[%d %d %d]", g.xShape(), k[0], k[1], k[2], st[0], st[1], st[2], pad[0], pad[1], pad[2])
 }
-
-// window is one pooling window clipped to the input, with the divisor of
-// average pooling (count_include_pad=True: the window clipped to the padded
-// input).
-type window struct {
-	t0, t1, h0, h1, w0, w1 int
-	divisor                int
-}
-
-// forEachWindow calls f for every output position o (flat within a plane) of
-// the plane with its window, in order.
-func (g *poolGeom) forEachWindow(f func(o int, win window)) {
-	o := 0
-	for to := 0; to < g.ot; to++ {
-		t0 := to*g.st - g.pt
-		t1 := min(t0+g.kt, g.t+g.pt)
-		dt := t1 - t0
-		t0, t1 = max(t0, 0), min(t1, g.t)
-		for ho := 0; ho < g.oh; ho++ {
-			h0 := ho*g.sh - g.ph
-			h1 := min(h0+g.kh, g.h+g.ph)
-			dh := h1 - h0
-			h0, h1 = max(h0, 0), min(h1, g.h)
-			for wo := 0; wo < g.ow; wo++ {
-				w0 := wo*g.sw - g.pw
-				w1 := min(w0+g.kw, g.w+g.pw)
-				dw := w1 - w0
-				w0, w1 = max(w0, 0), min(w1, g.w)
-				f(o, window{t0, t1, h0, h1, w0, w1, dt * dh * dw})
-				o++
-			}
-		}
-	}
-}
-
-// planeGrain is the number of planes below which a pooling loop runs on
-// one goroutine, given the work per plane.
-func planeGrain(perPlane int) int { return max(1, elementGrain/max(1, perPlane)) }
 
 // poolOp is what the pooling ops share.
 type poolOp struct {
@@ -276,36 +224,8 @@ func (op *maxPool3dOp) Do(vals ...G.Value) (G.Value, error) {
 	}
 	g := &op.geo
 	out := newFloat32(g.yShape()...)
-	y := out.Data().([]float32)
-	in, on := g.t*g.h*g.w, g.ot*g.oh*g.ow
-	parallel.For(g.n*g.c, planeGrain(on*g.kt*g.kh*g.kw), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			xp, yp := x[p*in:(p+1)*in], y[p*on:(p+1)*on]
-			g.forEachWindow(func(o int, win window) {
-				_, v := g.argmax(xp, win)
-				yp[o] = v
-			})
-		}
-	})
+	pool3d.MaxForward(&g.Geom, x, out.Data().([]float32))
 	return out, nil
-}
-
-// argmax returns the index in the plane xp of the window's first maximum and
-// its value, as PyTorch: a later element wins only when greater, or NaN.
-func (g *poolGeom) argmax(xp []float32, win window) (int, float32) {
-	best := (win.t0*g.h+win.h0)*g.w + win.w0
-	bv := float32(math.Inf(-1))
-	for t := win.t0; t < win.t1; t++ {
-		for h := win.h0; h < win.h1; h++ {
-			row := (t*g.h + h) * g.w
-			for w := win.w0; w < win.w1; w++ {
-				if v := xp[row+w]; v > bv || v != v {
-					bv, best = v, row+w
-				}
-			}
-		}
-	}
-	return best, bv
 }
 
 func (op *maxPool3dOp) DiffWRT(int) []bool { return []bool{true} }
@@ -348,17 +268,7 @@ func (op *maxPool3dGradOp) Do(vals ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	out := newFloat32(g.xShape()...)
-	dx := out.Data().([]float32)
-	in, on := g.t*g.h*g.w, g.ot*g.oh*g.ow
-	parallel.For(g.n*g.c, planeGrain(on*g.kt*g.kh*g.kw), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			xp, dxp, dyp := x[p*in:(p+1)*in], dx[p*in:(p+1)*in], dy[p*on:(p+1)*on]
-			g.forEachWindow(func(o int, win window) {
-				i, _ := g.argmax(xp, win)
-				dxp[i] += dyp[o]
-			})
-		}
-	})
+	pool3d.MaxBackward(&g.Geom, x, dy, out.Data().([]float32))
 	return out, nil
 }
 
@@ -384,25 +294,7 @@ func (op *avgPool3dOp) Do(vals ...G.Value) (G.Value, error) {
 	}
 	g := &op.geo
 	out := newFloat32(g.yShape()...)
-	y := out.Data().([]float32)
-	in, on := g.t*g.h*g.w, g.ot*g.oh*g.ow
-	parallel.For(g.n*g.c, planeGrain(on*g.kt*g.kh*g.kw), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			xp, yp := x[p*in:(p+1)*in], y[p*on:(p+1)*on]
-			g.forEachWindow(func(o int, win window) {
-				var s float32
-				for t := win.t0; t < win.t1; t++ {
-					for h := win.h0; h < win.h1; h++ {
-						row := (t*g.h + h) * g.w
-						for _, v := range xp[row+win.w0 : row+win.w1] {
-							s += v
-						}
-					}
-				}
-				yp[o] = s / float32(win.divisor)
-			})
-		}
-	})
+	pool3d.AvgForward(&g.Geom, x, out.Data().([]float32))
 	return out, nil
 }
 
@@ -438,25 +330,7 @@ func (op *avgPool3dGradOp) Do(vals ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	out := newFloat32(g.xShape()...)
-	dx := out.Data().([]float32)
-	in, on := g.t*g.h*g.w, g.ot*g.oh*g.ow
-	parallel.For(g.n*g.c, planeGrain(on*g.kt*g.kh*g.kw), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			dxp, dyp := dx[p*in:(p+1)*in], dy[p*on:(p+1)*on]
-			g.forEachWindow(func(o int, win window) {
-				d := dyp[o] / float32(win.divisor)
-				for t := win.t0; t < win.t1; t++ {
-					for h := win.h0; h < win.h1; h++ {
-						row := (t*g.h + h) * g.w
-						r := dxp[row+win.w0 : row+win.w1]
-						for i := range r {
-							r[i] += d
-						}
-					}
-				}
-			})
-		}
-	})
+	pool3d.AvgBackward(&g.Geom, dy, out.Data().([]float32))
 	return out, nil
 }
 
@@ -483,18 +357,8 @@ func (op *globalAvgPool3dOp) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	planes, size := op.shape[0]*op.shape[1], op.shape[2]*op.shape[3]*op.shape[4]
 	out := newFloat32(op.shape[0], op.shape[1], 1, 1, 1)
-	y := out.Data().([]float32)
-	parallel.For(planes, planeGrain(size), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			var s float64
-			for _, v := range x[p*size : (p+1)*size] {
-				s += float64(v)
-			}
-			y[p] = float32(s / float64(size))
-		}
-	})
+	pool3d.GlobalAvgForward(x, out.Data().([]float32))
 	return out, nil
 }
 
@@ -531,17 +395,7 @@ func (op *globalAvgPool3dGradOp) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	planes, size := op.shape[0]*op.shape[1], op.shape[2]*op.shape[3]*op.shape[4]
 	out := newFloat32(op.shape...)
-	dx := out.Data().([]float32)
-	parallel.For(planes, planeGrain(size), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			d := dy[p] / float32(size)
-			r := dx[p*size : (p+1)*size]
-			for i := range r {
-				r[i] = d
-			}
-		}
-	})
+	pool3d.GlobalAvgBackward(dy, out.Data().([]float32))
 	return out, nil
 }

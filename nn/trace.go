@@ -258,5 +258,5 @@ func tapeOp(n *G.Node, kids []*G.Node, byNode map[*G.Node]*Param) (TapeOp, []*G.
 }
 
 func poolTapeOp(k TapeKind, name string, g poolGeom) TapeOp {
-	return TapeOp{Kind: k, Name: name, Kernel: [3]int{g.kt, g.kh, g.kw}, Stride: [3]int{g.st, g.sh, g.sw}, Padding: [3]int{g.pt, g.ph, g.pw}}
+	return TapeOp{Kind: k, Name: name, Kernel: g.Kernel(), Stride: g.Stride(), Padding: g.Pad()}
 }
