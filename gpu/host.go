@@ -7,6 +7,7 @@ import (
 	"github.com/vidssl/vidssl/internal/bnorm"
 	"github.com/vidssl/vidssl/internal/conv3d"
 	"github.com/vidssl/vidssl/internal/parallel"
+	"github.com/vidssl/vidssl/internal/pool3d"
 	"github.com/vidssl/vidssl/internal/vec"
 )
 
@@ -133,214 +134,111 @@ func (hostBackend) bnBackward(x, dy, dx, dw, db *Tensor, bn *BatchNorm) error {
 // bnGrain is the number of channels of m values worth a goroutine.
 func bnGrain(m int) int { return max(1, 1<<15/max(m, 1)) }
 
-// windows calls f for every output position (flat within a plane) with the
-// window clipped to the input and the divisor of average pooling
-// (count_include_pad: the window clipped to the padded input).
-func (g poolGeom) windows(f func(o int, t0, t1, h0, h1, w0, w1, div int)) {
-	o := 0
-	for ot := 0; ot < g.y[2]; ot++ {
-		t0 := ot*g.stride[0] - g.pad[0]
-		t1 := min(t0+g.kernel[0], g.x[2]+g.pad[0])
-		dt := t1 - t0
-		t0, t1 = max(t0, 0), min(t1, g.x[2])
-		for oh := 0; oh < g.y[3]; oh++ {
-			h0 := oh*g.stride[1] - g.pad[1]
-			h1 := min(h0+g.kernel[1], g.x[3]+g.pad[1])
-			dh := h1 - h0
-			h0, h1 = max(h0, 0), min(h1, g.x[3])
-			for ow := 0; ow < g.y[4]; ow++ {
-				w0 := ow*g.stride[2] - g.pad[2]
-				w1 := min(w0+g.kernel[2], g.x[4]+g.pad[2])
-				dw := w1 - w0
-				w0, w1 = max(w0, 0), min(w1, g.x[4])
-				f(o, t0, t1, h0, h1, w0, w1, dt*dh*dw)
-				o++
-			}
-		}
-	}
-}
-
-// poolPlanes calls f for each (n, c) plane with the input and output planes'
-// offsets.
-func (g poolGeom) planes(f func(xo, yo int)) {
-	xs, ys := g.x[2]*g.x[3]*g.x[4], g.y[2]*g.y[3]*g.y[4]
-	for p := range g.x[0] * g.x[1] {
-		f(p*xs, p*ys)
-	}
-}
-
-// argmax returns the flat index in a plane of the first maximum of a window
-// (a NaN counts as the maximum), as PyTorch.
-func (g poolGeom) argmax(xp []float32, t0, t1, h0, h1, w0, w1 int) int {
-	best, bv := -1, float32(0)
-	for t := t0; t < t1; t++ {
-		for h := h0; h < h1; h++ {
-			for w := w0; w < w1; w++ {
-				i := (t*g.x[3]+h)*g.x[4] + w
-				v := xp[i]
-				if best < 0 || v > bv || (v != v && bv == bv) {
-					best, bv = i, v
-				}
-			}
-		}
-	}
-	return best
-}
+// kernels returns g as internal/pool3d's kernels take it.
+func (g poolGeom) kernels() pool3d.Geom { return pool3d.New(g.x, g.kernel, g.stride, g.pad) }
 
 func (hostBackend) pool(x, y *Tensor, g poolGeom) error {
-	xd, yd := hd(x), hd(y)
-	g.planes(func(xo, yo int) {
-		xp := xd[xo:]
-		g.windows(func(o, t0, t1, h0, h1, w0, w1, div int) {
-			if g.max {
-				yd[yo+o] = xp[g.argmax(xp, t0, t1, h0, h1, w0, w1)]
-				return
-			}
-			var s float64
-			for t := t0; t < t1; t++ {
-				for h := h0; h < h1; h++ {
-					for w := w0; w < w1; w++ {
-						s += float64(xp[(t*g.x[3]+h)*g.x[4]+w])
-					}
-				}
-			}
-			yd[yo+o] = float32(s / float64(div))
-		})
-	})
+	k := g.kernels()
+	if g.max {
+		pool3d.MaxForward(&k, hd(x), hd(y))
+	} else {
+		pool3d.AvgForward(&k, hd(x), hd(y))
+	}
 	return nil
 }
 
 func (hostBackend) poolBackward(x, _, dy, dx *Tensor, g poolGeom) error {
-	xd, dyd, dxd := hd(x), hd(dy), hd(dx)
-	acc := make([]float64, len(dxd))
-	g.planes(func(xo, yo int) {
-		xp := xd[xo:]
-		g.windows(func(o, t0, t1, h0, h1, w0, w1, div int) {
-			gv := float64(dyd[yo+o])
-			if g.max {
-				acc[xo+g.argmax(xp, t0, t1, h0, h1, w0, w1)] += gv
-				return
-			}
-			for t := t0; t < t1; t++ {
-				for h := h0; h < h1; h++ {
-					for w := w0; w < w1; w++ {
-						acc[xo+(t*g.x[3]+h)*g.x[4]+w] += gv / float64(div)
-					}
-				}
-			}
-		})
-	})
-	for i, v := range acc {
-		dxd[i] = float32(v)
+	k := g.kernels()
+	clear(hd(dx))
+	if g.max {
+		pool3d.MaxBackward(&k, hd(x), hd(dy), hd(dx))
+	} else {
+		pool3d.AvgBackward(&k, hd(dy), hd(dx))
 	}
 	return nil
 }
+
+// elementGrain is the smallest number of elements worth a goroutine, as
+// in nn's elementwise ops.
+const elementGrain = 1 << 15
 
 func (hostBackend) relu(x, y *Tensor) error {
 	xd, yd := hd(x), hd(y)
-	for i, v := range xd {
-		yd[i] = max(v, 0)
-	}
+	parallel.For(len(xd), elementGrain, func(lo, hi int) {
+		for i, v := range xd[lo:hi] {
+			yd[lo+i] = max(v, 0)
+		}
+	})
 	return nil
 }
 
+// reluBackward masks dy as nn's ReLU gradient does (vec.Mask: 0 where y is
+// not positive, NaN included).
 func (hostBackend) reluBackward(y, dy, dx *Tensor) error {
 	yd, dyd, dxd := hd(y), hd(dy), hd(dx)
-	for i, v := range yd {
-		if v > 0 {
-			dxd[i] = dyd[i]
-		} else {
-			dxd[i] = 0
-		}
-	}
+	parallel.For(len(yd), elementGrain, func(lo, hi int) { vec.Mask(dxd[lo:hi], dyd[lo:hi], yd[lo:hi]) })
 	return nil
 }
 
 func (hostBackend) add(a, b, y *Tensor, relu bool) error {
 	ad, bd, yd := hd(a), hd(b), hd(y)
-	for i := range ad {
-		s := ad[i] + bd[i]
-		if relu {
-			s = max(s, 0)
+	parallel.For(len(ad), elementGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s := ad[i] + bd[i]
+			if relu {
+				s = max(s, 0)
+			}
+			yd[i] = s
 		}
-		yd[i] = s
-	}
+	})
 	return nil
 }
 
 func (hostBackend) globalAvgPool(x, y *Tensor) error {
-	xd, yd := hd(x), hd(y)
-	s := x.Len() / (x.shape[0] * x.shape[1])
-	for p := range yd {
-		var sum float64
-		for _, v := range xd[p*s : (p+1)*s] {
-			sum += float64(v)
-		}
-		yd[p] = float32(sum / float64(s))
-	}
+	pool3d.GlobalAvgForward(hd(x), hd(y))
 	return nil
 }
 
 func (hostBackend) globalAvgPoolBackward(dy, dx *Tensor) error {
-	dyd, dxd := hd(dy), hd(dx)
-	s := dx.Len() / len(dyd)
-	for i := range dxd {
-		dxd[i] = dyd[i/s] / float32(s)
-	}
+	pool3d.GlobalAvgBackward(hd(dy), hd(dx))
 	return nil
 }
 
+// linear computes y = x w^T + b with one SGEMM, as nn's Linear op does.
 func (hostBackend) linear(x, w, b, y *Tensor) error {
 	xd, wd, bd, yd := hd(x), hd(w), hd(b), hd(y)
 	n, in, out := x.shape[0], x.shape[1], w.shape[0]
-	for i := range n {
-		for o := range out {
-			var s float64
-			for k := range in {
-				s += float64(xd[i*in+k]) * float64(wd[o*in+k])
-			}
-			if bd != nil {
-				s += float64(bd[o])
-			}
-			yd[i*out+o] = float32(s)
+	beta := float32(0)
+	if bd != nil {
+		for i := range n {
+			copy(yd[i*out:(i+1)*out], bd)
 		}
+		beta = 1
 	}
+	blas.MustDefault().Sgemm(false, true, n, out, in, 1, xd, in, wd, in, beta, yd, out)
 	return nil
 }
 
+// linearBackward computes dx = dy w and dw = dy^T x with SGEMMs and db as
+// float64 sums, as nn's Linear gradient ops do.
 func (hostBackend) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
 	xd, wd, dyd := hd(x), hd(w), hd(dy)
 	n, in, out := x.shape[0], x.shape[1], w.shape[0]
+	bl := blas.MustDefault()
 	if dx != nil {
-		dxd := hd(dx)
-		for i := range n {
-			for k := range in {
-				var s float64
-				for o := range out {
-					s += float64(dyd[i*out+o]) * float64(wd[o*in+k])
-				}
-				dxd[i*in+k] = float32(s)
-			}
-		}
+		bl.Sgemm(false, false, n, in, out, 1, dyd, out, wd, in, 0, hd(dx), in)
 	}
-	dwd := hd(dw)
-	for o := range out {
-		for k := range in {
-			var s float64
-			for i := range n {
-				s += float64(dyd[i*out+o]) * float64(xd[i*in+k])
-			}
-			dwd[o*in+k] = float32(s)
-		}
-	}
+	bl.Sgemm(true, false, out, in, n, 1, dyd, out, xd, in, 0, hd(dw), in)
 	if db != nil {
-		dbd := hd(db)
-		for o := range out {
-			var s float64
-			for i := range n {
-				s += float64(dyd[i*out+o])
+		acc := make([]float64, out)
+		for i := range n {
+			for j, v := range dyd[i*out : (i+1)*out] {
+				acc[j] += float64(v)
 			}
-			dbd[o] = float32(s)
+		}
+		dbd := hd(db)
+		for j, v := range acc {
+			dbd[j] = float32(v)
 		}
 	}
 	return nil
