@@ -32,9 +32,12 @@
 // their gradients (nn.BCEWithLogitsGrad, nn.CrossEntropyGrad,
 // contrastive.NTXentGrad), and uploads those.
 //
-// [NewHostEngine] runs the same ops in plain Go: a slow reference that the
-// tests use, on every machine, to check the trainer against nn's CPU
-// training step.
+// [NewHostEngine] runs the same ops on the CPU with nn's own kernels (the
+// convolutions of internal/conv3d, batch norm of internal/bnorm, pooling of
+// internal/pool3d, vidssl's SGEMM, internal/vec's loops and optimiser
+// steps): a CPU backend for the same compiled plan, which the tests use on
+// every machine to check the plan (op schedule, buffer reuse, arena layout,
+// optimiser state) against nn's CPU training step.
 //
 // A [Trainer] runs the fine-tuning step (BCEWithLogits on the single logit,
 // optionally after dropout, as finetune does; a one-view ViewTrainer whose

@@ -10,9 +10,9 @@ import (
 )
 
 // Engine runs tensor operations on one device: a GPU through CUDA
-// ([OpenCUDA]) or, as a slow reference that needs no GPU, the host
-// ([NewHostEngine]). Every operation checks shapes and aliasing before it
-// queues any work, and reports bad arguments as errors naming the op. On the
+// ([OpenCUDA]) or the host's CPU with nn's kernels ([NewHostEngine]). Every
+// operation checks shapes and aliasing before it queues any work, and
+// reports bad arguments as errors naming the op. On the
 // CUDA engine operations are queued on one stream and run asynchronously;
 // only Download and AllFinite wait for the device.
 //

@@ -11,9 +11,11 @@ import (
 	"github.com/vidssl/vidssl/internal/vec"
 )
 
-// NewHostEngine returns an engine that runs every operation on the CPU in
-// plain Go, with float64 accumulation: a slow reference for tests and for
-// machines without a GPU, computing what nn's CPU ops compute.
+// NewHostEngine returns an engine that runs every operation on the CPU with
+// the kernels nn's CPU ops run (internal/conv3d, internal/bnorm,
+// internal/pool3d, internal/blas's SGEMM and internal/vec), so a model's
+// compiled plan computes there what nn's gorgonia graph computes, at about
+// its speed: the backend the tests check the plan on, on every machine.
 func NewHostEngine() *Engine { return newEngine(hostBackend{}) }
 
 type hostBackend struct{}
