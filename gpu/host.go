@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/vidssl/vidssl/internal/blas"
 	"github.com/vidssl/vidssl/internal/bnorm"
@@ -271,10 +272,15 @@ func (hostBackend) sgd(p, g, buf *Tensor, c vec.SGDCoeffs) error {
 }
 
 func (hostBackend) nonFinite(t *Tensor) (bool, error) {
-	for _, v := range hd(t) {
-		if v-v != 0 {
-			return true, nil
+	d := hd(t)
+	var bad atomic.Bool
+	parallel.For(len(d), elementGrain, func(lo, hi int) {
+		for _, v := range d[lo:hi] {
+			if v-v != 0 {
+				bad.Store(true)
+				return
+			}
 		}
-	}
-	return false, nil
+	})
+	return bad.Load(), nil
 }
