@@ -2,7 +2,6 @@ package gpu
 
 import (
 	"math"
-	"sync/atomic"
 
 	"github.com/vidssl/vidssl/internal/blas"
 	"github.com/vidssl/vidssl/internal/bnorm"
@@ -271,16 +270,4 @@ func (hostBackend) sgd(p, g, buf *Tensor, c vec.SGDCoeffs) error {
 	return nil
 }
 
-func (hostBackend) nonFinite(t *Tensor) (bool, error) {
-	d := hd(t)
-	var bad atomic.Bool
-	parallel.For(len(d), elementGrain, func(lo, hi int) {
-		for _, v := range d[lo:hi] {
-			if v-v != 0 {
-				bad.Store(true)
-				return
-			}
-		}
-	})
-	return bad.Load(), nil
-}
+func (hostBackend) nonFinite(t *Tensor) (bool, error) { return vec.FirstNonFinite(hd(t)) >= 0, nil }

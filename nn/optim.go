@@ -5,7 +5,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"sync/atomic"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -402,7 +401,7 @@ func prepare(opt string, params []*Param, ngrads int, grad func(i int, p *Param,
 		ups = append(ups, update{p: p, data: d, grad: g})
 	}
 	for _, u := range ups {
-		if j := firstNonFinite(u.grad); j >= 0 {
+		if j := vec.FirstNonFinite(u.grad); j >= 0 {
 			return nil, fmt.Errorf("nn: %s: gradient of %q has %v at index %d; no Param was updated", opt, u.p.Name, u.grad[j], j)
 		}
 	}
@@ -452,29 +451,6 @@ func sliceGrads(opt string, params []*Param, grads [][]float32) ([]update, error
 		}
 		return grads[i], nil
 	})
-}
-
-// firstNonFinite returns the index of the first NaN or infinity in x, or -1.
-func firstNonFinite(x []float32) int {
-	var bad atomic.Bool
-	parallel.For(len(x), optimGrain, func(lo, hi int) {
-		for _, v := range x[lo:hi] {
-			// v-v is NaN exactly when v is NaN or infinite.
-			if v-v != 0 {
-				bad.Store(true)
-				return
-			}
-		}
-	})
-	if !bad.Load() {
-		return -1
-	}
-	for i, v := range x {
-		if v-v != 0 {
-			return i
-		}
-	}
-	return -1
 }
 
 // denseFloat32s returns the contiguous float32 data of t (a scalar included)

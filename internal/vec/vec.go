@@ -1,7 +1,8 @@
-// Package vec holds loops over float32 slices that nn runs over whole
-// activations: batch norm's sums of moments, affine map (with ReLU) and
-// input gradient, ReLU's gradient, and the split of rows into the two
-// phases a stride-2 convolution reads. On amd64 CPUs with AVX-512F they run
+// Package vec holds loops over float32 slices that nn (and gpu's host
+// engine) runs over whole activations and parameters: batch norm's sums of
+// moments, affine map (with ReLU) and input gradient, ReLU's gradient, the
+// split of rows into the two phases a stride-2 convolution reads, Adam's
+// and SGD's steps, and the search for a non-finite value. On amd64 CPUs with AVX-512F they run
 // as assembly 16 values at a time (vec_amd64.s), on those with AVX2 and FMA
 // but not AVX-512 8 at a time (vec_avx2_amd64.s, made by gen_avx2.go), and
 // elsewhere, and under VIDSSL_BLAS=go-generic, as the plain Go loops of this
@@ -10,7 +11,12 @@
 // loop on both.
 package vec
 
-import "math"
+import (
+	"math"
+	"sync/atomic"
+
+	"github.com/vidssl/vidssl/internal/parallel"
+)
 
 // Moments returns the float32 sums over i of d = x[i] - shift and d*d and,
 // when y is not nil, of g and g*d, where g = y[i], or 0 where m is not nil
@@ -313,4 +319,28 @@ func normGradGo(dst, x, y, m []float32, a, b, c, mean float32) {
 	for i, v := range x {
 		dst[i] = a*y[i] - b - c*(v-mean)
 	}
+}
+
+// FirstNonFinite returns the index of the first NaN or infinity in x, or
+// -1, looking for one over parts of x on goroutines.
+func FirstNonFinite(x []float32) int {
+	var bad atomic.Bool
+	parallel.For(len(x), 1<<15, func(lo, hi int) {
+		for _, v := range x[lo:hi] {
+			// v-v is NaN exactly when v is NaN or infinite.
+			if v-v != 0 {
+				bad.Store(true)
+				return
+			}
+		}
+	})
+	if !bad.Load() {
+		return -1
+	}
+	for i, v := range x {
+		if v-v != 0 {
+			return i
+		}
+	}
+	return -1
 }
