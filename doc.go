@@ -29,11 +29,12 @@
 //   - gpu: CUDA, cuBLAS and cuDNN through purego (no cgo): any model of nn's
 //     layers, traced into a plan of kernel calls, trained (Adam or SGD) or
 //     evaluated on an NVIDIA GPU, or on the host engine that runs the same
-//     plan on the CPU. The fine-tuning step has run on an H200 (matching the
-//     CPU's losses and gradients, at 0.96-0.99x PyTorch's speed on R3D-18,
-//     before the generic plan); the generic plan and the self-supervised
-//     step are tested against the CPU on the host engine, and their GPU
-//     checks (.gpu/check.sh) have not yet run on a GPU. See the README.
+//     plan on the CPU with nn's kernels. The fine-tuning step has run on an
+//     H200 (matching the CPU's losses and gradients, at 0.96-0.99x PyTorch's
+//     speed on R3D-18, before the generic plan); the generic plan and the
+//     self-supervised step are tested against the CPU on the host engine,
+//     and their GPU checks (.gpu/check.sh) have not yet run on a GPU. See
+//     the README.
 //
 // examples/aorticstenosis runs the whole pipeline on synthetic echoes:
 //
