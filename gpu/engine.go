@@ -430,7 +430,9 @@ func (e *Engine) BatchNormInfer(x, y *Tensor, bn *BatchNorm) error {
 
 // BatchNormBackward computes, for a BatchNormTrain of x, the input gradient
 // dx and the weight and bias gradients dWeight and dBias (overwritten) from
-// the output gradient dy, using the statistics BatchNormTrain saved.
+// the output gradient dy, using the statistics BatchNormTrain saved (cuDNN)
+// or, on the host engine, the same statistics recomputed from x in float64,
+// as nn's gradient ops do.
 func (e *Engine) BatchNormBackward(x, dy, dx, dWeight, dBias *Tensor, bn *BatchNorm) error {
 	const op = "BatchNormBackward"
 	if err := bn.check(e, op, x, true); err != nil {
