@@ -133,8 +133,12 @@ func (hostBackend) bnBackward(x, dy, dx, dw, db *Tensor, bn *BatchNorm) error {
 	return nil
 }
 
+// grain is the smallest number of values worth a goroutine, as in nn's
+// elementwise ops and optimisers.
+const grain = 1 << 15
+
 // bnGrain is the number of channels of m values worth a goroutine.
-func bnGrain(m int) int { return max(1, 1<<15/max(m, 1)) }
+func bnGrain(m int) int { return max(1, grain/max(m, 1)) }
 
 // kernels returns g as internal/pool3d's kernels take it.
 func (g poolGeom) kernels() pool3d.Geom { return pool3d.New(g.x, g.kernel, g.stride, g.pad) }
@@ -160,13 +164,9 @@ func (hostBackend) poolBackward(x, _, dy, dx *Tensor, g poolGeom) error {
 	return nil
 }
 
-// elementGrain is the smallest number of elements worth a goroutine, as
-// in nn's elementwise ops.
-const elementGrain = 1 << 15
-
 func (hostBackend) relu(x, y *Tensor) error {
 	xd, yd := hd(x), hd(y)
-	parallel.For(len(xd), elementGrain, func(lo, hi int) {
+	parallel.For(len(xd), grain, func(lo, hi int) {
 		for i, v := range xd[lo:hi] {
 			yd[lo+i] = max(v, 0)
 		}
@@ -178,13 +178,13 @@ func (hostBackend) relu(x, y *Tensor) error {
 // not positive, NaN included).
 func (hostBackend) reluBackward(y, dy, dx *Tensor) error {
 	yd, dyd, dxd := hd(y), hd(dy), hd(dx)
-	parallel.For(len(yd), elementGrain, func(lo, hi int) { vec.Mask(dxd[lo:hi], dyd[lo:hi], yd[lo:hi]) })
+	parallel.For(len(yd), grain, func(lo, hi int) { vec.Mask(dxd[lo:hi], dyd[lo:hi], yd[lo:hi]) })
 	return nil
 }
 
 func (hostBackend) add(a, b, y *Tensor, relu bool) error {
 	ad, bd, yd := hd(a), hd(b), hd(y)
-	parallel.For(len(ad), elementGrain, func(lo, hi int) {
+	parallel.For(len(ad), grain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			s := ad[i] + bd[i]
 			if relu {
@@ -246,21 +246,17 @@ func (hostBackend) linearBackward(x, w, dy, dx, dw, db *Tensor) error {
 	return nil
 }
 
-// optimGrain is the smallest slice of a parameter update worth a
-// goroutine.
-const optimGrain = 1 << 15
-
 // adam runs nn.Adam's loop (vec.Adam).
 func (hostBackend) adam(p, g, m, v *Tensor, c vec.AdamCoeffs) error {
 	pd, gd, md, vd := hd(p), hd(g), hd(m), hd(v)
-	parallel.For(len(pd), optimGrain, func(lo, hi int) { vec.Adam(pd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], c) })
+	parallel.For(len(pd), grain, func(lo, hi int) { vec.Adam(pd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], c) })
 	return nil
 }
 
 // sgd runs nn.SGD's loop (vec.SGD).
 func (hostBackend) sgd(p, g, buf *Tensor, c vec.SGDCoeffs) error {
 	pd, gd, bd := hd(p), hd(g), hd(buf)
-	parallel.For(len(pd), optimGrain, func(lo, hi int) {
+	parallel.For(len(pd), grain, func(lo, hi int) {
 		var b []float32
 		if bd != nil {
 			b = bd[lo:hi]
