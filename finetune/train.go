@@ -336,6 +336,42 @@ func newRunner(cfg Config, model nn.Module, train, val *video.Manifest) (*runner
 			return nil, fmt.Errorf("finetune: validation set: %s row %d (%s): label %d, want 0 or 1", r.File, r.Row, r.Path, r.Label)
 		}
 	}
+	loader, err := trainLoader(cfg, train)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := newEvaluator(cfg, model, val)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: validation set: %w", err)
+	}
+	pcg := rand.NewPCG(cfg.Seed, dropoutStream)
+	r := &runner{cfg: cfg, model: model, all: model.Params(), loader: loader, steps: loader.NumBatches(), val: ev,
+		posWeight: pw, opt: opt, pcg: pcg, rng: rand.New(pcg)}
+	r.train = &cpuSteps{r: r, graphs: map[int]*trainGraph{}}
+	if cfg.Engine != nil {
+		r.train = &deviceSteps{r: r}
+	}
+	return r, nil
+}
+
+// TrainLoader returns the loader FineTune trains with on train: one
+// augmented clip of cfg.ClipLength frames per video (video.TrainClipSampler),
+// cfg.BatchSize videos per batch in an order shuffled every epoch by
+// cfg.Seed, the last batch kept, decoded, preprocessed and cached as
+// cfg.Settings and cfg.FrameSize say. Its batches are FineTune's, for
+// measuring or inspecting what training sees.
+func TrainLoader(cfg Config, train *video.Manifest) (*video.Loader, error) {
+	if err := cfg.validate(false); err != nil {
+		return nil, err
+	}
+	if train == nil || len(train.Records) == 0 {
+		return nil, fmt.Errorf("finetune: no training videos")
+	}
+	return trainLoader(cfg, train)
+}
+
+// trainLoader is TrainLoader without the checks.
+func trainLoader(cfg Config, train *video.Manifest) (*video.Loader, error) {
 	loader, err := video.NewLoader(video.LoaderConfig{
 		Items:      train.Items(),
 		Decode:     cfg.decode(),
@@ -351,18 +387,7 @@ func newRunner(cfg Config, model nn.Module, train, val *video.Manifest) (*runner
 	if err != nil {
 		return nil, fmt.Errorf("finetune: training set: %w", err)
 	}
-	ev, err := newEvaluator(cfg, model, val)
-	if err != nil {
-		return nil, fmt.Errorf("finetune: validation set: %w", err)
-	}
-	pcg := rand.NewPCG(cfg.Seed, dropoutStream)
-	r := &runner{cfg: cfg, model: model, all: model.Params(), loader: loader, steps: loader.NumBatches(), val: ev,
-		posWeight: pw, opt: opt, pcg: pcg, rng: rand.New(pcg)}
-	r.train = &cpuSteps{r: r, graphs: map[int]*trainGraph{}}
-	if cfg.Engine != nil {
-		r.train = &deviceSteps{r: r}
-	}
-	return r, nil
+	return loader, nil
 }
 
 func (r *runner) close() {

@@ -219,11 +219,37 @@ func sharedOrderSampler(sample video.SampleFunc) video.SampleFunc {
 	}
 }
 
-func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
-	_, items, err := plan(cfg, m)
+// TrainLoader returns the loader Run trains with on m, and the plan of
+// PlanRun: the pairs of cfg.Method (contrastive.SimCLRItems or
+// MultiInstanceItems) of cfg.Splits' records, two augmented views of
+// cfg.ClipLength frames per pair (contrastive.PairSampler, each view's
+// frames shuffled for frame order, by one permutation per pair with
+// SharedOrder), cfg.BatchPairs pairs per batch in an order shuffled every
+// epoch by cfg.Seed, the last partial batch dropped, decoded, preprocessed
+// and cached as cfg.Settings say. Its clips have the encoder's channels:
+// cfg.Model.InChannels, or, with cfg.NewEncoder, those of the encoder it
+// makes (which TrainLoader then calls once). Its batches are Run's, for
+// measuring or inspecting what pretraining sees.
+func TrainLoader(cfg Config, m *video.Manifest) (*video.Loader, Plan, error) {
+	p, items, err := plan(cfg, m)
 	if err != nil {
-		return nil, err
+		return nil, p, err
 	}
+	channels := cfg.Model.InChannels
+	if cfg.NewEncoder != nil {
+		enc, err := newEncoder(cfg, rand.New(rand.NewPCG(cfg.Seed, initStream)))
+		if err != nil {
+			return nil, p, err
+		}
+		channels = enc.InChannels()
+	}
+	loader, err := newLoader(cfg, items, channels)
+	return loader, p, err
+}
+
+// newLoader returns Run's loader of items, whose clips have channels
+// channels.
+func newLoader(cfg Config, items []video.Item, channels int) (*video.Loader, error) {
 	var post contrastive.ViewFunc
 	if cfg.Method.FrameOrder() && !cfg.SharedOrder {
 		post = pretext.RandomShuffle
@@ -236,14 +262,6 @@ func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
 	if decode == nil {
 		decode = video.ReadFile
 	}
-	model, err := NewModel(cfg)
-	if err != nil {
-		return nil, err
-	}
-	opt, err := cfg.Optimizer.New(cfg.LR)
-	if err != nil {
-		return nil, fmt.Errorf("pretrain: %w", err)
-	}
 	loader, err := video.NewLoader(video.LoaderConfig{
 		Items:      items,
 		Decode:     decode,
@@ -255,10 +273,30 @@ func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
 		Seed:       cfg.Seed,
 		Workers:    cfg.Workers,
 		CacheBytes: cfg.CacheBytes,
-		Batch:      video.BatchOptions{Channels: model.Encoder.InChannels()},
+		Batch:      video.BatchOptions{Channels: channels},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pretrain: %w", err)
+	}
+	return loader, nil
+}
+
+func newRunner(cfg Config, m *video.Manifest, dir string) (*runner, error) {
+	_, items, err := plan(cfg, m)
+	if err != nil {
+		return nil, err
+	}
+	model, err := NewModel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opt, err := cfg.Optimizer.New(cfg.LR)
+	if err != nil {
+		return nil, fmt.Errorf("pretrain: %w", err)
+	}
+	loader, err := newLoader(cfg, items, model.Encoder.InChannels())
+	if err != nil {
+		return nil, err
 	}
 	r := &runner{cfg: cfg, dir: dir, model: model, opt: opt, loader: loader, steps: loader.NumBatches(),
 		st: runState{Config: cfg, Items: len(items), Data: fingerprint(items)}}

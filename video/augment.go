@@ -81,6 +81,14 @@ func (p AugmentParams) Apply(v *Video) (*Video, error) {
 	c := v.C
 	for t := 0; t < v.T; t++ {
 		in, o := v.Frame(t), out.Frame(t)
+		if c == 1 { // grey: one byte a pixel, no copy call
+			for q, s := range src {
+				if s >= 0 {
+					o[q] = in[s]
+				}
+			}
+			continue
+		}
 		for q, s := range src {
 			if s >= 0 {
 				copy(o[q*c:(q+1)*c], in[s*c:(s+1)*c])

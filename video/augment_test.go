@@ -234,3 +234,29 @@ func BenchmarkAugmentApply(b *testing.B) {
 		}
 	}
 }
+
+// TestAugmentGreyAsRGB: a grey clip augments as its RGB copy does, each
+// output pixel the grey value three times (the grey path copies bytes
+// itself, the general one copies pixels of C bytes).
+func TestAugmentGreyAsRGB(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 20; trial++ {
+		grey := randomVideo(rng, 3, 20+rng.IntN(20), 20+rng.IntN(20), 1)
+		rgb, err := ToRGB(grey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := DrawAugment(rng, grey.H, grey.W)
+		g, err := p.Apply(grey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := p.Apply(rgb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := ToRGB(g); string(want.Frames) != string(c.Frames) {
+			t.Fatalf("%+v: the grey clip's augmentation differs from its RGB copy's", p)
+		}
+	}
+}

@@ -128,16 +128,13 @@ func ClipTensor(dst []float32, v *Video, opt BatchOptions) error {
 	if err != nil {
 		return err
 	}
-	if c != v.C {
-		if c == 1 {
-			v, err = ToGrey(v)
-		} else {
-			v, err = ToRGB(v)
-		}
-		if err != nil {
+	if c == 1 && v.C == 3 {
+		if v, err = ToGrey(v); err != nil {
 			return err
 		}
 	}
+	// Now v has c channels, or one that each of dst's c channels repeats
+	// (ToRGB's grey to RGB, without making the RGB video).
 	plane := v.T * v.H * v.W
 	if len(dst) != c*plane {
 		return fmt.Errorf("video: %s: clip tensor: %d values, want %d (%dx%dx%dx%d)", v.name(), len(dst), c*plane, c, v.T, v.H, v.W)
@@ -149,10 +146,25 @@ func ClipTensor(dst []float32, v *Video, opt BatchOptions) error {
 	if hi == lo {
 		clear(dst) // a constant clip: zeros, not 0/0
 	} else {
+		// scaled[x] is (x-lo)/(hi-lo) in float32, computed once per value
+		// rather than once per pixel: the same numbers.
+		var scaled [256]float32
 		r := float32(hi - lo)
-		for p := 0; p < plane; p++ {
+		for x := int(lo); x <= int(hi); x++ {
+			scaled[x] = float32(uint8(x)-lo) / r
+		}
+		if v.C == c {
+			for p := 0; p < plane; p++ {
+				for ch := 0; ch < c; ch++ {
+					dst[ch*plane+p] = scaled[v.Frames[p*c+ch]]
+				}
+			}
+		} else {
 			for ch := 0; ch < c; ch++ {
-				dst[ch*plane+p] = float32(v.Frames[p*c+ch]-lo) / r
+				d := dst[ch*plane : (ch+1)*plane]
+				for p, x := range v.Frames {
+					d[p] = scaled[x]
+				}
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package video
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -127,5 +128,80 @@ func TestNewBatchErrors(t *testing.T) {
 	}
 	if err := ClipTensor(make([]float32, 5), a, BatchOptions{}); err == nil || !strings.Contains(err.Error(), "a.avi") {
 		t.Errorf("ClipTensor into a short slice: %v", err)
+	}
+}
+
+// clipTensorReference is ClipTensor as it was before it scaled through a
+// table of the 256 values and repeated grey channels without ToRGB: the
+// video converted to the batch's channels, then one division per value
+// (without Kinetics normalisation, which follows unchanged and is tested
+// on its own).
+func clipTensorReference(v *Video, opt BatchOptions) []float32 {
+	c, _ := batchChannels(v, opt)
+	switch {
+	case c == 1 && v.C == 3:
+		v, _ = ToGrey(v)
+	case c == 3 && v.C == 1:
+		v, _ = ToRGB(v)
+	}
+	plane := v.T * v.H * v.W
+	dst := make([]float32, c*plane)
+	lo, hi := uint8(255), uint8(0)
+	for _, x := range v.Frames {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	if hi != lo {
+		r := float32(hi - lo)
+		for p := 0; p < plane; p++ {
+			for ch := 0; ch < c; ch++ {
+				dst[ch*plane+p] = float32(v.Frames[p*c+ch]-lo) / r
+			}
+		}
+	}
+	return dst
+}
+
+// TestClipTensorMatchesReference: ClipTensor gives clipTensorReference's
+// numbers bit for bit, for grey and RGB clips of full and narrow ranges into
+// 0, 1 and 3 channels.
+func TestClipTensorMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, vc := range []int{1, 3} {
+		for _, span := range []int{256, 7, 1} {
+			v, _ := New(3, 5, 4, vc)
+			v.Source = "clip.avi"
+			base := rng.IntN(257 - span)
+			for i := range v.Frames {
+				v.Frames[i] = uint8(base + rng.IntN(span))
+			}
+			for _, opt := range []BatchOptions{{}, {Channels: 1}, {Channels: 3}} {
+				c, _ := batchChannels(v, opt)
+				want := clipTensorReference(v, opt)
+				got := make([]float32, c*v.T*v.H*v.W)
+				if err := ClipTensor(got, v, opt); err != nil {
+					t.Fatalf("%d channels, span %d, %+v: %v", vc, span, opt, err)
+				}
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Errorf("%d channels, span %d, %+v: value %d = %v, want %v", vc, span, opt, i, got[i], want[i])
+						break
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkClipTensorGreyToRGB measures the paper's case: a grey 16-frame
+// 112x112 clip into a 3-channel float32 tensor.
+func BenchmarkClipTensorGreyToRGB(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	v := randomVideo(rng, 16, 112, 112, 1)
+	dst := make([]float32, 3*len(v.Frames))
+	b.SetBytes(int64(len(v.Frames)))
+	for b.Loop() {
+		if err := ClipTensor(dst, v, BatchOptions{Channels: 3}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -46,9 +46,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/vidssl/vidssl/internal/cputime"
 	"github.com/vidssl/vidssl/video"
 	"github.com/vidssl/vidssl/video/echosynth"
 )
@@ -199,19 +199,10 @@ type measurement struct {
 // goCost times f in this process; its CPU time is the process's (on one P,
 // the decoding goroutine's and the garbage collector's).
 func goCost(f func() error) (cost, error) {
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	start := time.Now()
 	err := f()
-	return cost{wall: time.Since(start), cpu: processCPU() - cpu0}, err
-}
-
-// processCPU returns the user + system CPU time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return cost{wall: time.Since(start), cpu: cputime.Process() - cpu0}, err
 }
 
 // minPositive returns the smaller of a and b, ignoring a when it is 0 (no

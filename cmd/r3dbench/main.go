@@ -38,10 +38,10 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/vidssl/vidssl/internal/blas"
+	"github.com/vidssl/vidssl/internal/cputime"
 	"github.com/vidssl/vidssl/nn"
 	"github.com/vidssl/vidssl/resnet3d"
 )
@@ -190,7 +190,7 @@ func measureGo(shape string, steps int) result {
 	if _, err := tr.Run(ctx, nn.Feed{Node: x, Data: data}, nn.Feed{Node: y, Data: labels}); err != nil {
 		return result{Error: err.Error()}
 	}
-	cpu0 := cpuSeconds()
+	cpu0 := cputime.Process().Seconds()
 	start := time.Now()
 	best := math.Inf(1)
 	for i := 0; i < steps; i++ {
@@ -201,17 +201,8 @@ func measureGo(shape string, steps int) result {
 		best = min(best, time.Since(t0).Seconds())
 	}
 	sec := time.Since(start).Seconds()
-	cpu := (cpuSeconds() - cpu0) / float64(steps)
+	cpu := (cputime.Process().Seconds() - cpu0) / float64(steps)
 	return result{ClipsPerSec: float64(n*steps) / sec, BestClipsPerSec: float64(n) / best, CPUSecPerStep: cpu, PeakRSSMiB: peakRSS()}
-}
-
-// cpuSeconds returns the user and system CPU time this process has used.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // peakRSS reads this process's peak resident set size (VmHWM) in MiB.
