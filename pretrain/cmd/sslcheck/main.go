@@ -172,9 +172,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -205,6 +207,7 @@ type options struct {
 	foEpochs, foBatch int
 	foRepeat          int
 	genSize           int
+	align             string
 }
 
 func main() {
@@ -235,6 +238,7 @@ func main() {
 	flag.IntVar(&o.foBatch, "fo-batch", 16, "pairs per step of MI-SimCLR+FO (0: -batch)")
 	flag.IntVar(&o.foRepeat, "fo-repeat", 4, "clips per held-out video in the frame-order probe")
 	flag.IntVar(&o.genSize, "gen-size", 0, "generate the videos at this size, then mask the sector and resize to the training size, as the example's presets do (0: generate at the training size)")
+	flag.StringVar(&o.align, "align", "", "comma-separated epochs: at MI-SimCLR+FO's checkpoints of these epochs, measure how its two losses' gradients on the encoder align (pretrain.MeasureAlignment, over one epoch's batches)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -352,6 +356,13 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 			return err
 		}
 		log.Info("pretrained", "method", method, "dir", runDir, "took", time.Since(start).Round(time.Second))
+		if method.FrameOrder() && o.align != "" {
+			lines, err := alignments(ctx, cfg, ds.all, runDir, o.align)
+			if err != nil {
+				return err
+			}
+			report = append(report, lines...)
+		}
 		random, err := pretrain.NewModel(cfg)
 		if err != nil {
 			return err
@@ -391,6 +402,29 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		fmt.Println(line)
 	}
 	return nil
+}
+
+// alignments measures pretrain.MeasureAlignment at the checkpoints in
+// runDir of the comma-separated epochs, over each epoch's batches, and
+// returns a report line for each.
+func alignments(ctx context.Context, cfg pretrain.Config, m *video.Manifest, runDir, epochs string) ([]string, error) {
+	var lines []string
+	for _, f := range strings.Split(epochs, ",") {
+		e, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || e < 1 {
+			return nil, fmt.Errorf("-align: %q is not an epoch", f)
+		}
+		model, _, _, err := pretrain.Load(filepath.Join(runDir, pretrain.EpochName(e)))
+		if err != nil {
+			return nil, fmt.Errorf("-align: %w", err)
+		}
+		a, err := pretrain.MeasureAlignment(ctx, model, cfg, m, e, math.MaxInt)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, fmt.Sprintf("%-13s gradient alignment at epoch %d, %v", cfg.Method, e, a))
+	}
+	return lines, nil
 }
 
 // preprocess is what every clip goes through before training at size x
