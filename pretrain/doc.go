@@ -71,4 +71,9 @@
 // frame, under speckle that changes every frame) the order head stays at
 // chance, so sslcheck pretrains MI-SimCLR+FO on 64x64 videos at 10 fps
 // (about 1.4 pixels per frame); see its documentation.
+//
+// MeasureAlignment tells whether MI-SimCLR+FO's two losses pull the
+// encoder the same way at a checkpoint: the cosine and the norm ratio of
+// their gradients, by layer, with each gradient's consistency across
+// batches (sslcheck -align prints it for a run's checkpoints).
 package pretrain
