@@ -39,9 +39,10 @@ type Alignment struct {
 	Cosine, Ratio float64
 	// NTXentConsistency and OrderConsistency are each gradient's cosine
 	// between its sums over the first and the second half of the batches:
-	// how far the batches agree on its direction, the scale on which to
-	// read Cosine (two gradients that are mostly batch noise cannot have a
-	// cosine far from 0).
+	// how far the batches agree on its direction. Near 0 the gradient is
+	// mostly batch noise, with no direction that many steps would follow
+	// (its Cosine with the other, measured on the same batches, can still
+	// be far from 0: the two share each batch's noise).
 	NTXentConsistency, OrderConsistency float64
 	// Layers break Cosine and Ratio down by the encoder's top-level modules
 	// (the first part of a Param's name: "stem", "layer1", ...), in the
