@@ -138,8 +138,66 @@
 // schedule; success fixed beforehand as held-out order >= 0.21, 5 times
 // chance, in every seed): held-out order 0.069, 0.076, 0.045 (random init
 // 0.028-0.045), while NT-Xent fell to 0.17-0.23 and same-study retrieval
-// reached 0.958-0.972 (random init 0.47-0.65). Whether the full width
-// (512 features, the GPU preset) changes it is untested.
+// reached 0.958-0.972 (random init 0.47-0.65). Nor did R3D-18's full
+// feature width (-width 64: 512 features, one block per stage; seeds 1-3,
+// the same schedule and bar, fixed before they ran; 2026-12-08, 32-35
+// minutes and 1.8-1.9 GB each on 2 cores): held-out order 0.038, 0.059,
+// 0.045 (random init 0.024-0.035), while NT-Xent fell to 0.30-0.33 and
+// same-study retrieval reached 0.861-0.917 (random init 0.57-0.63).
+//
+// What the gradients say. pretrain.MeasureAlignment (-align EPOCHS) takes,
+// at a checkpoint, NT-Xent's and the order loss's gradients on the
+// encoder, each summed over one epoch's 17 batches, and gives their cosine,
+// the ratio of their norms, and each one's consistency (its cosine between
+// the sums over the two halves of the batches; near 0 it is batch noise,
+// with no direction that many steps would follow). Measured on 2026-12-08
+// at the checkpoints of the width-8 runs above and the width-64 seed 1
+// (the losses unweighted; the -ow 10 run weighs the order loss 10 times):
+//
+//	run                         epoch  NT-Xent  order  cosine  ratio  consistency (NT-Xent, order)
+//	paper's way, seed 1             5     2.33   3.15   -0.10    7.2  +0.37, -0.07
+//	                               45     0.48   3.16   +0.17   17.9  +0.68, -0.15
+//	                               90     0.27   3.17   +0.05    6.8  +0.30, +0.09
+//	                              300     0.05   3.18   -0.08    4.9  +0.24, -0.19
+//	  -ow 10                        5     2.63   3.13   +0.01    8.1  +0.50, +0.09
+//	                               45     0.56   3.15   -0.07   13.0  +0.03, -0.14
+//	                               90     0.41   3.17   -0.15   14.3  +0.20, +0.06
+//	  -width 64                     5     1.82   3.12   +0.22    9.2  +0.75, -0.21
+//	                               45     0.40   3.13   +0.52    9.1  +0.73, +0.05
+//	                               90     0.15   3.14   +0.01    4.5  +0.12, -0.15
+//	frame order alone (-cw 0)      20     3.38   3.13   +0.01    6.9  +0.14, +0.20
+//	                               45     4.10   2.39   -0.05    2.1  +0.38, +0.56
+//	                               90     4.29   1.04   -0.49    2.7  +0.47, +0.51
+//	warm-up, seed 4 (switch 57)    55     4.33   2.25   -0.36    3.1  +0.14, +0.55
+//	                               60     3.40   2.04   +0.01   0.16  +0.41, +0.49
+//	warm-up, seed 5 (switch 73)    70     5.34   2.32   -0.39    4.7  +0.05, +0.77
+//	                               75     3.39   2.24   +0.85   0.33  +0.84, +0.82
+//	                              100     2.25   2.01   +0.37   0.59  +0.71, +0.94
+//	warm-up, seed 6 (switch 101)  100     4.11   2.77   -0.77    2.4  +0.69, +0.95
+//	                              105     2.29   3.10   -0.24    1.9  +0.31, +0.71
+//
+// Three things follow. With both losses from the start, the order loss's
+// gradient is batch noise at every checkpoint (consistency -0.21 to
+// +0.09), at width 8 and 64, while NT-Xent's mostly is (+0.12 to +0.75,
+// once +0.03) and is 4.5-18 times larger; weighted 10 times, the order
+// loss pulls about as hard as NT-Xent and its gradient is still noise. The
+// order head never finds a direction to follow, so nothing is erased
+// because nothing is learnt (alone, its gradient's consistency was +0.20
+// at epoch 20 and +0.56 at 45, as it took off). Once frame order has been learnt
+// (alone, or at the end of a warm-up), the two gradients point apart:
+// cosine -0.36 to -0.77 against consistencies of 0.5-0.95, most in the
+// stem and layer1 (-0.40 to -0.85 at the switches), the layers that see
+// the motion, with NT-Xent's 2.4-4.7 times the larger; at every switch a
+// plain gradient step on the 1:1 sum would raise the order loss (1 +
+// ratio*cosine = -0.12, -0.83, -0.83; Adam scales each weight's step,
+// which this does not model). Then one of the two gives way: in seed 6 the
+// order loss was back at chance within two epochs; in seeds 4 and 5
+// NT-Xent fell at once from 4.3-5.3 (worse than uninformative projections)
+// to about ln 31 = 3.43 (projections nearly alike), where its gradient is
+// 0.16-0.33 of the order loss's, and in seed 5 it left that value later
+// with the two gradients aligned (cosine +0.85 at epoch 75, +0.37 at 100).
+// So the two objectives are not merely unequal in size: at this scale the
+// features frame order needs lie where NT-Xent's gradient points away from.
 //
 // (-gen-size 112 generates at 112 pixels and resizes after masking, as the
 // example's presets do.) Speckle that moves with the tissue, as echosynth's
