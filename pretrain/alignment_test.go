@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vidssl/vidssl/video"
 )
 
 func TestCompareGradients(t *testing.T) {
@@ -100,6 +102,22 @@ func TestMeasureAlignment(t *testing.T) {
 	}
 }
 
+// TestMeasureAlignmentTinyFrames: 4x4 frames, smaller than the encoder's
+// total stride, still measure.
+func TestMeasureAlignmentTinyFrames(t *testing.T) {
+	m := testData(t)
+	cfg := tinyConfig(MISimCLRFO)
+	cfg.Preprocess = video.MaskAndResize(4, 4)
+	model, err := NewModel(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := MeasureAlignment(context.Background(), model, cfg, m, 1, 3)
+	if err != nil || a.Batches != 3 || !(math.Abs(a.Cosine) <= 1) {
+		t.Errorf("4x4 frames: %v, %v", a, err)
+	}
+}
+
 func TestMeasureAlignmentErrors(t *testing.T) {
 	m := testData(t)
 	cfg := tinyConfig(MISimCLRFO)
@@ -113,6 +131,8 @@ func TestMeasureAlignmentErrors(t *testing.T) {
 	}
 	wide := cfg
 	wide.BatchPairs = 1000
+	onePair := cfg
+	onePair.BatchPairs = 1
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name    string
@@ -127,6 +147,7 @@ func TestMeasureAlignmentErrors(t *testing.T) {
 		{"one batch", model, cfg, 1, 1, "at least 2"},
 		{"epoch 0", model, cfg, 0, 4, "epoch 0"},
 		{"no full batch", model, wide, 1, 4, "fewer than one batch"},
+		{"one pair per batch", model, onePair, 1, 4, "BatchPairs = 1"},
 	} {
 		_, err := MeasureAlignment(ctx, tc.model, tc.cfg, m, tc.epoch, tc.batches)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
