@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	G "gorgonia.org/gorgonia"
@@ -285,13 +286,7 @@ func (r *gradRecorder) Reset()                                  { r.grads = nil 
 // saveBuffers copies the model's buffers (batch norm's running statistics)
 // and returns a function that puts them back.
 func saveBuffers(m *Model) func() {
-	var params []*nn.Param
-	params = append(params, m.Encoder.Params()...)
-	params = append(params, m.Projector.Params()...)
-	if m.Order != nil {
-		params = append(params, m.Order.Params()...)
-	}
-	bufs := nn.Buffers(params)
+	bufs := nn.Buffers(slices.Concat(m.Encoder.Params(), m.heads()))
 	saved := make([][]float32, len(bufs))
 	for i, p := range bufs {
 		saved[i] = append([]float32(nil), p.Data()...)

@@ -1,6 +1,7 @@
 package bnorm
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -89,7 +90,7 @@ func TestMatchesDefinition(t *testing.T) {
 					InputGrad(dx, x, dy, mask, n, c, s, ch, gamma, mean, invstd, mo)
 
 					wm, wv, wy, wdx := reference(channel(x, n, c, s, ch), channel(dy, n, c, s, ch), float64(gamma), float64(beta), eps, relu)
-					at := fmtCase(sh, offset, relu, ch)
+					at := fmt.Sprintf("(N,C,S)=%v offset %v relu %v channel %d", sh, offset, relu, ch)
 					if !near(mean, wm, 1e-6) || !near(variance, wv, 1e-4) {
 						t.Fatalf("%s: mean %v variance %v, want %v %v", at, mean, variance, wm, wv)
 					}
@@ -123,20 +124,6 @@ func TestMatchesDefinition(t *testing.T) {
 			}
 		}
 	}
-}
-
-func fmtCase(sh [3]int, offset float64, relu bool, ch int) string {
-	return "(N,C,S)=" + itoa(sh[0]) + "," + itoa(sh[1]) + "," + itoa(sh[2]) + " offset " + itoa(int(offset)) + " relu " + map[bool]string{true: "on", false: "off"}[relu] + " channel " + itoa(ch)
-}
-
-func itoa(i int) string {
-	if i < 0 {
-		return "-" + itoa(-i)
-	}
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }
 
 // TestInputGradFiniteDifference checks InputGrad against central
